@@ -1,0 +1,177 @@
+"""The `edgebench` command: info, run, sweep."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+import harness
+from harness.errors import EdgebenchError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line like all of ours."""
+
+    def error(self, message: str):
+        print(f"edgebench: error: {message} (see 'edgebench --help')", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Choices are validated by the registries, not argparse, so that an unknown name
+    # gets one line listing what exists (and the lists live in one place).
+    parser = _Parser(prog="edgebench", description=harness.__doc__)
+    parser.add_argument("--version", action="version", version=harness.__version__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("info", help="machine, ISA flags, installed backends and versions")
+
+    run = commands.add_parser("run", help="benchmark one model/backend/precision/scenario")
+    run.add_argument("--model", required=True, help="mobilenet_v2 | vgg19 | densenet121")
+    run.add_argument("--backend", default="onnxruntime")
+    run.add_argument("--precision", default="fp32")
+    run.add_argument("--scenario", default="single-stream",
+                     help="single-stream | multi-stream | offline")
+    run.add_argument("--mode", default="performance", help="performance | accuracy")
+    run.add_argument("--quick", action="store_true",
+                     help="short LoadGen minimums (seconds, not minutes); recorded in results")
+    run.add_argument("--weights", default="auto",
+                     help="auto | random | torchvision | PATH to a checkpoint (default auto)")
+    run.add_argument("--dataset", default=None,
+                     help="'synthetic' (default for performance) or an ImageNet-layout folder")
+    run.add_argument("--count", type=_positive_int, help="use only the first N samples")
+    run.add_argument("--threads", type=_positive_int, help="default: physical cores")
+    run.add_argument("--max-batch", type=_positive_int, default=8,
+                     help="Offline batch size (default 8)")
+    run.add_argument("--results", dest="results_dir", type=Path, default=Path("results"),
+                     help="results folder (default results/)")
+    run.add_argument("--cache-dir", type=Path, help="artifact cache (default ~/.cache/edgebench)")
+    run.add_argument("--save-outputs", action="store_true",
+                     help="accuracy mode: keep every sample's logits in outputs.npy")
+    run.add_argument("--keep-trace", action="store_true",
+                     help="keep LoadGen's mlperf_log_trace.json (large on full runs)")
+
+    sweep = commands.add_parser("sweep", help="run a named list of benchmarks (e.g. demo)")
+    sweep.add_argument("name", help="the sweep matrix, e.g. demo")
+    sweep.add_argument("--weights", default="auto")
+    sweep.add_argument("--results", dest="results_dir", type=Path, default=Path("results"))
+    sweep.add_argument("--cache-dir", type=Path)
+    return parser
+
+
+def cmd_info(_args) -> int:
+    from backends import BACKEND_NAMES, installed_version
+    from harness.artifacts import default_cache_dir
+    from harness.system_info import describe_system
+    from harness.weights import checkpoint_dir
+
+    system = describe_system()
+    print(f"edgebench {harness.__version__}")
+    print(f"cpu:       {system['cpu']} ({system['arch']})")
+    print(f"cores:     {system['cores_physical']} physical, {system['cores_logical']} logical")
+    print(f"memory:    {system['memory_gb']} GiB")
+    print(f"isa flags: {' '.join(system['isa_flags']) or '(none of the INT8/FP16-relevant ones)'}")
+    print(f"os:        {system['os']}, Python {system['python']}")
+    print("backends:")
+    for name in BACKEND_NAMES:
+        version = installed_version(name)
+        print(f"  {name:<12} {version or 'not installed'}")
+    print(f"artifact cache:   {default_cache_dir()}")
+    print(f"checkpoint cache: {checkpoint_dir()}")
+    return 0
+
+
+def _run_config(args, **overrides):
+    from harness.runner import RunConfig
+
+    fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__}
+    return RunConfig(**{**fields, **overrides})
+
+
+def cmd_run(args) -> int:
+    from harness.runner import run_benchmark
+    from reports.summary import format_run
+
+    run_dir, record = run_benchmark(_run_config(args))
+    print(format_run(record, run_dir))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from harness.runner import RunConfig, RunInterrupted, run_benchmark
+    from reports.summary import format_run, format_table
+    from scenarios.matrices import get_matrix
+
+    matrix = get_matrix(args.name)
+    rows = []
+    for number, entry in enumerate(matrix, start=1):
+        print(f"[{number}/{len(matrix)}] {' '.join(str(v) for v in entry.values())}",
+              file=sys.stderr, flush=True)
+        config = RunConfig(**entry, weights=args.weights, results_dir=args.results_dir,
+                           cache_dir=args.cache_dir)
+        try:
+            run_dir, record = run_benchmark(config)
+        except RunInterrupted:
+            raise
+        except EdgebenchError as exc:  # one bad cell must not cost the others
+            print(f"edgebench: error: {exc}", file=sys.stderr)
+            rows.append((None, None, str(exc)))
+            continue
+        print(format_run(record, run_dir), file=sys.stderr)
+        rows.append((record, run_dir, None))
+    print()
+    print(format_table(rows))
+    print(f"\nresults are in {args.results_dir.resolve()}/ (one folder per run, result.json + "
+          "LoadGen logs)")
+    return 0 if all(record is not None for record, _, _ in rows) else 1
+
+
+def _raise_interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep}[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("edgebench: interrupted; the unfinished run was discarded", file=sys.stderr)
+    except EdgebenchError as exc:
+        if type(exc).__name__ != "RunInterrupted":
+            print(f"edgebench: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"edgebench: {exc}", file=sys.stderr)
+    except Exception as exc:  # a bug: say so in one line, traceback on request
+        if os.environ.get("EDGEBENCH_DEBUG"):
+            traceback.print_exc()
+        print(f"edgebench: internal error: {type(exc).__name__}: {exc} "
+              "(set EDGEBENCH_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+    # Interrupted: LoadGen may still be running in C++ on its own thread, which
+    # cannot be stopped; leave without waiting for it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)

@@ -1,0 +1,176 @@
+"""Datasets: seeded synthetic tensors, or labelled ImageNet-layout image folders.
+
+A folder is read in one of two layouts:
+- ``val_map.txt`` with ``<file> <label>`` per line (MLPerf's ImageNet layout);
+- ``synsets.txt`` (one WordNet id per line, line i = class i) and files named
+  ``<wnid>_*.JPEG``.
+Images are preprocessed once, up front, into an on-disk cache; a bad file therefore
+fails the run before LoadGen starts, naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import DatasetError
+from harness.preprocess import CROP_PX, PREPROCESS_VERSION, preprocess_image
+
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
+SYNTHETIC_SEED = 0
+
+
+class Dataset(ABC):
+    labels: np.ndarray | None = None  # int64 class index per sample, if labelled
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def sample(self, index: int) -> np.ndarray:
+        """The preprocessed (3, 224, 224) float32 sample at `index`."""
+
+    @abstractmethod
+    def describe(self) -> dict:
+        """What results record about the data."""
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook, most datasets need nothing
+        """Do the expensive one-time work (decoding, caching) before timing starts."""
+
+
+class SyntheticDataset(Dataset):
+    """Seeded N(0, 1) tensors: each index is its own generator, so any subset is stable."""
+
+    def __init__(self, count: int, seed: int = SYNTHETIC_SEED, size_px: int = CROP_PX):
+        self.count, self.seed, self.size_px = count, seed, size_px
+
+    def __len__(self) -> int:
+        return self.count
+
+    def sample(self, index: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, index])
+        return rng.standard_normal((3, self.size_px, self.size_px), dtype=np.float32)
+
+    def describe(self) -> dict:
+        return {"name": "synthetic", "seed": self.seed, "samples": self.count, "labelled": False}
+
+
+class ImageFolderDataset(Dataset):
+    def __init__(self, root: Path, files: list[Path], labels: list[int], layout: str,
+                 cache_root: Path):
+        self.root, self.files, self.layout = root, files, layout
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.cache_dir = cache_root / "preprocessed" / f"v{PREPROCESS_VERSION}-{CROP_PX}"
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _cache_path(self, path: Path) -> Path:
+        stat = path.stat()
+        key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
+
+    def _ensure_cached(self, path: Path) -> Path:
+        cached = self._cache_path(path)
+        if not cached.exists():
+            array = preprocess_image(path)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+            os.replace(tmp, cached)  # atomic: a reader sees the whole file or none
+        return cached
+
+    def prepare(self) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        missing = [p for p in self.files if not self._cache_path(p).exists()]
+        if not missing:
+            return
+        started, done = time.monotonic(), 0
+        # PIL releases the GIL while decoding and resizing, so threads do scale.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for _ in pool.map(self._ensure_cached, missing):
+                done += 1
+                if done % 100 == 0 or done == len(missing):
+                    print(f"  preprocessing {self.root.name}: {done}/{len(missing)} images "
+                          f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    def sample(self, index: int) -> np.ndarray:
+        return np.load(self._cache_path(self.files[index]))
+
+    def describe(self) -> dict:
+        return {
+            "name": self.root.name,
+            "path": str(self.root.resolve()),
+            "layout": self.layout,
+            "samples": len(self),
+            "labelled": True,
+        }
+
+
+def _read_val_map(root: Path) -> tuple[list[Path], list[int]]:
+    files, labels = [], []
+    val_map = root / "val_map.txt"
+    for number, line in enumerate(val_map.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise DatasetError(f"{val_map}:{number}: expected '<file> <label>', got {line!r}")
+        path = root / parts[0]
+        if not path.is_file():
+            raise DatasetError(f"{val_map}:{number} names {path}, which does not exist")
+        files.append(path)
+        labels.append(int(parts[1]))
+    return files, labels
+
+
+def _read_synsets(root: Path) -> tuple[list[Path], list[int]]:
+    synsets = (root / "synsets.txt").read_text().split()
+    class_of = {wnid: i for i, wnid in enumerate(synsets)}
+    files, labels = [], []
+    for path in sorted(root.iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        wnid = path.name.split("_", 1)[0]
+        if wnid not in class_of:
+            raise DatasetError(f"{path}: class {wnid!r} is not in {root / 'synsets.txt'}")
+        files.append(path)
+        labels.append(class_of[wnid])
+    return files, labels
+
+
+def open_dataset(spec: str, count: int | None, cache_root: Path,
+                 default_synthetic_count: int) -> Dataset:
+    """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples."""
+    if count is not None and count < 1:
+        raise DatasetError(f"--count must be at least 1, got {count}")
+    if spec == "synthetic":
+        return SyntheticDataset(count or default_synthetic_count)
+    root = Path(spec).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {root} not found; pass a folder or 'synthetic'")
+    if (root / "val_map.txt").is_file():
+        files, labels = _read_val_map(root)
+        layout = "val_map.txt"
+    elif (root / "synsets.txt").is_file():
+        files, labels = _read_synsets(root)
+        layout = "synsets.txt"
+    else:
+        raise DatasetError(
+            f"dataset folder {root} has neither val_map.txt nor synsets.txt; "
+            "see README 'Datasets' for the two layouts"
+        )
+    if not files:
+        raise DatasetError(f"dataset folder {root} holds no images ({layout} lists none)")
+    if count is not None:
+        if count > len(files):
+            raise DatasetError(f"--count {count} exceeds the {len(files)} samples in {root}")
+        files, labels = files[:count], labels[:count]
+    return ImageFolderDataset(root, files, labels, layout, cache_root)

@@ -1,0 +1,21 @@
+"""The error types that reach the user as one line and exit code 2."""
+
+
+class EdgebenchError(Exception):
+    """A problem the user can fix; the CLI prints it as one line and exits 2."""
+
+
+class UsageError(EdgebenchError):
+    """A bad choice or argument."""
+
+
+class DatasetError(EdgebenchError):
+    """A missing, empty or unreadable dataset or sample."""
+
+
+class WeightsError(EdgebenchError):
+    """A checkpoint that cannot be found, downloaded, verified or loaded."""
+
+
+class ArtifactError(EdgebenchError):
+    """A model conversion that failed."""

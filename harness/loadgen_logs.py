@@ -1,0 +1,116 @@
+"""Read what LoadGen wrote: metrics and verdict from its logs, latencies from its trace."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+SUMMARY = "mlperf_log_summary.txt"
+DETAIL = "mlperf_log_detail.txt"
+ACCURACY = "mlperf_log_accuracy.json"
+TRACE = "mlperf_log_trace.json"
+
+_PERCENTILES = {"p50": "50.00", "p90": "90.00", "p95": "95.00", "p99": "99.00", "p99_9": "99.90"}
+
+
+def read_detail(run_dir: Path) -> dict:
+    """Every ``:::MLLOG`` entry of the detail log as key -> value (last one wins)."""
+    entries = {}
+    for line in (run_dir / DETAIL).read_text(errors="replace").splitlines():
+        if line.startswith(":::MLLOG "):
+            try:
+                entry = json.loads(line[len(":::MLLOG "):])
+            except ValueError:
+                continue  # LoadGen does not escape every string it logs
+            entries[entry["key"]] = entry["value"]
+    return entries
+
+
+def read_verdict(run_dir: Path) -> str | None:
+    """LoadGen's verdict block, verbatim, from 'Result is' to the end of its reasons."""
+    lines = (run_dir / SUMMARY).read_text(errors="replace").splitlines()
+    for start, line in enumerate(lines):
+        if line.startswith("Result is"):
+            block = []
+            for following in lines[start:]:
+                if not following.strip() or following.startswith("===="):
+                    break
+                block.append(following.rstrip())
+            return "\n".join(block)
+    return None  # accuracy runs have no performance verdict
+
+
+def performance_metrics(detail: dict, scenario_loadgen_name: str) -> dict:
+    latency_ms = {name: detail[f"result_{pct}_percentile_latency_ns"] / 1e6
+                  for name, pct in _PERCENTILES.items()
+                  if f"result_{pct}_percentile_latency_ns" in detail}
+    for name in ("mean", "min", "max"):
+        if f"result_{name}_latency_ns" in detail:
+            latency_ms[name] = detail[f"result_{name}_latency_ns"] / 1e6
+    if scenario_loadgen_name == "Offline":
+        throughput = detail.get("result_samples_per_second")
+        throughput_basis = "LoadGen result_samples_per_second"
+    elif scenario_loadgen_name == "MultiStream":
+        # LoadGen reports no throughput for MultiStream; queries run back to back.
+        mean_ns = detail.get("result_mean_latency_ns")
+        throughput = detail["effective_samples_per_query"] / (mean_ns / 1e9) if mean_ns else None
+        throughput_basis = "samples_per_query / LoadGen mean query latency"
+    else:
+        # Queries/s including LoadGen's own time between queries: the rate a user
+        # would actually see, not the optimistic 1/mean latency.
+        qps = detail.get("result_qps_with_loadgen_overhead")
+        throughput = qps * detail.get("effective_samples_per_query", 1) if qps else None
+        throughput_basis = "LoadGen result_qps_with_loadgen_overhead x samples_per_query"
+    early_stopping = {
+        key.removeprefix("early_stopping_latency_"): value / 1e6
+        for key, value in detail.items() if key.startswith("early_stopping_latency_")
+    }
+    return {
+        "latency_ms": latency_ms,
+        "throughput_sps": throughput,
+        "throughput_basis": throughput_basis,
+        "query_count": detail.get("result_query_count"),
+        "early_stopping_latency_ms": early_stopping or None,
+    }
+
+
+_SAMPLE_BEGIN = re.compile(
+    r'"name":"Sample".*"ph":"b".*"query_seq":(\d+).*"issue_start_ns":(\d+),"complete_ns":(\d+)'
+)
+
+
+def latencies_from_trace(run_dir: Path, per_query: bool) -> np.ndarray:
+    """Latency (ms) of every query (or every sample, for Offline) in issue order.
+
+    Read line by line with a regex: a full-length trace is hundreds of MB, too big to
+    parse as one JSON document on a Raspberry Pi.
+    """
+    by_query: dict[int, int] = {}
+    per_sample: list[int] = []
+    with open(run_dir / TRACE, errors="replace") as trace:
+        for line in trace:
+            if not line.startswith('{"name":"Sample"'):
+                continue
+            match = _SAMPLE_BEGIN.search(line)
+            if not match:
+                continue
+            query, issued, completed = (int(g) for g in match.groups())
+            latency_ns = completed - issued
+            if per_query:  # a query is done when its last sample is
+                by_query[query] = max(by_query.get(query, 0), latency_ns)
+            else:
+                per_sample.append(latency_ns)
+    values = [by_query[q] for q in sorted(by_query)] if per_query else per_sample
+    return np.asarray(values, dtype=np.float64) / 1e6
+
+
+def read_accuracy_log(run_dir: Path) -> dict[int, int]:
+    """qsl_idx -> predicted class, decoded from the float32 each response carried."""
+    predictions = {}
+    for entry in json.loads((run_dir / ACCURACY).read_text()):
+        value = np.frombuffer(bytes.fromhex(entry["data"]), dtype=np.float32)
+        predictions[int(entry["qsl_idx"])] = int(value[0])
+    return predictions

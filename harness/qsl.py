@@ -1,0 +1,39 @@
+"""LoadGen's Query Sample Library: holds in memory exactly the samples LoadGen asks for."""
+
+from __future__ import annotations
+
+import mlperf_loadgen as lg
+import numpy as np
+
+from harness.datasets import Dataset
+
+
+class QuerySampleLibrary:
+    def __init__(self, dataset: Dataset, performance_sample_count: int):
+        self.dataset = dataset
+        self.performance_sample_count = performance_sample_count
+        self._loaded: dict[int, np.ndarray] = {}
+        self.handle = lg.ConstructQSL(
+            len(dataset), performance_sample_count, self.load_samples, self.unload_samples
+        )
+
+    def load_samples(self, indices: list[int]) -> None:
+        for index in indices:
+            self._loaded[index] = self.dataset.sample(index)
+
+    def unload_samples(self, indices: list[int]) -> None:
+        for index in indices:
+            self._loaded.pop(index, None)
+
+    @property
+    def loaded_count(self) -> int:
+        return len(self._loaded)
+
+    def batch(self, indices: list[int]) -> np.ndarray:
+        if len(indices) == 1:  # SingleStream: no copy on the latency path
+            return self._loaded[indices[0]][None]
+        return np.stack([self._loaded[i] for i in indices])
+
+    def destroy(self) -> None:
+        lg.DestroyQSL(self.handle)
+        self._loaded.clear()

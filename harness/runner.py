@@ -1,0 +1,252 @@
+"""One benchmark run: dataset -> backend -> LoadGen -> result.json."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlperf_loadgen as lg
+import numpy as np
+
+import harness
+from backends import get_backend_class
+from backends.base import Backend
+from harness import accuracy, loadgen_logs
+from harness.artifacts import ArtifactCache
+from harness.datasets import Dataset, open_dataset
+from harness.errors import EdgebenchError, UsageError
+from harness.qsl import QuerySampleLibrary
+from harness.results import (
+    RESULT_FILE,
+    discard,
+    finalize,
+    make_staging_dir,
+    run_name,
+    utc_now,
+    write_json_atomic,
+)
+from harness.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
+from harness.system_info import describe_system, physical_cores
+from harness.weights import resolve_weights
+from harness.zoo import get_spec
+from scenarios.settings import MODES, Scenario, get_scenario, settings_record, test_settings
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32",)
+# MLPerf's ImageNet QSL keeps 1024 samples in memory for performance runs.
+MAX_PERFORMANCE_SAMPLES = 1024
+SYNTHETIC_SAMPLES = {True: 128, False: 1024}  # quick, full
+PROBE_SECONDS = 0.5
+PROGRESS_EVERY_S = 30.0
+
+_SUTS = {"SingleStream": SingleStreamSUT, "MultiStream": MultiStreamSUT, "Offline": OfflineSUT}
+
+
+class RunInterrupted(EdgebenchError):
+    """Ctrl-C or SIGTERM while LoadGen was running; nothing was kept."""
+
+
+@dataclass
+class RunConfig:
+    model: str
+    backend: str = "onnxruntime"
+    precision: str = "fp32"
+    scenario: str = "single-stream"
+    mode: str = "performance"
+    quick: bool = False
+    weights: str = "auto"
+    dataset: str | None = None  # None: synthetic for performance runs
+    count: int | None = None
+    threads: int | None = None  # None: physical cores
+    max_batch: int = 8
+    results_dir: Path = Path("results")
+    cache_dir: Path | None = None
+    save_outputs: bool = False
+    keep_trace: bool = False
+    extra_warnings: list[str] = field(default_factory=list)
+
+
+def validate(config: RunConfig) -> Scenario:
+    """Reject bad choices before anything slow happens."""
+    get_spec(config.model)
+    backend_class = get_backend_class(config.backend)
+    if config.precision not in PRECISIONS:
+        raise UsageError(
+            f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}"
+        )
+    if config.precision not in backend_class.precisions:
+        raise UsageError(
+            f"backend {config.backend} does not support precision {config.precision}; "
+            f"it supports: {', '.join(backend_class.precisions)}"
+        )
+    scenario = get_scenario(config.scenario)
+    if config.mode not in MODES:
+        raise UsageError(f"unknown mode {config.mode!r}; choose one of: {', '.join(MODES)}")
+    if config.threads is not None and config.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {config.threads}")
+    if config.max_batch < 1:
+        raise UsageError(f"--max-batch must be at least 1, got {config.max_batch}")
+    if config.mode == "accuracy" and config.dataset in (None, "synthetic"):
+        raise UsageError("accuracy mode needs a labelled dataset: pass --dataset DIR")
+    if config.save_outputs and config.mode != "accuracy":
+        raise UsageError("--save-outputs keeps one row per sample: use it with --mode accuracy")
+    return scenario
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def probe(backend: Backend, dataset: Dataset, batch_size: int) -> float:
+    """Seconds per batch after warm-up: sizes LoadGen's query generation."""
+    batch = np.stack([dataset.sample(i % len(dataset)) for i in range(batch_size)])
+    for _ in range(2):  # first calls allocate and pick kernels
+        backend.predict(batch)
+    runs, started = 0, time.perf_counter()
+    while runs < 3 or time.perf_counter() - started < PROBE_SECONDS:
+        backend.predict(batch)
+        runs += 1
+    return (time.perf_counter() - started) / runs
+
+
+def _run_loadgen(sut, qsl, settings: lg.TestSettings, out_dir: Path, min_duration_s: float):
+    log_settings = lg.LogSettings()
+    log_settings.log_output.outdir = str(out_dir)
+    log_settings.log_output.copy_summary_to_stdout = False
+    log_settings.enable_trace = True  # per-query latencies for the report's CDFs
+    # LoadGen blocks in C++ until the test ends; running it on a worker thread keeps
+    # the main thread free to notice Ctrl-C and SIGTERM.
+    worker = threading.Thread(
+        target=lg.StartTestWithLogSettings, args=(sut.handle, qsl.handle, settings, log_settings),
+        name="loadgen", daemon=True,
+    )
+    started = time.monotonic()
+    next_report = started + PROGRESS_EVERY_S
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+        if time.monotonic() > next_report:
+            _say(f"  running: {time.monotonic() - started:.0f} s "
+                 f"(LoadGen minimum {min_duration_s:.0f} s)")
+            next_report += PROGRESS_EVERY_S
+
+
+def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
+    """Run one benchmark; return the result directory and the result record."""
+    scenario = validate(config)
+    started_at = utc_now()
+    t_start = time.monotonic()
+    cache = ArtifactCache(config.cache_dir)
+    threads = config.threads or physical_cores()
+    dataset = open_dataset(config.dataset or "synthetic", config.count, cache.root,
+                           SYNTHETIC_SAMPLES[config.quick])
+    if config.mode == "accuracy" and dataset.labels is None:
+        raise UsageError("accuracy mode needs a labelled dataset: pass --dataset DIR")
+    weights = resolve_weights(config.weights, config.model)
+    warnings = list(config.extra_warnings)
+    if not weights.pretrained:
+        warnings.append("RANDOM WEIGHTS: latency is representative, accuracy is meaningless"
+                        + (f"; {weights.note}" if weights.note else ""))
+        _say(f"WARNING: {warnings[-1]}")
+
+    backend = get_backend_class(config.backend)(threads)
+    _say(f"preparing {config.model} for {config.backend} {config.precision} "
+         "(converted once, then cached)")
+    artifact = backend.prepare(config.model, weights, config.precision, cache)
+    dataset.prepare()
+
+    batch_size = {"SingleStream": 1, "MultiStream": 8, "Offline": config.max_batch}[
+        scenario.loadgen_name]
+    probe_s = probe(backend, dataset, batch_size)
+    performance_count = min(len(dataset), MAX_PERFORMANCE_SAMPLES)
+    settings = test_settings(scenario, config.mode, config.quick, performance_count,
+                             probe_s, batch_size)
+
+    name = run_name([config.model, config.backend, config.precision, config.scenario,
+                     config.mode], started_at)
+    staging = make_staging_dir(Path(config.results_dir), name)
+    try:
+        qsl = QuerySampleLibrary(dataset, performance_count)
+        outputs = OutputRecorder(len(dataset)) if config.save_outputs else None
+        sut_class = _SUTS[scenario.loadgen_name]
+        sut = (sut_class(backend, qsl, outputs, config.max_batch) if sut_class is OfflineSUT
+               else sut_class(backend, qsl, outputs))
+        _say(f"running {scenario.loadgen_name} {config.mode}"
+             f"{' (quick)' if config.quick else ''} with LoadGen ...")
+        try:
+            _run_loadgen(sut, qsl, settings, staging, settings.min_duration_ms / 1000)
+        except KeyboardInterrupt:
+            raise RunInterrupted("interrupted; the unfinished run was discarded") from None
+        if sut.error is not None:
+            raise EdgebenchError(f"{config.backend} failed during the run: {sut.error}")
+        sut.destroy()
+        qsl.destroy()
+        record = _record(config, scenario, dataset, weights, backend, threads, artifact,
+                         settings, staging, outputs, warnings, started_at, t_start)
+        write_json_atomic(staging / RESULT_FILE, record)
+    except BaseException:
+        discard(staging)
+        raise
+    return finalize(staging, name), record
+
+
+def _record(config, scenario, dataset, weights, backend, threads, artifact, settings,
+            run_dir, outputs, warnings, started_at, t_start) -> dict:
+    detail = loadgen_logs.read_detail(run_dir)
+    metrics: dict = {}
+    if config.mode == "performance":
+        metrics = loadgen_logs.performance_metrics(detail, scenario.loadgen_name)
+        latencies = loadgen_logs.latencies_from_trace(
+            run_dir, per_query=scenario.loadgen_name != "Offline")
+        np.save(run_dir / "latencies_ms.npy", latencies)
+    if not config.keep_trace:
+        # A full-length trace runs to hundreds of MB; what the reports need from it
+        # is in latencies_ms.npy.
+        (run_dir / loadgen_logs.TRACE).unlink(missing_ok=True)
+    else:
+        logits = None
+        if outputs is not None and outputs.logits is not None:
+            logits = outputs.logits
+            np.save(run_dir / "outputs.npy", logits)
+        predictions = loadgen_logs.read_accuracy_log(run_dir)
+        metrics["accuracy"] = accuracy.score(predictions, dataset.labels, logits)
+        if metrics["accuracy"]["logged"] != len(dataset):
+            warnings.append(f"LoadGen logged {metrics['accuracy']['logged']} of "
+                            f"{len(dataset)} samples; missing ones count as wrong")
+    verdict = loadgen_logs.read_verdict(run_dir)
+    validity = detail.get("result_validity")
+    return {
+        "model": config.model,
+        "backend": config.backend,
+        "backend_version": backend.runtime_version(),
+        "precision": config.precision,
+        "scenario": config.scenario,
+        "mode": config.mode,
+        "quick": config.quick,
+        "weights": weights.id,
+        "weights_pretrained": weights.pretrained,
+        "dataset": dataset.describe(),
+        "samples": len(dataset),
+        "threads": threads,
+        "max_batch": config.max_batch if scenario.loadgen_name == "Offline" else None,
+        "valid": None if validity is None else validity == "VALID",
+        "loadgen_verdict": verdict,
+        "metrics": metrics,
+        "latencies_file": ({"path": "latencies_ms.npy", "unit": "ms",
+                            "per": "sample" if scenario.loadgen_name == "Offline" else "query"}
+                           if config.mode == "performance" else None),
+        "loadgen_version": detail.get("loadgen_version"),
+        "loadgen_settings": settings_record(settings),
+        "backend_settings": backend.settings(),
+        "artifact": str(artifact),
+        "warnings": warnings,
+        "system": describe_system(),
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_s": round(time.monotonic() - t_start, 2),
+        "edgebench_version": harness.__version__,
+    }

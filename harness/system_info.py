@@ -1,0 +1,114 @@
+"""What machine a run happened on: CPU, ISA flags, cores, memory, OS.
+
+Everything is read from the OS (``/proc``, ``/sys``, ``sysctl``), never presumed:
+the same code describes an x86 laptop and a Raspberry Pi.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+# ISA extensions that decide INT8/FP16/BF16 speed; the names are the kernel's.
+RELEVANT_ISA_FLAGS = (
+    # x86
+    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+    "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8",
+    "amx_bf16", "amx_fp16",
+    # Arm (names as in /proc/cpuinfo "Features")
+    "asimd", "asimdhp", "fphp", "asimddp", "i8mm", "bf16", "sve", "sve2", "sme",
+)
+
+
+def _cpuinfo() -> list[dict[str, str]]:
+    """/proc/cpuinfo as one dict per block ('processor' blocks and the trailer)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    blocks = []
+    for chunk in text.strip().split("\n\n"):
+        entry = {}
+        for line in chunk.splitlines():
+            key, _, value = line.partition(":")
+            entry[key.strip().lower()] = value.strip()
+        blocks.append(entry)
+    return blocks
+
+
+def _sysctl(name: str) -> str:
+    try:
+        return subprocess.run(
+            ["sysctl", "-n", name], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cpu_name(cpuinfo: list[dict[str, str]]) -> str:
+    for block in cpuinfo:
+        if block.get("model name"):
+            return block["model name"]
+    for block in cpuinfo:  # Raspberry Pi kernels put the board name here
+        if block.get("model"):
+            return block["model"]
+    device_tree = Path("/proc/device-tree/model")
+    if device_tree.exists():
+        return device_tree.read_text(errors="replace").strip("\x00 \n")
+    return _sysctl("machdep.cpu.brand_string") or platform.processor() or "unknown"
+
+
+def isa_flags(cpuinfo: list[dict[str, str]]) -> list[str]:
+    """The relevant flags this CPU reports; on an unknown OS, an empty list."""
+    reported: set[str] = set()
+    for block in cpuinfo:
+        reported.update((block.get("flags") or block.get("features") or "").split())
+    if not reported:
+        reported.update(_sysctl("machdep.cpu.features").lower().split())
+    return [flag for flag in RELEVANT_ISA_FLAGS if flag in reported]
+
+
+def physical_cores() -> int:
+    """Distinct (package, core) pairs from sysfs; the logical count where sysfs is silent."""
+    pairs = set()
+    for topology in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/topology"):
+        try:
+            pairs.add(
+                ((topology / "physical_package_id").read_text().strip(),
+                 (topology / "core_id").read_text().strip())
+            )
+        except OSError:
+            continue
+    return len(pairs) or logical_cores()
+
+
+def logical_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def memory_gb() -> float:
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        return round(pages * page_size / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
+def describe_system() -> dict:
+    cpuinfo = _cpuinfo()
+    return {
+        "cpu": cpu_name(cpuinfo),
+        "arch": platform.machine(),
+        "cores_physical": physical_cores(),
+        "cores_logical": logical_cores(),
+        "isa_flags": isa_flags(cpuinfo),
+        "memory_gb": memory_gb(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "hostname": platform.node(),
+    }

@@ -1,0 +1,183 @@
+"""Where a model's weights come from: ``auto``, ``random``, ``torchvision`` or a file.
+
+`resolve_weights` is cheap (no tensors are loaded) so the source's `id` can key the
+artifact cache; `WeightsSource.build_model` does the expensive part only when an
+artifact actually has to be built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import urllib.error
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+
+from harness.errors import WeightsError
+from harness.zoo import build_model, get_spec
+from harness.zoo.densenet import upgrade_legacy_keys
+
+log = logging.getLogger(__name__)
+
+RANDOM_SEED = 0
+WEIGHTS_CHOICES = ("auto", "random", "torchvision")
+DOWNLOAD_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    kind: str  # "torchvision" | "file" | "random"
+    id: str  # what results record: "torchvision", "file:<sha256>" or "random:<seed>"
+    path: Path | None = None
+    seed: int = RANDOM_SEED
+    note: str = ""  # why auto fell back to random weights, for the run's warnings
+
+    @property
+    def pretrained(self) -> bool:
+        return self.kind != "random"
+
+    def build_model(self, model_name: str, **overrides) -> torch.nn.Module:
+        if self.kind == "random":
+            # The builders draw from the global RNG: seeding makes "random:<seed>"
+            # the same network on every machine and in every run.
+            torch.manual_seed(self.seed)
+            return build_model(model_name, **overrides)
+        model = build_model(model_name, **overrides)
+        load_checkpoint(model, self.path)
+        return model
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_dir() -> Path:
+    """torch hub's checkpoint cache, shared with torchvision and every other user of it."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _hash_prefix(url: str) -> str:
+    # torchvision names files '<name>-<first 8 hex of sha256>.pth'
+    return Path(urlparse(url).path).stem.rsplit("-", 1)[-1]
+
+
+def _cached_official(model_name: str) -> Path | None:
+    url = get_spec(model_name).checkpoint_url
+    path = checkpoint_dir() / Path(urlparse(url).path).name
+    return path if path.is_file() else None
+
+
+def _verify_official(path: Path, url: str) -> None:
+    prefix = _hash_prefix(url)
+    actual = sha256_of(path)
+    if not actual.startswith(prefix):
+        raise WeightsError(
+            f"checkpoint {path} is corrupt: sha256 {actual[:12]}... does not start with "
+            f"{prefix}; delete it and run again to re-download"
+        )
+
+
+def download_official(model_name: str) -> Path:
+    """Download torchvision's checkpoint into torch hub's cache, checking its hash.
+
+    A file already in the cache is reused after the same hash check, so a truncated
+    download left by an earlier crash is caught rather than loaded.
+    """
+    url = get_spec(model_name).checkpoint_url
+    cached = _cached_official(model_name)
+    if cached is None:
+        target = checkpoint_dir() / Path(urlparse(url).path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        log.info("downloading %s -> %s", url, target)
+        try:
+            # download_url_to_file writes to a temporary file and renames it only once
+            # the sha256 prefix matches, so no half-written checkpoint is ever cached.
+            _download(url, target)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise WeightsError(
+                f"no pretrained checkpoint: download of {url} failed "
+                f"({getattr(exc, 'reason', exc)}); put {target.name} in {target.parent} "
+                "or pass --weights PATH"
+            ) from None
+        except RuntimeError as exc:  # torch.hub's hash mismatch
+            raise WeightsError(f"download of {url} failed its hash check: {exc}") from None
+        cached = target
+    _verify_official(cached, url)
+    return cached
+
+
+def _download(url: str, target: Path) -> None:
+    import socket
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        torch.hub.download_url_to_file(url, str(target), hash_prefix=_hash_prefix(url))
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def resolve_weights(choice: str, model_name: str) -> WeightsSource:
+    """Turn ``--weights`` into a source, downloading for ``torchvision`` and ``auto``."""
+    get_spec(model_name)  # unknown model names fail here, before any download
+    if choice == "random":
+        return WeightsSource("random", f"random:{RANDOM_SEED}")
+    if choice == "torchvision":
+        return WeightsSource("torchvision", "torchvision", download_official(model_name))
+    if choice == "auto":
+        try:
+            return WeightsSource("torchvision", "torchvision", download_official(model_name))
+        except WeightsError as exc:
+            return WeightsSource("random", f"random:{RANDOM_SEED}", note=str(exc))
+    path = Path(choice).expanduser()
+    if not path.is_file():
+        raise WeightsError(
+            f"weights file {path} not found; pass an existing checkpoint or one of: "
+            f"{', '.join(WEIGHTS_CHOICES)}"
+        )
+    return WeightsSource("file", f"file:{sha256_of(path)}", path.resolve())
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"cannot read checkpoint {path}: {first_line}") from None
+    # Training scripts often wrap the weights; accept the common wrappers.
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"checkpoint {path} does not hold a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_checkpoint(model: torch.nn.Module, path: Path) -> None:
+    """Load `path` into `model` strictly; a mismatch names the first offending key."""
+    state = upgrade_legacy_keys(read_state_dict(path))
+    expected = model.state_dict()
+    # Old checkpoints (torchvision's among them) lack BatchNorm's counter; BatchNorm
+    # itself accepts that, so it is not a mismatch.
+    problems = [f"unexpected key {k!r}" for k in state if k not in expected]
+    problems += [
+        f"missing key {k!r}" for k in expected
+        if k not in state and not k.endswith("num_batches_tracked")
+    ]
+    problems += [
+        f"key {k!r} has shape {tuple(state[k].shape)}, the model wants {tuple(v.shape)}"
+        for k, v in expected.items() if k in state and state[k].shape != v.shape
+    ]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise WeightsError(
+            f"checkpoint {path} does not fit {type(model).__name__}: {problems[0]}{more}"
+        )
+    model.load_state_dict(state, strict=True)

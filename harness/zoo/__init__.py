@@ -1,0 +1,10 @@
+"""Model zoo: the three ImageNet classifiers, built by name (the `timm` way).
+
+Parameter names match torchvision exactly, so an official torchvision checkpoint
+loads into these modules with ``strict=True``; torchvision itself is not usable
+with the pinned torch, which is why the architectures live here.
+"""
+
+from harness.zoo.registry import MODEL_NAMES, ModelSpec, build_model, get_spec
+
+__all__ = ["MODEL_NAMES", "ModelSpec", "build_model", "get_spec"]

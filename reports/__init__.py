@@ -1,0 +1,1 @@
+"""Turning result.json records into things people read."""

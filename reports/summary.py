@@ -1,0 +1,86 @@
+"""Plain-text summaries of result.json records: one run, or a table of several."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# scenario -> (label, path into metrics, unit)
+HEADLINES = {
+    "single-stream": ("p90 latency", ("latency_ms", "p90"), "ms"),
+    "multi-stream": ("p99 latency", ("latency_ms", "p99"), "ms"),
+    "offline": ("throughput", ("throughput_sps",), "samples/s"),
+}
+
+
+def headline(record: dict) -> tuple[str, float | None, str]:
+    """The scenario's MLPerf metric (accuracy runs: top-1)."""
+    if record["mode"] == "accuracy":
+        return "top-1", record["metrics"]["accuracy"]["top1"], ""
+    label, path, unit = HEADLINES[record["scenario"]]
+    value = record["metrics"]
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return label, value, unit
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def verdict(record: dict) -> str:
+    if record["valid"] is None:
+        return "n/a (accuracy run)"
+    return "VALID" if record["valid"] else "INVALID"
+
+
+def format_run(record: dict, run_dir: Path) -> str:
+    label, value, unit = headline(record)
+    flags = [f for f, on in (("quick", record["quick"]),
+                             ("RANDOM WEIGHTS", not record["weights_pretrained"])) if on]
+    lines = [
+        f"{record['model']} | {record['backend']} {record['backend_version']} | "
+        f"{record['precision']} | {record['scenario']} {record['mode']}"
+        + (f"  [{', '.join(flags)}]" if flags else ""),
+        f"  {label}: {_number(value)} {unit}".rstrip(),
+    ]
+    metrics = record["metrics"]
+    if record["mode"] == "performance":
+        lat = metrics["latency_ms"]
+        lines.append(
+            f"  latency ms: p50 {_number(lat.get('p50'))}  p90 {_number(lat.get('p90'))}  "
+            f"p99 {_number(lat.get('p99'))}  mean {_number(lat.get('mean'))}   "
+            f"throughput {_number(metrics['throughput_sps'])} samples/s"
+        )
+        lines.append("  LoadGen: " + (record["loadgen_verdict"] or "no verdict").replace(
+            "\n", "\n           "))
+    else:
+        acc = metrics["accuracy"]
+        top5 = f"  top-5 {_number(acc['top5'])}" if acc["top5"] is not None else ""
+        lines.append(f"  top-1 {_number(acc['top1'])}{top5} over {acc['count']} samples")
+    lines.append(f"  threads {record['threads']}, weights {record['weights']}, "
+                 f"dataset {record['dataset']['name']} ({record['samples']} samples)")
+    for warning in record["warnings"]:
+        lines.append(f"  WARNING: {warning}")
+    lines.append(f"  results: {run_dir}")
+    return "\n".join(lines)
+
+
+def format_table(rows: list[tuple[dict | None, Path | None, str | None]]) -> str:
+    """One line per run: (record, run_dir, error) with record None for a failed run."""
+    header = ("model", "backend", "precision", "scenario", "metric", "value", "LoadGen")
+    table = [header]
+    for record, _run_dir, error in rows:
+        if record is None:
+            table.append(("", "", "", "", "FAILED", error or "", ""))
+            continue
+        label, value, unit = headline(record)
+        table.append((record["model"], record["backend"], record["precision"],
+                      record["scenario"], f"{label} ({unit})" if unit else label,
+                      _number(value), verdict(record)))
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    )
