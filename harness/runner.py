@@ -33,7 +33,7 @@ from harness.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStream
 from harness.system_info import describe_system, physical_cores
 from harness.weights import resolve_weights
 from harness.zoo import get_spec
-from scenarios.settings import MODES, Scenario, get_scenario, settings_record, test_settings
+from scenarios.settings import MODES, Scenario, build_test_settings, get_scenario, settings_record
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
                            SYNTHETIC_SAMPLES[config.quick])
     if config.mode == "accuracy" and dataset.labels is None:
         raise UsageError("accuracy mode needs a labelled dataset: pass --dataset DIR")
+    dataset.prepare()  # a bad image should fail before a minute of model conversion
     weights = resolve_weights(config.weights, config.model)
     warnings = list(config.extra_warnings)
     if not weights.pretrained:
@@ -158,13 +159,12 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
     _say(f"preparing {config.model} for {config.backend} {config.precision} "
          "(converted once, then cached)")
     artifact = backend.prepare(config.model, weights, config.precision, cache)
-    dataset.prepare()
 
     batch_size = {"SingleStream": 1, "MultiStream": 8, "Offline": config.max_batch}[
         scenario.loadgen_name]
     probe_s = probe(backend, dataset, batch_size)
     performance_count = min(len(dataset), MAX_PERFORMANCE_SAMPLES)
-    settings = test_settings(scenario, config.mode, config.quick, performance_count,
+    settings = build_test_settings(scenario, config.mode, config.quick, performance_count,
                              probe_s, batch_size)
 
     name = run_name([config.model, config.backend, config.precision, config.scenario,
@@ -204,10 +204,6 @@ def _record(config, scenario, dataset, weights, backend, threads, artifact, sett
         latencies = loadgen_logs.latencies_from_trace(
             run_dir, per_query=scenario.loadgen_name != "Offline")
         np.save(run_dir / "latencies_ms.npy", latencies)
-    if not config.keep_trace:
-        # A full-length trace runs to hundreds of MB; what the reports need from it
-        # is in latencies_ms.npy.
-        (run_dir / loadgen_logs.TRACE).unlink(missing_ok=True)
     else:
         logits = None
         if outputs is not None and outputs.logits is not None:
@@ -218,6 +214,10 @@ def _record(config, scenario, dataset, weights, backend, threads, artifact, sett
         if metrics["accuracy"]["logged"] != len(dataset):
             warnings.append(f"LoadGen logged {metrics['accuracy']['logged']} of "
                             f"{len(dataset)} samples; missing ones count as wrong")
+    if not config.keep_trace:
+        # A full-length trace runs to hundreds of MB; what the reports need from it
+        # is in latencies_ms.npy.
+        (run_dir / loadgen_logs.TRACE).unlink(missing_ok=True)
     verdict = loadgen_logs.read_verdict(run_dir)
     validity = detail.get("result_validity")
     return {

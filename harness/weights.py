@@ -68,8 +68,15 @@ def _hash_prefix(url: str) -> str:
     return Path(urlparse(url).path).stem.rsplit("-", 1)[-1]
 
 
-def _cached_official(model_name: str) -> Path | None:
+def _official_url(model_name: str) -> str:
     url = get_spec(model_name).checkpoint_url
+    if url is None:
+        raise WeightsError(f"model {model_name} has no official checkpoint; pass --weights PATH")
+    return url
+
+
+def _cached_official(model_name: str) -> Path | None:
+    url = _official_url(model_name)
     path = checkpoint_dir() / Path(urlparse(url).path).name
     return path if path.is_file() else None
 
@@ -90,7 +97,7 @@ def download_official(model_name: str) -> Path:
     A file already in the cache is reused after the same hash check, so a truncated
     download left by an earlier crash is caught rather than loaded.
     """
-    url = get_spec(model_name).checkpoint_url
+    url = _official_url(model_name)
     cached = _cached_official(model_name)
     if cached is None:
         target = checkpoint_dir() / Path(urlparse(url).path).name
@@ -166,15 +173,15 @@ def load_checkpoint(model: torch.nn.Module, path: Path) -> None:
     expected = model.state_dict()
     # Old checkpoints (torchvision's among them) lack BatchNorm's counter; BatchNorm
     # itself accepts that, so it is not a mismatch.
-    problems = [f"unexpected key {k!r}" for k in state if k not in expected]
-    problems += [
-        f"missing key {k!r}" for k in expected
-        if k not in state and not k.endswith("num_batches_tracked")
-    ]
-    problems += [
-        f"key {k!r} has shape {tuple(state[k].shape)}, the model wants {tuple(v.shape)}"
-        for k, v in expected.items() if k in state and state[k].shape != v.shape
-    ]
+    problems = []
+    for key, tensor in expected.items():  # in the model's order: "first" means first
+        if key not in state:
+            if not key.endswith("num_batches_tracked"):
+                problems.append(f"missing key {key!r}")
+        elif state[key].shape != tensor.shape:
+            problems.append(f"key {key!r} has shape {tuple(state[key].shape)}, "
+                            f"the model wants {tuple(tensor.shape)}")
+    problems += [f"unexpected key {k!r}" for k in state if k not in expected]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise WeightsError(

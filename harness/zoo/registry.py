@@ -18,8 +18,8 @@ class ModelSpec:
     name: str
     builder: Callable[..., torch.nn.Module]
     # torchvision's IMAGENET1K_V1 checkpoint; the 8 hex digits after the last '-'
-    # in the file name are the sha256 prefix torch.hub checks.
-    checkpoint_url: str
+    # in the file name are the sha256 prefix torch.hub checks. None: no official one.
+    checkpoint_url: str | None
     input_size: int = 224
     num_classes: int = 1000
 
@@ -44,12 +44,19 @@ _REGISTRY: dict[str, ModelSpec] = {
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
+def register_model(spec: ModelSpec) -> None:
+    """Add a model (e.g. a reduced-width variant in tests); names stay unique."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+
+
 def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
         raise UsageError(
-            f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}"
+            f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}"
         ) from None
 
 

@@ -1,0 +1,71 @@
+"""Shared fixtures: an isolated cache and torch hub per session, CLI runner, sample data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGENET_SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_caches(tmp_path_factory):
+    """Artifacts are built once per test session; torch hub points at an empty folder so
+    no test reads (or downloads into) the user's real checkpoint cache."""
+    root = tmp_path_factory.mktemp("caches")
+    saved = {k: os.environ.get(k) for k in ("EDGEBENCH_CACHE", "TORCH_HOME")}
+    os.environ["EDGEBENCH_CACHE"] = str(root / "edgebench")
+    os.environ["TORCH_HOME"] = str(root / "torch")
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture()
+def imagenet_sample() -> Path:
+    if not (IMAGENET_SAMPLE / "val_map.txt").is_file():
+        pytest.skip(f"{IMAGENET_SAMPLE} is not present on this machine")
+    return IMAGENET_SAMPLE
+
+
+def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None):
+    """`python -m harness ARGS` in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=os.environ.copy(),
+    )
+
+
+def write_image(path: Path, mode: str = "RGB", size=(300, 200), color=None) -> Path:
+    rng = np.random.default_rng(abs(hash(path.name)) % 2**32)
+    if color is None:
+        channels = {"RGB": 3, "CMYK": 4, "L": 1}[mode]
+        pixels = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+        image = Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode)
+    else:
+        image = Image.new(mode, size, color)
+    image.save(path, "JPEG" if mode != "P" else "PNG")
+    return path
+
+
+@pytest.fixture()
+def small_folder(tmp_path) -> Path:
+    """Four labelled JPEGs in MLPerf's val_map.txt layout."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    lines = []
+    for i in range(4):
+        write_image(folder / f"img{i}.JPEG")
+        lines.append(f"img{i}.JPEG {i * 10}")
+    (folder / "val_map.txt").write_text("\n".join(lines) + "\n")
+    return folder

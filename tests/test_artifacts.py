@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from harness.artifacts import MANIFEST, ArtifactCache
+from harness.errors import ArtifactError
+
+
+def _builder(calls):
+    def build(staging):
+        calls.append(staging)
+        (staging / "model.bin").write_bytes(b"x" * 100)
+        return staging / "model.bin"
+    return build
+
+
+def test_built_once_then_reused(tmp_path):
+    cache, calls = ArtifactCache(tmp_path), []
+    first = cache.get_or_build("m", {"a": 1}, _builder(calls))
+    second = cache.get_or_build("m", {"a": 1}, _builder(calls))
+    assert first == second and len(calls) == 1
+    assert cache.main_file(first).read_bytes() == b"x" * 100
+
+
+def test_key_fields_separate_artifacts(tmp_path):
+    cache, calls = ArtifactCache(tmp_path), []
+    a = cache.get_or_build("m", {"torch": "1"}, _builder(calls))
+    b = cache.get_or_build("m", {"torch": "2"}, _builder(calls))
+    assert a != b and len(calls) == 2
+
+
+def test_damaged_artifact_is_rebuilt(tmp_path):
+    cache, calls = ArtifactCache(tmp_path), []
+    directory = cache.get_or_build("m", {"a": 1}, _builder(calls))
+    (directory / "model.bin").write_bytes(b"short")
+    cache.get_or_build("m", {"a": 1}, _builder(calls))
+    assert len(calls) == 2 and (directory / "model.bin").stat().st_size == 100
+
+
+def test_half_written_artifact_is_never_reused(tmp_path):
+    cache, calls = ArtifactCache(tmp_path), []
+    directory = cache.get_or_build("m", {"a": 1}, _builder(calls))
+    (directory / MANIFEST).unlink()  # as if the process died before finishing
+    cache.get_or_build("m", {"a": 1}, _builder(calls))
+    assert len(calls) == 2 and json.loads((directory / MANIFEST).read_text())["main"]
+
+
+def test_failed_build_is_not_cached_and_says_where_it_went(tmp_path):
+    cache = ArtifactCache(tmp_path)
+
+    def broken(staging):
+        (staging / "partial.bin").write_bytes(b"half")
+        raise RuntimeError("converter exploded")
+
+    with pytest.raises(ArtifactError, match="converter exploded") as err:
+        cache.get_or_build("m", {"a": 1}, broken)
+    failed = [p for p in (tmp_path / "artifacts").iterdir() if p.name.endswith(".failed")]
+    assert len(failed) == 1 and str(failed[0]) in str(err.value)
+    calls = []
+    cache.get_or_build("m", {"a": 1}, _builder(calls))
+    assert len(calls) == 1

@@ -1,0 +1,215 @@
+"""The `edgebench` command as users run it: quick runs of every scenario, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import loadgen_logs
+from tests.conftest import ROOT, run_cli, write_image
+
+REQUIRED_FIELDS = {
+    "model", "backend", "backend_version", "precision", "scenario", "mode", "quick", "weights",
+    "dataset", "samples", "threads", "valid", "loadgen_verdict", "metrics", "system",
+    "started_at", "duration_s", "edgebench_version",
+}
+HEADLINE = {"single-stream": "p90 latency", "multi-stream": "p99 latency",
+            "offline": "throughput"}
+
+
+def run_dirs(results: Path) -> list[Path]:
+    return sorted(p for p in results.iterdir() if (p / "result.json").exists())
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """One quick performance run per scenario, shared by the tests below."""
+    results = tmp_path_factory.mktemp("results")
+    runs = {}
+    for scenario in HEADLINE:
+        proc = run_cli("run", "--model", "mobilenet_v2", "--backend", "onnxruntime",
+                       "--precision", "fp32", "--scenario", scenario, "--mode", "performance",
+                       "--quick", "--results", str(results))
+        assert proc.returncode == 0, proc.stderr
+        runs[scenario] = proc
+    return results, runs
+
+
+@pytest.mark.parametrize("scenario", list(HEADLINE))
+def test_quick_run_writes_a_complete_valid_result(quick_runs, scenario):
+    results, runs = quick_runs
+    (run_dir,) = [d for d in run_dirs(results) if f"_{scenario}_" in d.name]
+    record = json.loads((run_dir / "result.json").read_text())
+    assert set(record) >= REQUIRED_FIELDS
+    assert record["scenario"] == scenario and record["quick"] is True
+    assert record["valid"] is True and record["loadgen_verdict"].startswith("Result is : VALID")
+    # never overridden: the verdict is LoadGen's own words
+    assert record["loadgen_verdict"] in (run_dir / "mlperf_log_summary.txt").read_text()
+    latency = record["metrics"]["latency_ms"]
+    assert 0 < latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p99"] \
+        <= latency["max"]
+    assert record["metrics"]["throughput_sps"] > 0
+    assert record["weights"] == "random:0" and any("RANDOM WEIGHTS" in w
+                                                   for w in record["warnings"])
+    assert set(record["system"]["isa_flags"]) <= set(
+        __import__("harness.system_info").system_info.RELEVANT_ISA_FLAGS)
+    assert record["threads"] == record["system"]["cores_physical"]
+    for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt",
+                 "mlperf_log_accuracy.json", "latencies_ms.npy"):
+        assert (run_dir / name).is_file(), name
+    # the headline metric leads the human summary
+    assert runs[scenario].stdout.splitlines()[1].strip().startswith(HEADLINE[scenario])
+
+
+def test_quick_run_settings_and_latencies_agree_with_loadgen(quick_runs):
+    results, _ = quick_runs
+    (run_dir,) = [d for d in run_dirs(results) if "_multi-stream_" in d.name]
+    record = json.loads((run_dir / "result.json").read_text())
+    assert record["loadgen_settings"]["min_query_count"] == 662
+    latencies = np.load(run_dir / "latencies_ms.npy")
+    assert len(latencies) == record["metrics"]["query_count"] >= 662
+    assert latencies.max() == pytest.approx(record["metrics"]["latency_ms"]["max"])
+
+
+def test_runs_never_overwrite_each_other(quick_runs):
+    results, _ = quick_runs
+    assert len(run_dirs(results)) == 3
+    assert not [p for p in results.iterdir() if p.name.startswith(".")]
+
+
+def test_accuracy_on_real_images(imagenet_sample, tmp_path):
+    proc = run_cli("run", "--model", "mobilenet_v2", "--scenario", "offline", "--mode",
+                   "accuracy", "--dataset", str(imagenet_sample), "--save-outputs",
+                   "--weights", "random", "--results", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = run_dirs(tmp_path)
+    record = json.loads((run_dir / "result.json").read_text())
+    accuracy = record["metrics"]["accuracy"]
+    assert accuracy["count"] == accuracy["logged"] == 1000
+    outputs = np.load(run_dir / "outputs.npy")
+    assert outputs.shape == (1000, 1000) and outputs.dtype == np.float32
+    # outputs.npy rows are in val_map.txt order, which is also the accuracy log's qsl_idx
+    predictions = loadgen_logs.read_accuracy_log(run_dir)
+    assert all(predictions[i] == int(np.argmax(outputs[i])) for i in range(1000))
+    labels = np.array([int(line.split()[1]) for line in
+                       (imagenet_sample / "val_map.txt").read_text().split("\n") if line])
+    assert accuracy["top1"] == pytest.approx(np.mean(outputs.argmax(1) == labels))
+    top5 = np.mean([labels[i] in np.argsort(-outputs[i])[:5] for i in range(1000)])
+    assert accuracy["top5"] == pytest.approx(top5)
+    assert record["valid"] is None and record["mode"] == "accuracy"
+
+
+# ---- bad input: one line, exit 2, no traceback, earlier results untouched ----
+
+@pytest.fixture()
+def earlier_results(tmp_path):
+    results = tmp_path / "results"
+    earlier = results / "20260101T000000_earlier"
+    earlier.mkdir(parents=True)
+    (earlier / "result.json").write_text('{"kept": true}')
+    return results
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+            for p in folder.rglob("*")}
+
+
+def _bad_image_folder(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    write_image(folder / "ok.JPEG")
+    (folder / "broken.JPEG").write_bytes(b"\xff\xd8\xff broken")
+    (folder / "val_map.txt").write_text("ok.JPEG 1\nbroken.JPEG 2\n")
+    return folder
+
+
+def _missing_file_folder(tmp_path):
+    folder = tmp_path / "missing"
+    folder.mkdir()
+    (folder / "val_map.txt").write_text("gone.JPEG 3\n")
+    return folder
+
+
+def _empty_folder(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "val_map.txt").write_text("")
+    return folder
+
+
+BAD_INPUTS = [
+    (["--model", "resnet9000"], "unknown model 'resnet9000'; choose one of: mobilenet_v2"),
+    (["--backend", "tensorrt"], "unknown backend 'tensorrt'; choose one of: onnxruntime"),
+    (["--precision", "int4"], "unknown precision 'int4'; choose one of: fp32"),
+    (["--scenario", "batch"], "choose one of: single-stream, multi-stream, offline"),
+    (["--mode", "fast"], "unknown mode 'fast'; choose one of: performance, accuracy"),
+    (["--threads", "0"], "must be at least 1"),
+    (["--weights", "/nonexistent/w.pth"], "/nonexistent/w.pth not found"),
+    (["--dataset", "/nonexistent/images"], "/nonexistent/images not found"),
+    (["--mode", "accuracy"], "accuracy mode needs a labelled dataset"),
+    (["--dataset", _empty_folder], "holds no images"),
+    (["--dataset", _missing_file_folder], "gone.JPEG"),
+    (["--dataset", _bad_image_folder], "broken.JPEG"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUTS,
+                         ids=[str(a[1]) if isinstance(a[1], str) else a[1].__name__
+                              for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2(tmp_path, earlier_results, args, message):
+    args = [a(tmp_path) if callable(a) else a for a in args]
+    args = [str(a) for a in args]
+    if "--model" not in args:
+        args = ["--model", "mobilenet_v2", *args]
+    before = _snapshot(earlier_results)
+    proc = run_cli("run", *args, "--quick", "--results", str(earlier_results))
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("edgebench")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _snapshot(earlier_results) == before
+
+
+def test_unknown_subcommand_is_one_line():
+    proc = run_cli("bench")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_info_lists_machine_and_backends():
+    proc = run_cli("info")
+    assert proc.returncode == 0
+    assert "isa flags:" in proc.stdout and "onnxruntime" in proc.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_cleanly_and_keeps_nothing_half_written(earlier_results, sig):
+    before = _snapshot(earlier_results)
+    # A full (not quick) run: ten minutes unless interrupted.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--model", "mobilenet_v2", "--weights",
+         "random", "--results", str(earlier_results)],
+        cwd=ROOT, env=os.environ.copy(), stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    for line in proc.stderr:
+        if line.startswith("running ") or time.monotonic() > deadline:
+            break
+    time.sleep(2)  # well inside LoadGen's test
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    started = time.monotonic()
+    proc.send_signal(sig)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130
+    assert time.monotonic() - started < 30
+    assert "interrupted" in rest and "Traceback" not in rest
+    assert _snapshot(earlier_results) == before

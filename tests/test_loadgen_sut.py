@@ -1,0 +1,138 @@
+"""The SUT/QSL layer against the real LoadGen, with a toy backend so it runs in seconds."""
+
+import time
+
+import numpy as np
+import pytest
+
+from harness import loadgen_logs
+from harness.datasets import SyntheticDataset
+from harness.qsl import QuerySampleLibrary
+from harness.runner import _run_loadgen
+from harness.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
+from scenarios.settings import build_test_settings, get_scenario
+
+CLASSES = 10
+
+
+class ToyBackend:
+    """Predicts class = (sample's first value rank) deterministically; records batches."""
+
+    def __init__(self, seconds_per_sample=0.0005, fail_after=None):
+        self.batch_sizes, self.seconds = [], seconds_per_sample
+        self.fail_after = fail_after
+
+    def predict(self, batch):
+        if self.fail_after is not None and len(self.batch_sizes) >= self.fail_after:
+            raise RuntimeError("device lost")
+        self.batch_sizes.append(len(batch))
+        time.sleep(self.seconds * len(batch))
+        logits = np.zeros((len(batch), CLASSES), np.float32)
+        logits[np.arange(len(batch)), toy_class(batch)] = 1.0
+        return logits
+
+
+def toy_class(batch):
+    return (np.abs(batch[:, 0, 0, 0]) * 1000).astype(int) % CLASSES
+
+
+class CountingDataset(SyntheticDataset):
+    def __init__(self, count):
+        super().__init__(count, size_px=4)
+        self.loads = 0
+
+    def sample(self, index):
+        self.loads += 1
+        return super().sample(index)
+
+
+def run(scenario_name, mode, backend, dataset, tmp_path, perf_count=16, outputs=None,
+        expected_latency_s=None, batch=8):
+    scenario = get_scenario(scenario_name)
+    qsl = QuerySampleLibrary(dataset, perf_count)
+    sut_class = {"single-stream": SingleStreamSUT, "multi-stream": MultiStreamSUT}.get(
+        scenario_name)
+    sut = sut_class(backend, qsl, outputs) if sut_class else OfflineSUT(
+        backend, qsl, outputs, max_batch=batch)
+    probe_batch = {"single-stream": 1, "multi-stream": 8}.get(scenario_name, batch)
+    latency = expected_latency_s or probe_batch * backend.seconds
+    settings = build_test_settings(scenario, mode, True, perf_count, latency, probe_batch)
+    settings.min_duration_ms = 300  # shorter still than --quick: these test the plumbing
+    _run_loadgen(sut, qsl, settings, tmp_path, 1)
+    return sut, qsl
+
+
+def test_single_stream_issues_one_sample_per_query(tmp_path):
+    backend = ToyBackend()
+    run("single-stream", "performance", backend, SyntheticDataset(32, size_px=4), tmp_path)
+    assert set(backend.batch_sizes) == {1} and len(backend.batch_sizes) >= 100
+    assert loadgen_logs.read_detail(tmp_path)["result_validity"] == "VALID"
+
+
+def test_multi_stream_runs_each_query_as_one_batch_of_8(tmp_path):
+    backend = ToyBackend(seconds_per_sample=0.00005)
+    run("multi-stream", "performance", backend, SyntheticDataset(32, size_px=4), tmp_path)
+    assert set(backend.batch_sizes) == {8} and len(backend.batch_sizes) >= 662
+
+
+def test_offline_splits_its_query_into_max_batch(tmp_path):
+    backend = ToyBackend()
+    run("offline", "performance", backend, SyntheticDataset(32, size_px=4), tmp_path, batch=5)
+    assert max(backend.batch_sizes) == 5 and backend.batch_sizes.count(5) >= len(
+        backend.batch_sizes) - 1
+
+
+def test_qsl_holds_only_what_loadgen_asks_for(tmp_path):
+    dataset = CountingDataset(40)
+    sut, qsl = run("single-stream", "accuracy", ToyBackend(0), dataset, tmp_path, perf_count=8)
+    # Accuracy mode walks all 40 samples, in sets of the performance count.
+    assert dataset.loads == 40 and qsl.loaded_count == 0
+
+
+def test_accuracy_log_carries_predicted_class_as_float32(tmp_path):
+    dataset = SyntheticDataset(20, size_px=4)
+    outputs = OutputRecorder(len(dataset))
+    run("offline", "accuracy", ToyBackend(0), dataset, tmp_path, outputs=outputs)
+    predictions = loadgen_logs.read_accuracy_log(tmp_path)
+    expected = toy_class(np.stack([dataset.sample(i) for i in range(20)]))
+    assert predictions == {i: int(expected[i]) for i in range(20)}
+    assert outputs.seen.all() and np.array_equal(outputs.logits.argmax(1), expected)
+
+
+def test_invalid_verdict_is_reported_verbatim(tmp_path):
+    # Claim the system is 100x faster than it is: the Offline query is then far too
+    # short for the minimum duration, and LoadGen must say so.
+    backend = ToyBackend(0.001)
+    scenario = get_scenario("offline")
+    dataset = SyntheticDataset(16, size_px=4)
+    qsl = QuerySampleLibrary(dataset, 16)
+    sut = OfflineSUT(backend, qsl, max_batch=8)
+    settings = build_test_settings(scenario, "performance", True, 16, 100.0, 8)
+    _run_loadgen(sut, qsl, settings, tmp_path, 2)
+    verdict = loadgen_logs.read_verdict(tmp_path)
+    assert verdict.startswith("Result is : INVALID")
+    assert "Min duration satisfied : NO" in verdict
+    assert loadgen_logs.read_detail(tmp_path)["result_validity"] == "INVALID"
+
+
+def test_backend_failure_is_kept_not_crashing_loadgen(tmp_path):
+    backend = ToyBackend(fail_after=3)
+    sut, _ = run("single-stream", "performance", backend, SyntheticDataset(8, size_px=4),
+                 tmp_path)
+    assert isinstance(sut.error, RuntimeError) and "device lost" in str(sut.error)
+
+
+@pytest.mark.parametrize("per_query", [True, False])
+def test_latencies_come_from_loadgen_trace(tmp_path, per_query):
+    scenario = "multi-stream" if per_query else "offline"
+    backend = ToyBackend(0.0002)
+    run(scenario, "performance", backend, SyntheticDataset(16, size_px=4), tmp_path)
+    latencies = loadgen_logs.latencies_from_trace(tmp_path, per_query=per_query)
+    detail = loadgen_logs.read_detail(tmp_path)
+    if per_query:
+        assert len(latencies) == detail["result_query_count"]
+        assert latencies.max() == pytest.approx(detail["result_max_latency_ns"] / 1e6)
+        assert np.percentile(latencies, 50) == pytest.approx(
+            detail["result_50.00_percentile_latency_ns"] / 1e6, rel=0.05)
+    else:
+        assert len(latencies) == sum(backend.batch_sizes)

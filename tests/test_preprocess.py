@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from harness.errors import DatasetError
+from harness.preprocess import IMAGENET_MEAN, IMAGENET_STD, preprocess_image, resize_and_crop
+from tests.conftest import write_image
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_every_colour_mode_becomes_normalised_rgb(tmp_path, mode):
+    out = preprocess_image(write_image(tmp_path / f"x_{mode}.JPEG", mode=mode))
+    assert out.shape == (3, 224, 224) and out.dtype == np.float32
+    assert out.flags["C_CONTIGUOUS"]
+
+
+def test_palette_png_is_converted(tmp_path):
+    path = tmp_path / "p.png"
+    Image.new("P", (120, 90), 3).save(path)
+    assert preprocess_image(path).shape == (3, 224, 224)
+
+
+def test_normalisation_uses_imagenet_mean_and_std(tmp_path):
+    path = tmp_path / "flat.png"
+    Image.new("RGB", (400, 300), (200, 100, 50)).save(path)
+    out = preprocess_image(path)
+    expected = (np.array([200, 100, 50], np.float32).reshape(3, 1, 1) / 255 - IMAGENET_MEAN) \
+        / IMAGENET_STD
+    np.testing.assert_allclose(out, np.broadcast_to(expected, out.shape), atol=1e-5)
+
+
+def test_shorter_side_256_then_centre_crop_224():
+    # A tall image with a one-pixel-wide marker column in its exact centre.
+    pixels = np.zeros((600, 300, 3), np.uint8)
+    pixels[:, 149:151] = 255
+    resized = resize_and_crop(Image.fromarray(pixels))
+    assert resized.size == (224, 224)
+    column_brightness = np.asarray(resized)[:, :, 0].mean(axis=0)
+    assert abs(int(np.argmax(column_brightness)) - 111.5) <= 1.5
+
+
+def test_unreadable_image_names_the_file(tmp_path):
+    path = tmp_path / "bad.JPEG"
+    path.write_bytes(b"\xff\xd8 truncated")
+    with pytest.raises(DatasetError, match="bad.JPEG"):
+        preprocess_image(path)
