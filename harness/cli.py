@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 import harness
-from harness.errors import EdgebenchError
+from harness.errors import EdgebenchError, RunInterrupted
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -117,7 +117,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from harness.runner import RunConfig, RunInterrupted, run_benchmark
+    from harness.runner import RunConfig, run_benchmark
     from reports.summary import format_run, format_table
     from scenarios.matrices import get_matrix
 
@@ -157,13 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep}[args.command]
     try:
         return handler(args)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RunInterrupted):
         print("edgebench: interrupted; the unfinished run was discarded", file=sys.stderr)
     except EdgebenchError as exc:
-        if type(exc).__name__ != "RunInterrupted":
-            print(f"edgebench: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"edgebench: {exc}", file=sys.stderr)
+        print(f"edgebench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a bug: say so in one line, traceback on request
         if os.environ.get("EDGEBENCH_DEBUG"):
             traceback.print_exc()

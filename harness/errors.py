@@ -19,3 +19,7 @@ class WeightsError(EdgebenchError):
 
 class ArtifactError(EdgebenchError):
     """A model conversion that failed."""
+
+
+class RunInterrupted(EdgebenchError):
+    """Ctrl-C or SIGTERM while LoadGen was running; nothing was kept."""

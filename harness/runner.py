@@ -18,7 +18,7 @@ from backends.base import Backend
 from harness import accuracy, loadgen_logs
 from harness.artifacts import ArtifactCache
 from harness.datasets import Dataset, open_dataset
-from harness.errors import EdgebenchError, UsageError
+from harness.errors import EdgebenchError, RunInterrupted, UsageError
 from harness.qsl import QuerySampleLibrary
 from harness.results import (
     RESULT_FILE,
@@ -44,11 +44,6 @@ SYNTHETIC_SAMPLES = {True: 128, False: 1024}  # quick, full
 PROBE_SECONDS = 0.5
 PROGRESS_EVERY_S = 30.0
 
-_SUTS = {"SingleStream": SingleStreamSUT, "MultiStream": MultiStreamSUT, "Offline": OfflineSUT}
-
-
-class RunInterrupted(EdgebenchError):
-    """Ctrl-C or SIGTERM while LoadGen was running; nothing was kept."""
 
 
 @dataclass
@@ -156,8 +151,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
         _say(f"WARNING: {warnings[-1]}")
 
     backend = get_backend_class(config.backend)(threads)
-    _say(f"preparing {config.model} for {config.backend} {config.precision} "
-         "(converted once, then cached)")
+    _say(f"loading {config.model} on {config.backend} {config.precision}, {threads} threads")
     artifact = backend.prepare(config.model, weights, config.precision, cache)
 
     batch_size = {"SingleStream": 1, "MultiStream": 8, "Offline": config.max_batch}[
@@ -165,7 +159,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
     probe_s = probe(backend, dataset, batch_size)
     performance_count = min(len(dataset), MAX_PERFORMANCE_SAMPLES)
     settings = build_test_settings(scenario, config.mode, config.quick, performance_count,
-                             probe_s, batch_size)
+                                   probe_s, batch_size)
 
     name = run_name([config.model, config.backend, config.precision, config.scenario,
                      config.mode], started_at)
@@ -173,9 +167,12 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
     try:
         qsl = QuerySampleLibrary(dataset, performance_count)
         outputs = OutputRecorder(len(dataset)) if config.save_outputs else None
-        sut_class = _SUTS[scenario.loadgen_name]
-        sut = (sut_class(backend, qsl, outputs, config.max_batch) if sut_class is OfflineSUT
-               else sut_class(backend, qsl, outputs))
+        if scenario.loadgen_name == "Offline":
+            sut = OfflineSUT(backend, qsl, outputs, max_batch=config.max_batch)
+        elif scenario.loadgen_name == "MultiStream":
+            sut = MultiStreamSUT(backend, qsl, outputs)
+        else:
+            sut = SingleStreamSUT(backend, qsl, outputs)
         _say(f"running {scenario.loadgen_name} {config.mode}"
              f"{' (quick)' if config.quick else ''} with LoadGen ...")
         try:

@@ -48,11 +48,14 @@ def format_run(record: dict, run_dir: Path) -> str:
     metrics = record["metrics"]
     if record["mode"] == "performance":
         lat = metrics["latency_ms"]
-        lines.append(
-            f"  latency ms: p50 {_number(lat.get('p50'))}  p90 {_number(lat.get('p90'))}  "
-            f"p99 {_number(lat.get('p99'))}  mean {_number(lat.get('mean'))}   "
-            f"throughput {_number(metrics['throughput_sps'])} samples/s"
-        )
+        if record["scenario"] == "offline":  # its latencies count from its one query
+            lines.append(f"  batch {record['max_batch']}")
+        else:
+            lines.append(
+                f"  latency ms: p50 {_number(lat.get('p50'))}  p90 {_number(lat.get('p90'))}"
+                f"  p99 {_number(lat.get('p99'))}  mean {_number(lat.get('mean'))}   "
+                f"throughput {_number(metrics['throughput_sps'])} samples/s"
+            )
         lines.append("  LoadGen: " + (record["loadgen_verdict"] or "no verdict").replace(
             "\n", "\n           "))
     else:

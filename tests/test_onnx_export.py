@@ -1,0 +1,48 @@
+"""The ONNX artifact: opset, dynamic batch, same logits as PyTorch, cached once built."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from backends.onnx_export import ONNX_OPSET
+from backends.onnxruntime_backend import OnnxRuntimeBackend
+from harness.artifacts import ArtifactCache
+from harness.weights import resolve_weights
+
+
+def _check_against_pytorch(model_name: str, batch_sizes=(1, 3)):
+    weights = resolve_weights("random", model_name)
+    backend = OnnxRuntimeBackend(threads=2)
+    path = backend.prepare(model_name, weights, "fp32", ArtifactCache())
+    graph = onnx.load(str(path), load_external_data=False).graph
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic batch
+    reference = weights.build_model(model_name)
+    rng = np.random.default_rng(0)
+    for batch in batch_sizes:
+        x = rng.standard_normal((batch, 3, 224, 224), dtype=np.float32)
+        with torch.inference_mode():
+            expected = reference(torch.from_numpy(x)).numpy()
+        actual = backend.predict(x)
+        assert actual.shape == expected.shape
+        assert np.abs(actual - expected).max() <= 1e-3 * np.ptp(expected)
+        assert (actual.argmax(1) == expected.argmax(1)).all()
+    return path
+
+
+def test_mobilenet_v2_export_and_cache():
+    path = _check_against_pytorch("mobilenet_v2")
+    opset = {o.domain: o.version for o in onnx.load(str(path)).opset_import}[""]
+    assert opset >= 17 and opset == ONNX_OPSET
+    mtime = path.stat().st_mtime_ns
+    again = OnnxRuntimeBackend(1).prepare("mobilenet_v2", resolve_weights("random",
+                                          "mobilenet_v2"), "fp32", ArtifactCache())
+    assert again == path and path.stat().st_mtime_ns == mtime  # reused, not rebuilt
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", ["densenet121", "vgg19"])
+def test_large_model_export_matches_pytorch(model_name):
+    _check_against_pytorch(model_name, batch_sizes=(1, 2))
