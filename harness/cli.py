@@ -118,16 +118,17 @@ def cmd_run(args) -> int:
 
 def cmd_sweep(args) -> int:
     from harness.runner import RunConfig, run_benchmark
-    from reports.summary import format_run, format_table
+    from reports.summary import format_table
     from scenarios.matrices import get_matrix
 
     matrix = get_matrix(args.name)
     rows = []
     for number, entry in enumerate(matrix, start=1):
-        print(f"[{number}/{len(matrix)}] {' '.join(str(v) for v in entry.values())}",
-              file=sys.stderr, flush=True)
         config = RunConfig(**entry, weights=args.weights, results_dir=args.results_dir,
                            cache_dir=args.cache_dir)
+        print(f"[{number}/{len(matrix)}] {config.model} {config.backend} {config.precision} "
+              f"{config.scenario} {config.mode}{' --quick' if config.quick else ''}",
+              file=sys.stderr, flush=True)
         try:
             run_dir, record = run_benchmark(config)
         except RunInterrupted:
@@ -136,12 +137,15 @@ def cmd_sweep(args) -> int:
             print(f"edgebench: error: {exc}", file=sys.stderr)
             rows.append((None, None, str(exc)))
             continue
-        print(format_run(record, run_dir), file=sys.stderr)
+        print(f"  -> {run_dir}", file=sys.stderr)
         rows.append((record, run_dir, None))
     print()
     print(format_table(rows))
-    print(f"\nresults are in {args.results_dir.resolve()}/ (one folder per run, result.json + "
-          "LoadGen logs)")
+    warnings = sorted({w for record, _, _ in rows if record for w in record["warnings"]})
+    for warning in warnings:
+        print(f"\nWARNING: {warning}")
+    print(f"\nresults are in {args.results_dir.resolve()}/ (one folder per run: result.json "
+          "and LoadGen's logs)")
     return 0 if all(record is not None for record, _, _ in rows) else 1
 
 

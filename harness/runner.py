@@ -126,8 +126,8 @@ def _run_loadgen(sut, qsl, settings: lg.TestSettings, out_dir: Path, min_duratio
     while worker.is_alive():
         worker.join(0.1)
         if time.monotonic() > next_report:
-            _say(f"  running: {time.monotonic() - started:.0f} s "
-                 f"(LoadGen minimum {min_duration_s:.0f} s)")
+            _say(f"  running: {time.monotonic() - started:.0f} s, {sut.answered_samples} "
+                 f"samples answered (LoadGen's minimum duration: {min_duration_s:.0f} s)")
             next_report += PROGRESS_EVERY_S
 
 
@@ -140,8 +140,6 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
     threads = config.threads or physical_cores()
     dataset = open_dataset(config.dataset or "synthetic", config.count, cache.root,
                            SYNTHETIC_SAMPLES[config.quick])
-    if config.mode == "accuracy" and dataset.labels is None:
-        raise UsageError("accuracy mode needs a labelled dataset: pass --dataset DIR")
     dataset.prepare()  # a bad image should fail before a minute of model conversion
     weights = resolve_weights(config.weights, config.model)
     warnings = list(config.extra_warnings)

@@ -34,6 +34,7 @@ class SingleStreamSUT:
                  outputs: OutputRecorder | None = None):
         self.backend, self.qsl, self.outputs = backend, qsl, outputs
         self.error: Exception | None = None
+        self.answered_samples = 0  # read by the runner's progress line
         self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
 
     def issue_queries(self, query_samples: list) -> None:
@@ -63,6 +64,7 @@ class SingleStreamSUT:
             for i, sample in enumerate(query_samples)
         ]
         lg.QuerySamplesComplete(responses)  # copies the bytes; `classes` may go after
+        self.answered_samples += len(query_samples)
 
     def flush_queries(self) -> None:
         pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import socket
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +122,7 @@ def download_official(model_name: str) -> Path:
 
 
 def _download(url: str, target: Path) -> None:
-    import socket
-
+    # urllib has no overall timeout; without one an unreachable host can hang a run.
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:

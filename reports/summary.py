@@ -35,14 +35,18 @@ def verdict(record: dict) -> str:
     return "VALID" if record["valid"] else "INVALID"
 
 
+def flags(record: dict) -> list[str]:
+    """What makes a run less than a full MLPerf-style measurement."""
+    return [flag for flag, on in (("quick", record["quick"]),
+                                  ("RANDOM WEIGHTS", not record["weights_pretrained"])) if on]
+
+
 def format_run(record: dict, run_dir: Path) -> str:
     label, value, unit = headline(record)
-    flags = [f for f, on in (("quick", record["quick"]),
-                             ("RANDOM WEIGHTS", not record["weights_pretrained"])) if on]
     lines = [
         f"{record['model']} | {record['backend']} {record['backend_version']} | "
         f"{record['precision']} | {record['scenario']} {record['mode']}"
-        + (f"  [{', '.join(flags)}]" if flags else ""),
+        + (f"  [{', '.join(flags(record))}]" if flags(record) else ""),
         f"  {label}: {_number(value)} {unit}".rstrip(),
     ]
     metrics = record["metrics"]
@@ -72,16 +76,17 @@ def format_run(record: dict, run_dir: Path) -> str:
 
 def format_table(rows: list[tuple[dict | None, Path | None, str | None]]) -> str:
     """One line per run: (record, run_dir, error) with record None for a failed run."""
-    header = ("model", "backend", "precision", "scenario", "metric", "value", "LoadGen")
+    header = ("model", "backend", "precision", "scenario", "metric", "value", "LoadGen",
+              "notes")
     table = [header]
     for record, _run_dir, error in rows:
         if record is None:
-            table.append(("", "", "", "", "FAILED", error or "", ""))
+            table.append(("", "", "", "", "FAILED", error or "", "", ""))
             continue
         label, value, unit = headline(record)
         table.append((record["model"], record["backend"], record["precision"],
                       record["scenario"], f"{label} ({unit})" if unit else label,
-                      _number(value), verdict(record)))
+                      _number(value), verdict(record), ", ".join(flags(record))))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     return "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

@@ -213,3 +213,19 @@ def test_interrupt_stops_cleanly_and_keeps_nothing_half_written(earlier_results,
     assert time.monotonic() - started < 30
     assert "interrupted" in rest and "Traceback" not in rest
     assert _snapshot(earlier_results) == before
+
+
+def test_demo_sweep_prints_a_table_of_valid_runs(tmp_path):
+    proc = run_cli("sweep", "demo", "--results", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("mobilenet_v2")]
+    assert [row.split()[3] for row in rows] == ["single-stream", "multi-stream", "offline"]
+    assert all(" VALID " in row and "quick" in row for row in rows)
+    assert f"results are in {tmp_path.resolve()}/" in proc.stdout
+    assert len(run_dirs(tmp_path)) == 3
+
+
+def test_unknown_sweep_lists_choices():
+    proc = run_cli("sweep", "everything")
+    assert proc.returncode == 2 and "choose one of: demo" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
