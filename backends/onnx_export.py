@@ -28,21 +28,23 @@ def export_onnx(
     exporter_log = logging.getLogger("torch.onnx")
     level = exporter_log.level
     exporter_log.setLevel(logging.ERROR)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (example,),
-            str(target),
-            dynamo=True,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes={"x": {0: batch}},
-            opset_version=ONNX_OPSET,
-            external_data=False,  # every model here is far below protobuf's 2 GB limit
-            verbose=False,
-        )
-    exporter_log.setLevel(level)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (example,),
+                str(target),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes={"x": {0: batch}},
+                opset_version=ONNX_OPSET,
+                external_data=False,  # every model here is far below protobuf's 2 GB limit
+                verbose=False,
+            )
+    finally:
+        exporter_log.setLevel(level)
     return target
 
 
@@ -51,7 +53,7 @@ def onnx_key_fields(model_name: str, weights: WeightsSource) -> dict:
 
     return {
         "model": model_name,
-        "weights": weights.id,
+        "weights": weights.cache_key,
         "format": "onnx",
         "opset": ONNX_OPSET,
         "torch": torch.__version__,

@@ -13,13 +13,13 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import ArtifactError
+from harness.progress import say
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,10 @@ class ArtifactCache:
             shutil.rmtree(directory, ignore_errors=True)
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{label}-", dir=directory.parent))
-        print(f"  converting {label} (first use; cached in {directory.parent})",
-              file=sys.stderr, flush=True)
+        say(f"  converting {label} (first use; cached in {directory.parent})")
         started = time.monotonic()
         try:
             main_file = build(staging)
-        except ArtifactError:
-            raise
         except Exception as exc:
             failed = staging.with_name(staging.name.lstrip(".") + ".failed")
             staging.rename(failed)
@@ -85,7 +82,7 @@ class ArtifactCache:
         except BaseException:  # Ctrl-C: leave nothing behind
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        print(f"  converted in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+        say(f"  converted in {time.monotonic() - started:.0f} s")
         files = {p.name: p.stat().st_size for p in staging.iterdir() if p.is_file()}
         manifest = {"key": key_fields, "main": main_file.name, "files": files}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))

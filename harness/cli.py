@@ -11,7 +11,8 @@ import traceback
 from pathlib import Path
 
 import harness
-from harness.errors import EdgebenchError, RunInterrupted
+from harness.errors import EdgebenchError
+from harness.progress import say
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -21,23 +22,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but its errors are one line like all of ours."""
 
     def error(self, message: str):
-        print(f"edgebench: error: {message} (see 'edgebench --help')", file=sys.stderr)
+        say(f"edgebench: error: {message} (see 'edgebench --help')")
         raise SystemExit(EXIT_USAGE)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    # Choices are validated by the registries, not argparse, so that an unknown name
-    # gets one line listing what exists (and the lists live in one place).
+    # Choices and ranges are validated by the registries and the runner, not argparse,
+    # so each rule lives in one place and an unknown name gets the list of what exists.
     parser = _Parser(prog="edgebench", description=harness.__doc__)
     parser.add_argument("--version", action="version", version=harness.__version__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -58,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="auto | random | torchvision | PATH to a checkpoint (default auto)")
     run.add_argument("--dataset", default=None,
                      help="'synthetic' (default for performance) or an ImageNet-layout folder")
-    run.add_argument("--count", type=_positive_int, help="use only the first N samples")
-    run.add_argument("--threads", type=_positive_int, help="default: physical cores")
-    run.add_argument("--max-batch", type=_positive_int, default=8,
+    run.add_argument("--count", type=int, help="use only the first N samples")
+    run.add_argument("--threads", type=int, help="default: physical cores")
+    run.add_argument("--max-batch", type=int, default=8,
                      help="Offline batch size (default 8)")
     run.add_argument("--results", dest="results_dir", type=Path, default=Path("results"),
                      help="results folder (default results/)")
@@ -126,18 +117,15 @@ def cmd_sweep(args) -> int:
     for number, entry in enumerate(matrix, start=1):
         config = RunConfig(**entry, weights=args.weights, results_dir=args.results_dir,
                            cache_dir=args.cache_dir)
-        print(f"[{number}/{len(matrix)}] {config.model} {config.backend} {config.precision} "
-              f"{config.scenario} {config.mode}{' --quick' if config.quick else ''}",
-              file=sys.stderr, flush=True)
+        say(f"[{number}/{len(matrix)}] {config.model} {config.backend} {config.precision} "
+            f"{config.scenario} {config.mode}{' --quick' if config.quick else ''}")
         try:
             run_dir, record = run_benchmark(config)
-        except RunInterrupted:
-            raise
         except EdgebenchError as exc:  # one bad cell must not cost the others
-            print(f"edgebench: error: {exc}", file=sys.stderr)
+            say(f"edgebench: error: {exc}")
             rows.append((None, None, str(exc)))
             continue
-        print(f"  -> {run_dir}", file=sys.stderr)
+        say(f"  -> {run_dir}")
         rows.append((record, run_dir, None))
     print()
     print(format_table(rows))
@@ -161,16 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep}[args.command]
     try:
         return handler(args)
-    except (KeyboardInterrupt, RunInterrupted):
-        print("edgebench: interrupted; the unfinished run was discarded", file=sys.stderr)
+    except KeyboardInterrupt:
+        say("edgebench: interrupted; the unfinished run was discarded")
     except EdgebenchError as exc:
-        print(f"edgebench: error: {exc}", file=sys.stderr)
+        say(f"edgebench: error: {exc}")
         return EXIT_USAGE
     except Exception as exc:  # a bug: say so in one line, traceback on request
         if os.environ.get("EDGEBENCH_DEBUG"):
             traceback.print_exc()
-        print(f"edgebench: internal error: {type(exc).__name__}: {exc} "
-              "(set EDGEBENCH_DEBUG=1 for the traceback)", file=sys.stderr)
+        say(f"edgebench: internal error: {type(exc).__name__}: {exc} "
+            "(set EDGEBENCH_DEBUG=1 for the traceback)")
         return 1
     # Interrupted: LoadGen may still be running in C++ on its own thread, which
     # cannot be stopped; leave without waiting for it.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ import numpy as np
 
 from harness.errors import DatasetError
 from harness.preprocess import CROP_PX, PREPROCESS_VERSION, preprocess_image
+from harness.progress import say
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 SYNTHETIC_SEED = 0
@@ -68,6 +68,7 @@ class ImageFolderDataset(Dataset):
         self.root, self.files, self.layout = root, files, layout
         self.labels = np.asarray(labels, dtype=np.int64)
         self.cache_dir = cache_root / "preprocessed" / f"v{PREPROCESS_VERSION}-{CROP_PX}"
+        self._cached: list[Path] = []  # preprocessed file per sample, set by prepare()
 
     def __len__(self) -> int:
         return len(self.files)
@@ -77,32 +78,32 @@ class ImageFolderDataset(Dataset):
         key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
 
-    def _ensure_cached(self, path: Path) -> Path:
-        cached = self._cache_path(path)
+    def _ensure_cached(self, path: Path, cached: Path) -> None:
         if not cached.exists():
             array = preprocess_image(path)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
             with open(tmp, "wb") as f:
                 np.save(f, array)
             os.replace(tmp, cached)  # atomic: a reader sees the whole file or none
-        return cached
 
     def prepare(self) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        missing = [p for p in self.files if not self._cache_path(p).exists()]
-        if not missing:
-            return
+        self._cached = [self._cache_path(p) for p in self.files]
+        missing = [(p, c) for p, c in zip(self.files, self._cached, strict=True)
+                   if not c.exists()]
         started, done = time.monotonic(), 0
         # PIL releases the GIL while decoding and resizing, so threads do scale.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for _ in pool.map(self._ensure_cached, missing):
+            for _ in pool.map(lambda pair: self._ensure_cached(*pair), missing):
                 done += 1
                 if done % 100 == 0 or done == len(missing):
-                    print(f"  preprocessing {self.root.name}: {done}/{len(missing)} images "
-                          f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+                    say(f"  preprocessing {self.root.name}: {done}/{len(missing)} images "
+                        f"({time.monotonic() - started:.0f} s)")
 
     def sample(self, index: int) -> np.ndarray:
-        return np.load(self._cache_path(self.files[index]))
+        if not self._cached:
+            raise RuntimeError("ImageFolderDataset.prepare() must run before sample()")
+        return np.load(self._cached[index])
 
     def describe(self) -> dict:
         return {
@@ -149,8 +150,6 @@ def _read_synsets(root: Path) -> tuple[list[Path], list[int]]:
 def open_dataset(spec: str, count: int | None, cache_root: Path,
                  default_synthetic_count: int) -> Dataset:
     """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples."""
-    if count is not None and count < 1:
-        raise DatasetError(f"--count must be at least 1, got {count}")
     if spec == "synthetic":
         return SyntheticDataset(count or default_synthetic_count)
     root = Path(spec).expanduser()

@@ -19,7 +19,3 @@ class WeightsError(EdgebenchError):
 
 class ArtifactError(EdgebenchError):
     """A model conversion that failed."""
-
-
-class RunInterrupted(EdgebenchError):
-    """Ctrl-C or SIGTERM while LoadGen was running; nothing was kept."""

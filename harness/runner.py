@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlperf_loadgen as lg
@@ -18,7 +16,8 @@ from backends.base import Backend
 from harness import accuracy, loadgen_logs
 from harness.artifacts import ArtifactCache
 from harness.datasets import Dataset, open_dataset
-from harness.errors import EdgebenchError, RunInterrupted, UsageError
+from harness.errors import EdgebenchError, UsageError
+from harness.progress import say
 from harness.qsl import QuerySampleLibrary
 from harness.results import (
     RESULT_FILE,
@@ -35,15 +34,12 @@ from harness.weights import resolve_weights
 from harness.zoo import get_spec
 from scenarios.settings import MODES, Scenario, build_test_settings, get_scenario, settings_record
 
-log = logging.getLogger(__name__)
-
 PRECISIONS = ("fp32",)
 # MLPerf's ImageNet QSL keeps 1024 samples in memory for performance runs.
 MAX_PERFORMANCE_SAMPLES = 1024
 SYNTHETIC_SAMPLES = {True: 128, False: 1024}  # quick, full
 PROBE_SECONDS = 0.5
 PROGRESS_EVERY_S = 30.0
-
 
 
 @dataclass
@@ -63,7 +59,6 @@ class RunConfig:
     cache_dir: Path | None = None
     save_outputs: bool = False
     keep_trace: bool = False
-    extra_warnings: list[str] = field(default_factory=list)
 
 
 def validate(config: RunConfig) -> Scenario:
@@ -84,6 +79,8 @@ def validate(config: RunConfig) -> Scenario:
         raise UsageError(f"unknown mode {config.mode!r}; choose one of: {', '.join(MODES)}")
     if config.threads is not None and config.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {config.threads}")
+    if config.count is not None and config.count < 1:
+        raise UsageError(f"--count must be at least 1, got {config.count}")
     if config.max_batch < 1:
         raise UsageError(f"--max-batch must be at least 1, got {config.max_batch}")
     if config.mode == "accuracy" and config.dataset in (None, "synthetic"):
@@ -91,10 +88,6 @@ def validate(config: RunConfig) -> Scenario:
     if config.save_outputs and config.mode != "accuracy":
         raise UsageError("--save-outputs keeps one row per sample: use it with --mode accuracy")
     return scenario
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def probe(backend: Backend, dataset: Dataset, batch_size: int) -> float:
@@ -126,7 +119,7 @@ def _run_loadgen(sut, qsl, settings: lg.TestSettings, out_dir: Path, min_duratio
     while worker.is_alive():
         worker.join(0.1)
         if time.monotonic() > next_report:
-            _say(f"  running: {time.monotonic() - started:.0f} s, {sut.answered_samples} "
+            say(f"  running: {time.monotonic() - started:.0f} s, {sut.answered_samples} "
                  f"samples answered (LoadGen's minimum duration: {min_duration_s:.0f} s)")
             next_report += PROGRESS_EVERY_S
 
@@ -142,18 +135,17 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
                            SYNTHETIC_SAMPLES[config.quick])
     dataset.prepare()  # a bad image should fail before a minute of model conversion
     weights = resolve_weights(config.weights, config.model)
-    warnings = list(config.extra_warnings)
+    warnings: list[str] = []
     if not weights.pretrained:
         warnings.append("RANDOM WEIGHTS: latency is representative, accuracy is meaningless"
                         + (f"; {weights.note}" if weights.note else ""))
-        _say(f"WARNING: {warnings[-1]}")
+        say(f"WARNING: {warnings[-1]}")
 
     backend = get_backend_class(config.backend)(threads)
-    _say(f"loading {config.model} on {config.backend} {config.precision}, {threads} threads")
+    say(f"loading {config.model} on {config.backend} {config.precision}, {threads} threads")
     artifact = backend.prepare(config.model, weights, config.precision, cache)
 
-    batch_size = {"SingleStream": 1, "MultiStream": 8, "Offline": config.max_batch}[
-        scenario.loadgen_name]
+    batch_size = scenario.samples_per_query or config.max_batch
     probe_s = probe(backend, dataset, batch_size)
     performance_count = min(len(dataset), MAX_PERFORMANCE_SAMPLES)
     settings = build_test_settings(scenario, config.mode, config.quick, performance_count,
@@ -171,12 +163,9 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
             sut = MultiStreamSUT(backend, qsl, outputs)
         else:
             sut = SingleStreamSUT(backend, qsl, outputs)
-        _say(f"running {scenario.loadgen_name} {config.mode}"
+        say(f"running {scenario.loadgen_name} {config.mode}"
              f"{' (quick)' if config.quick else ''} with LoadGen ...")
-        try:
-            _run_loadgen(sut, qsl, settings, staging, settings.min_duration_ms / 1000)
-        except KeyboardInterrupt:
-            raise RunInterrupted("interrupted; the unfinished run was discarded") from None
+        _run_loadgen(sut, qsl, settings, staging, settings.min_duration_ms / 1000)
         if sut.error is not None:
             raise EdgebenchError(f"{config.backend} failed during the run: {sut.error}")
         sut.destroy()

@@ -14,17 +14,19 @@ from harness.qsl import QuerySampleLibrary
 
 
 class OutputRecorder:
-    """Keeps each sample's logits in dataset order, for ``--save-outputs``."""
+    """Keeps each sample's logits in dataset order, for ``--save-outputs``.
+
+    Rows of samples never answered stay NaN, so a gap cannot pass for a prediction.
+    """
 
     def __init__(self, sample_count: int):
+        self.sample_count = sample_count
         self.logits: np.ndarray | None = None
-        self.seen = np.zeros(sample_count, dtype=bool)
 
     def record(self, indices: list[int], logits: np.ndarray) -> None:
         if self.logits is None:
-            self.logits = np.full((len(self.seen), logits.shape[1]), np.nan, dtype=np.float32)
+            self.logits = np.full((self.sample_count, logits.shape[1]), np.nan, np.float32)
         self.logits[indices] = logits
-        self.seen[indices] = True
 
 
 class SingleStreamSUT:

@@ -7,6 +7,7 @@ artifact actually has to be built.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import socket
@@ -39,6 +40,11 @@ class WeightsSource:
     @property
     def pretrained(self) -> bool:
         return self.kind != "random"
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies the exact tensors: `id` plus which official file, if any."""
+        return f"{self.id}:{self.path.name}" if self.kind == "torchvision" else self.id
 
     def build_model(self, model_name: str, **overrides) -> torch.nn.Module:
         if self.kind == "random":
@@ -83,8 +89,15 @@ def _cached_official(model_name: str) -> Path | None:
 
 
 def _verify_official(path: Path, url: str) -> None:
-    prefix = _hash_prefix(url)
-    actual = sha256_of(path)
+    stat = path.stat()
+    _verify_once(str(path), stat.st_size, stat.st_mtime_ns, _hash_prefix(url))
+
+
+@functools.cache
+def _verify_once(path: str, size: int, mtime_ns: int, prefix: str) -> None:
+    # Hashing VGG-19's 548 MB takes seconds (more on a Pi): once per file version and
+    # process is enough for a sweep; size and mtime in the key catch a changed file.
+    actual = sha256_of(Path(path))
     if not actual.startswith(prefix):
         raise WeightsError(
             f"checkpoint {path} is corrupt: sha256 {actual[:12]}... does not start with "

@@ -25,6 +25,9 @@ class Scenario:
     loadgen_name: str  # mlperf.conf / TestScenario spelling
     headline: str  # the metric MLPerf reports for this scenario
     quick_min_query_count: int  # the smallest count LoadGen still calls valid
+    # Samples in one query, run as one batch; None: Offline's single query of every
+    # sample, run in batches of --max-batch.
+    samples_per_query: int | None
 
     @property
     def loadgen(self) -> lg.TestScenario:
@@ -35,10 +38,10 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
         # p90 early stopping needs 64 queries at zero overshoot; 100 is LoadGen's default.
-        Scenario("single-stream", "SingleStream", "latency_ms.p90", 100),
+        Scenario("single-stream", "SingleStream", "latency_ms.p90", 100, 1),
         # p99 early stopping needs at least 662 queries.
-        Scenario("multi-stream", "MultiStream", "latency_ms.p99", 662),
-        Scenario("offline", "Offline", "throughput_sps", 1),
+        Scenario("multi-stream", "MultiStream", "latency_ms.p99", 662, 8),
+        Scenario("offline", "Offline", "throughput_sps", 1, None),
     )
 }
 SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
@@ -82,6 +85,7 @@ def build_test_settings(
     if scenario.loadgen_name == "SingleStream":
         settings.single_stream_expected_latency_ns = int(latency_ns)
     elif scenario.loadgen_name == "MultiStream":
+        settings.multi_stream_samples_per_query = scenario.samples_per_query
         settings.multi_stream_expected_latency_ns = int(latency_ns)
     elif scenario.loadgen_name == "Offline":
         settings.offline_expected_qps = probe_batch / probe_latency_s * OFFLINE_EXPECTED_QPS_MARGIN

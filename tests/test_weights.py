@@ -104,6 +104,8 @@ def served_checkpoint(tmp_path, monkeypatch):
 def test_download_checks_hash_and_caches(served_checkpoint):
     source = resolve_weights("torchvision", "served_mnv2")
     assert source.id == "torchvision" and source.path.parent == weights.checkpoint_dir()
+    # artifacts are keyed on the exact official file, not just "torchvision"
+    assert source.cache_key == f"torchvision:{served_checkpoint.name}"
     served_checkpoint.unlink()  # the second resolve must come from the cache
     again = resolve_weights("torchvision", "served_mnv2")
     assert again.path == source.path
