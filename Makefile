@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Each demo writes its own results folder, so a second demo never mixes with the first;
+# the report is made even when a cell failed, and the failure still fails `make demo`.
 demo: $(STAMP)
-	$(BIN)/edgebench sweep demo
+	@runs=results/demo-$$(date -u +%Y%m%dT%H%M%S); \
+	$(BIN)/edgebench sweep demo --results $$runs; status=$$?; \
+	$(BIN)/edgebench report $$runs --out $$runs/report && exit $$status
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -27,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/overhead_onnxruntime.py
+	$(BIN)/python benchmarks/runtime_parity.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

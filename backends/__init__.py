@@ -19,12 +19,18 @@ class Adapter:
     module: str
     class_name: str
     extra: str  # `pip install edgebench[<extra>]` installs the runtime
-    distribution: str  # the runtime's package name, to report its version
+    distributions: tuple[str, ...]  # packages that provide the runtime, preferred first
 
 
 ADAPTERS: dict[str, Adapter] = {
     "onnxruntime": Adapter("backends.onnxruntime_backend", "OnnxRuntimeBackend",
-                           "onnxruntime", "onnxruntime"),
+                           "onnxruntime", ("onnxruntime",)),
+    "openvino": Adapter("backends.openvino_backend", "OpenVinoBackend",
+                        "openvino", ("openvino",)),
+    "tflite": Adapter("backends.tflite_backend", "TfliteBackend",
+                      "tflite", ("ai-edge-litert", "tflite-runtime")),
+    "pytorch": Adapter("backends.pytorch_backend", "PyTorchBackend",
+                       "pytorch", ("torch",)),
 }
 BACKEND_NAMES: tuple[str, ...] = tuple(ADAPTERS)
 
@@ -48,10 +54,12 @@ def get_backend_class(name: str) -> type[Backend]:
 
 def installed_version(name: str) -> str | None:
     """The runtime's version if its package is installed, without importing it."""
-    try:
-        return importlib.metadata.version(ADAPTERS[name].distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    for distribution in ADAPTERS[name].distributions:
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 __all__ = ["ADAPTERS", "BACKEND_NAMES", "Backend", "get_backend_class", "installed_version"]

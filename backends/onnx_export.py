@@ -6,11 +6,14 @@ import contextlib
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from harness.artifacts import source_digest
 from harness.weights import WeightsSource
+from harness.zoo import get_spec
 
 ONNX_OPSET = 18
 INPUT_NAME = "input"
@@ -48,14 +51,38 @@ def export_onnx(
     return target
 
 
+def source_key_fields(model_name: str, weights: WeightsSource) -> dict:
+    """What determines the source model: architecture code, weights, torch."""
+    builder, call = get_spec(model_name).architecture_code
+    return {
+        "model": model_name,
+        "architecture": f"{call} {source_digest(builder)}",
+        "weights": weights.cache_key,
+        "torch": torch.__version__,
+    }
+
+
 def onnx_key_fields(model_name: str, weights: WeightsSource) -> dict:
     import onnx
 
     return {
-        "model": model_name,
-        "weights": weights.cache_key,
+        **source_key_fields(model_name, weights),
         "format": "onnx",
         "opset": ONNX_OPSET,
-        "torch": torch.__version__,
         "onnx": onnx.__version__,
+        "recipe": source_digest(export_onnx),
     }
+
+
+def onnx_recipe(
+    model_name: str, weights: WeightsSource
+) -> tuple[str, dict, Callable[[Path], Path]]:
+    """(label, key fields, build) of the fp32 ONNX export, for `ArtifactCache`.
+
+    ONNX Runtime runs this file and OpenVINO converts it: one export serves both.
+    """
+    return (
+        f"{model_name}-onnx-fp32",
+        {**onnx_key_fields(model_name, weights), "precision": "fp32"},
+        lambda staging: export_onnx(model_name, weights, staging / "model.onnx"),
+    )

@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 
 from backends.base import Backend
-from backends.onnx_export import export_onnx, onnx_key_fields
+from backends.onnx_export import onnx_recipe
 from harness.artifacts import ArtifactCache
 from harness.weights import WeightsSource
 
@@ -25,31 +25,26 @@ class OnnxRuntimeBackend(Backend):
     def prepare(
         self, model_name: str, weights: WeightsSource, precision: str, cache: ArtifactCache
     ) -> Path:
-        directory = cache.get_or_build(
-            f"{model_name}-onnx-{precision}",
-            {**onnx_key_fields(model_name, weights), "precision": precision},
-            lambda staging: export_onnx(model_name, weights, staging / "model.onnx"),
-        )
-        path = cache.main_file(directory)
+        path, self.session = cache.load(*onnx_recipe(model_name, weights), self._open_session)
+        self._input = self.session.get_inputs()[0].name
+        self._output = self.session.get_outputs()[0].name
+        return path
+
+    def _open_session(self, path: Path) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         # One model, one request at a time per session: a second pool only adds noise.
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = self.graph_optimization_level
-        self.session = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
-        self._input = self.session.get_inputs()[0].name
-        self._output = self.session.get_outputs()[0].name
-        return path
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], {self._input: batch})[0]
 
     def settings(self) -> dict:
         return {
-            "threads": self.threads,
+            **super().settings(),
             "intra_op_num_threads": self.threads,
             "inter_op_num_threads": 1,
             "graph_optimization_level": self.graph_optimization_level.name,

@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-trace", action="store_true",
                      help="keep LoadGen's mlperf_log_trace.json (large on full runs)")
 
+    report = commands.add_parser(
+        "report", help="tables and plots from result.json files (several devices at once)")
+    report.add_argument("folders", nargs="+", type=Path,
+                        help="results folders, searched recursively (e.g. results/ pi-results/)")
+    report.add_argument("--out", type=Path, default=Path("report"),
+                        help="where report.html, the PNGs, results.csv and summary.md go")
+
     sweep = commands.add_parser("sweep", help="run a named list of benchmarks (e.g. demo)")
     sweep.add_argument("name", help="the sweep matrix, e.g. demo")
     sweep.add_argument("--weights", default="auto")
@@ -108,7 +115,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from harness.runner import RunConfig, run_benchmark
+    from harness.fresh_process import run_in_fresh_process
+    from harness.runner import RunConfig
     from reports.summary import format_table
     from scenarios.matrices import get_matrix
 
@@ -120,7 +128,7 @@ def cmd_sweep(args) -> int:
         say(f"[{number}/{len(matrix)}] {config.model} {config.backend} {config.precision} "
             f"{config.scenario} {config.mode}{' --quick' if config.quick else ''}")
         try:
-            run_dir, record = run_benchmark(config)
+            run_dir, record = run_in_fresh_process(config)
         except EdgebenchError as exc:  # one bad cell must not cost the others
             say(f"edgebench: error: {exc}")
             rows.append((None, None, str(exc)))
@@ -137,6 +145,18 @@ def cmd_sweep(args) -> int:
     return 0 if all(record is not None for record, _, _ in rows) else 1
 
 
+def cmd_report(args) -> int:
+    from reports.report import write_report
+
+    report = write_report(args.folders, args.out)
+    for warning in report.warnings:
+        say(f"WARNING: {warning}")
+    print(f"report:  {report.html.resolve()}")
+    print(f"tables:  {report.markdown.resolve()}, {report.csv.resolve()}")
+    print(f"figures: {len(report.figures)} PNG files in {args.out.resolve()}/")
+    return 0
+
+
 def _raise_interrupt(_signum, _frame):
     raise KeyboardInterrupt
 
@@ -146,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep}[args.command]
+    handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep,
+               "report": cmd_report}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:

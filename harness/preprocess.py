@@ -49,3 +49,15 @@ def preprocess_image(path: Path) -> np.ndarray:
     image = resize_and_crop(load_rgb(path))
     chw = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0
     return np.ascontiguousarray((chw - IMAGENET_MEAN) / IMAGENET_STD, dtype=np.float32)
+
+
+def to_layout(chw: np.ndarray, layout: str) -> np.ndarray:
+    """A preprocessed (3, H, W) sample in a backend's batch layout ("NCHW" or "NHWC").
+
+    Done once when LoadGen loads a sample, never on the timed path.
+    """
+    if layout == "NCHW":
+        return chw
+    if layout == "NHWC":
+        return np.ascontiguousarray(chw.transpose(1, 2, 0))
+    raise ValueError(f"unknown input layout {layout!r}")

@@ -6,12 +6,14 @@ import mlperf_loadgen as lg
 import numpy as np
 
 from harness.datasets import Dataset
+from harness.preprocess import to_layout
 
 
 class QuerySampleLibrary:
-    def __init__(self, dataset: Dataset, performance_sample_count: int):
+    def __init__(self, dataset: Dataset, performance_sample_count: int, layout: str = "NCHW"):
         self.dataset = dataset
         self.performance_sample_count = performance_sample_count
+        self.layout = layout
         self._loaded: dict[int, np.ndarray] = {}
         self.handle = lg.ConstructQSL(
             len(dataset), performance_sample_count, self.load_samples, self.unload_samples
@@ -19,7 +21,7 @@ class QuerySampleLibrary:
 
     def load_samples(self, indices: list[int]) -> None:
         for index in indices:
-            self._loaded[index] = self.dataset.sample(index)
+            self._loaded[index] = to_layout(self.dataset.sample(index), self.layout)
 
     def unload_samples(self, indices: list[int]) -> None:
         for index in indices:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import mlperf_loadgen as lg
 import numpy as np
@@ -17,6 +19,7 @@ from harness import accuracy, loadgen_logs
 from harness.artifacts import ArtifactCache
 from harness.datasets import Dataset, open_dataset
 from harness.errors import EdgebenchError, UsageError
+from harness.preprocess import to_layout
 from harness.progress import say
 from harness.qsl import QuerySampleLibrary
 from harness.results import (
@@ -40,6 +43,7 @@ MAX_PERFORMANCE_SAMPLES = 1024
 SYNTHETIC_SAMPLES = {True: 128, False: 1024}  # quick, full
 PROBE_SECONDS = 0.5
 PROGRESS_EVERY_S = 30.0
+Measured = TypeVar("Measured")
 
 
 @dataclass
@@ -90,38 +94,79 @@ def validate(config: RunConfig) -> Scenario:
     return scenario
 
 
-def probe(backend: Backend, dataset: Dataset, batch_size: int) -> float:
-    """Seconds per batch after warm-up: sizes LoadGen's query generation."""
-    batch = np.stack([dataset.sample(i % len(dataset)) for i in range(batch_size)])
+def probe(backend: Backend, dataset: Dataset, batch_size: int, streamed: bool) -> float:
+    """Seconds per batch after warm-up: sizes LoadGen's query generation.
+
+    `streamed` measures the way Offline runs (`predict_stream`, where a runtime may
+    keep several batches in flight), the others one batch at a time.
+    """
+    batch = np.stack([to_layout(dataset.sample(i % len(dataset)), backend.input_layout)
+                      for i in range(batch_size)])
     for _ in range(2):  # first calls allocate and pick kernels
         backend.predict(batch)
     runs, started = 0, time.perf_counter()
     while runs < 3 or time.perf_counter() - started < PROBE_SECONDS:
-        backend.predict(batch)
-        runs += 1
+        if streamed:
+            backend.predict_stream(((i, batch) for i in range(4)), lambda _tag, _logits: None)
+            runs += 4
+        else:
+            backend.predict(batch)
+            runs += 1
     return (time.perf_counter() - started) / runs
 
 
-def _run_loadgen(sut, qsl, settings: lg.TestSettings, out_dir: Path, min_duration_s: float):
+def run_loadgen(sut, qsl, settings: lg.TestSettings, out_dir: Path) -> None:
+    """LoadGen's test, blocking; it calls the SUT from this same thread."""
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(out_dir)
     log_settings.log_output.copy_summary_to_stdout = False
     log_settings.enable_trace = True  # per-query latencies for the report's CDFs
-    # LoadGen blocks in C++ until the test ends; running it on a worker thread keeps
-    # the main thread free to notice Ctrl-C and SIGTERM.
-    worker = threading.Thread(
-        target=lg.StartTestWithLogSettings, args=(sut.handle, qsl.handle, settings, log_settings),
-        name="loadgen", daemon=True,
-    )
-    started = time.monotonic()
-    next_report = started + PROGRESS_EVERY_S
+    lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings)
+
+
+class RunStatus:
+    """What the main thread reports while the run thread works."""
+
+    def __init__(self):
+        self.sut: SingleStreamSUT | None = None
+        self.min_duration_s = 0.0
+        self.loadgen_started = 0.0
+
+    def report(self) -> None:
+        if self.sut is not None:
+            say(f"  running: {time.monotonic() - self.loadgen_started:.0f} s, "
+                f"{self.sut.answered_samples} samples answered "
+                f"(LoadGen's minimum duration: {self.min_duration_s:.0f} s)")
+
+
+def on_run_thread(work: Callable[[RunStatus], Measured]) -> Measured:
+    """Run `work` on one worker thread while the main thread reports progress.
+
+    The main thread stays free to notice Ctrl-C and SIGTERM (LoadGen blocks in C++).
+    The backend is built, probed and driven by LoadGen all on the worker: LoadGen
+    calls the SUT from the thread that starts the test, and PyTorch runs at half speed
+    on a thread other than the one that first used its OpenMP pool (libgomp throttles
+    its spin-wait once two pools exist on a machine with few cores).
+    """
+    status, outcome = RunStatus(), {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = work(status)
+        except BaseException as exc:  # handed to the main thread, raised there
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="edgebench-run", daemon=True)
+    next_report = time.monotonic() + PROGRESS_EVERY_S
     worker.start()
     while worker.is_alive():
         worker.join(0.1)
         if time.monotonic() > next_report:
-            say(f"  running: {time.monotonic() - started:.0f} s, {sut.answered_samples} "
-                 f"samples answered (LoadGen's minimum duration: {min_duration_s:.0f} s)")
+            status.report()
             next_report += PROGRESS_EVERY_S
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
@@ -141,35 +186,13 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
                         + (f"; {weights.note}" if weights.note else ""))
         say(f"WARNING: {warnings[-1]}")
 
-    backend = get_backend_class(config.backend)(threads)
-    say(f"loading {config.model} on {config.backend} {config.precision}, {threads} threads")
-    artifact = backend.prepare(config.model, weights, config.precision, cache)
-
-    batch_size = scenario.samples_per_query or config.max_batch
-    probe_s = probe(backend, dataset, batch_size)
-    performance_count = min(len(dataset), MAX_PERFORMANCE_SAMPLES)
-    settings = build_test_settings(scenario, config.mode, config.quick, performance_count,
-                                   probe_s, batch_size)
-
     name = run_name([config.model, config.backend, config.precision, config.scenario,
                      config.mode], started_at)
     staging = make_staging_dir(Path(config.results_dir), name)
     try:
-        qsl = QuerySampleLibrary(dataset, performance_count)
-        outputs = OutputRecorder(len(dataset)) if config.save_outputs else None
-        if scenario.loadgen_name == "Offline":
-            sut = OfflineSUT(backend, qsl, outputs, max_batch=config.max_batch)
-        elif scenario.loadgen_name == "MultiStream":
-            sut = MultiStreamSUT(backend, qsl, outputs)
-        else:
-            sut = SingleStreamSUT(backend, qsl, outputs)
-        say(f"running {scenario.loadgen_name} {config.mode}"
-             f"{' (quick)' if config.quick else ''} with LoadGen ...")
-        _run_loadgen(sut, qsl, settings, staging, settings.min_duration_ms / 1000)
-        if sut.error is not None:
-            raise EdgebenchError(f"{config.backend} failed during the run: {sut.error}")
-        sut.destroy()
-        qsl.destroy()
+        backend, artifact, settings, outputs = on_run_thread(
+            lambda status: _measure(config, scenario, dataset, weights, threads, cache,
+                                    staging, status))
         record = _record(config, scenario, dataset, weights, backend, threads, artifact,
                          settings, staging, outputs, warnings, started_at, t_start)
         write_json_atomic(staging / RESULT_FILE, record)
@@ -177,6 +200,39 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
         discard(staging)
         raise
     return finalize(staging, name), record
+
+
+def _measure(config, scenario, dataset, weights, threads, cache, out_dir, status):
+    """Backend -> probe -> LoadGen, on the run thread; LoadGen's logs go to `out_dir`."""
+    batch_size = scenario.samples_per_query or config.max_batch
+    backend = get_backend_class(config.backend)(threads, scenario.hint, batch_size)
+    say(f"loading {config.model} on {config.backend} {config.precision}, {threads} threads")
+    artifact = backend.prepare(config.model, weights, config.precision, cache)
+
+    probe_s = probe(backend, dataset, batch_size, streamed=scenario.hint == "throughput")
+    performance_count = min(len(dataset), MAX_PERFORMANCE_SAMPLES)
+    settings = build_test_settings(scenario, config.mode, config.quick, performance_count,
+                                   probe_s, batch_size)
+    qsl = QuerySampleLibrary(dataset, performance_count, backend.input_layout)
+    outputs = OutputRecorder(len(dataset)) if config.save_outputs else None
+    if scenario.loadgen_name == "Offline":
+        sut = OfflineSUT(backend, qsl, outputs, max_batch=config.max_batch)
+    elif scenario.loadgen_name == "MultiStream":
+        sut = MultiStreamSUT(backend, qsl, outputs)
+    else:
+        sut = SingleStreamSUT(backend, qsl, outputs)
+    say(f"running {scenario.loadgen_name} {config.mode}"
+        f"{' (quick)' if config.quick else ''} with LoadGen ...")
+    status.min_duration_s = settings.min_duration_ms / 1000
+    status.loadgen_started = time.monotonic()
+    status.sut = sut
+    run_loadgen(sut, qsl, settings, out_dir)
+    status.sut = None
+    if sut.error is not None:
+        raise EdgebenchError(f"{config.backend} failed during the run: {sut.error}")
+    sut.destroy()
+    qsl.destroy()
+    return backend, artifact, settings, outputs
 
 
 def _record(config, scenario, dataset, weights, backend, threads, artifact, settings,
@@ -227,7 +283,7 @@ def _record(config, scenario, dataset, weights, backend, threads, artifact, sett
         "loadgen_version": detail.get("loadgen_version"),
         "loadgen_settings": settings_record(settings),
         "backend_settings": backend.settings(),
-        "artifact": str(artifact),
+        "artifact": None if artifact is None else str(artifact),
         "warnings": warnings,
         "system": describe_system(),
         "started_at": started_at.isoformat(timespec="seconds"),

@@ -1,10 +1,14 @@
 """LoadGen Systems Under Test, one per scenario, as in MLPerf's reference harness.
 
 Inference runs inline in LoadGen's issue callback: with one backend instance that
-already uses every core for a single batch, a worker queue would add only latency.
+already uses every core for a single batch, a worker queue of ours would add only
+latency. Offline hands its batches to the backend's `predict_stream`, where a runtime
+with its own asynchronous queue (OpenVINO) keeps several in flight.
 """
 
 from __future__ import annotations
+
+import threading
 
 import mlperf_loadgen as lg
 import numpy as np
@@ -37,27 +41,23 @@ class SingleStreamSUT:
         self.backend, self.qsl, self.outputs = backend, qsl, outputs
         self.error: Exception | None = None
         self.answered_samples = 0  # read by the runner's progress line
+        # Responses may come from a runtime's own threads (OpenVINO's async queue).
+        self._lock = threading.Lock()
         self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
 
     def issue_queries(self, query_samples: list) -> None:
-        self.run_batch(query_samples)
-
-    def run_batch(self, query_samples: list) -> None:
         # An exception must not unwind into LoadGen's C++ thread (that aborts the
         # process): keep it for the runner and answer the query so LoadGen can finish.
         if self.error is None:
             try:
-                self._infer(query_samples)
+                logits = self.backend.predict(self.qsl.batch([s.index for s in query_samples]))
+                self.respond(query_samples, logits)
                 return
             except Exception as exc:
                 self.error = exc
-        lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in query_samples])
+        self.respond_empty(query_samples)
 
-    def _infer(self, query_samples: list) -> None:
-        indices = [sample.index for sample in query_samples]
-        logits = self.backend.predict(self.qsl.batch(indices))
-        if self.outputs is not None:
-            self.outputs.record(indices, logits)
+    def respond(self, query_samples: list, logits: np.ndarray) -> None:
         # MLPerf's ImageNet convention: the response is the predicted class as float32.
         classes = logits.argmax(axis=1).astype(np.float32)
         base = classes.ctypes.data
@@ -65,8 +65,15 @@ class SingleStreamSUT:
             lg.QuerySampleResponse(sample.id, base + 4 * i, 4)
             for i, sample in enumerate(query_samples)
         ]
+        with self._lock:
+            if self.outputs is not None:
+                self.outputs.record([s.index for s in query_samples], logits)
+            self.answered_samples += len(query_samples)
         lg.QuerySamplesComplete(responses)  # copies the bytes; `classes` may go after
-        self.answered_samples += len(query_samples)
+
+    @staticmethod
+    def respond_empty(query_samples: list) -> None:
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in query_samples])
 
     def flush_queries(self) -> None:
         pass
@@ -80,7 +87,8 @@ class MultiStreamSUT(SingleStreamSUT):
 
 
 class OfflineSUT(SingleStreamSUT):
-    """One query holding every sample; it runs in batches of `max_batch`."""
+    """One query holding every sample, cut into batches of `max_batch` that the
+    backend runs as it runs best (OpenVINO keeps several in flight)."""
 
     def __init__(self, backend: Backend, qsl: QuerySampleLibrary,
                  outputs: OutputRecorder | None = None, max_batch: int = 8):
@@ -88,5 +96,38 @@ class OfflineSUT(SingleStreamSUT):
         self.max_batch = max_batch
 
     def issue_queries(self, query_samples: list) -> None:
-        for start in range(0, len(query_samples), self.max_batch):
-            self.run_batch(query_samples[start:start + self.max_batch])
+        chunks = [query_samples[start:start + self.max_batch]
+                  for start in range(0, len(query_samples), self.max_batch)]
+        unanswered = set(range(len(chunks)))
+
+        def batches():
+            for number, chunk in enumerate(chunks):
+                if self.error is not None:
+                    return
+                yield number, self.qsl.batch([s.index for s in chunk])
+
+        def claim(number: int) -> bool:
+            # Each chunk is answered exactly once: a runtime callback arriving after a
+            # failure has already answered its chunk empty is dropped.
+            with self._lock:
+                if number not in unanswered:
+                    return False
+                unanswered.discard(number)
+                return True
+
+        def on_logits(number: int, logits: np.ndarray) -> None:
+            if not claim(number):
+                return
+            try:
+                self.respond(chunks[number], logits)
+            except Exception as exc:  # may run on a runtime thread: keep it for the runner
+                self.error = self.error or exc
+                self.respond_empty(chunks[number])
+
+        try:
+            self.backend.predict_stream(batches(), on_logits)
+        except Exception as exc:
+            self.error = self.error or exc
+        for number in range(len(chunks)):
+            if claim(number):
+                self.respond_empty(chunks[number])

@@ -70,7 +70,7 @@ def format_run(record: dict, run_dir: Path) -> str:
                  f"dataset {record['dataset']['name']} ({record['samples']} samples)")
     for warning in record["warnings"]:
         lines.append(f"  WARNING: {warning}")
-    lines.append(f"  results: {run_dir}")
+    lines.append(f"  results: {run_dir}")  # harness/fresh_process.py reads this line
     return "\n".join(lines)
 
 

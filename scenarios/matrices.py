@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from backends import BACKEND_NAMES
 from harness.errors import UsageError
 from scenarios.settings import SCENARIO_NAMES
 
 MATRICES: dict[str, list[dict]] = {
-    # What `make demo` shows a newcomer in about a minute.
+    # What `make demo` shows a newcomer in a few minutes: one model on every runtime.
     "demo": [
-        {"model": "mobilenet_v2", "backend": "onnxruntime", "precision": "fp32",
+        {"model": "mobilenet_v2", "backend": backend, "precision": "fp32",
          "scenario": scenario, "mode": "performance", "quick": True}
+        for backend in BACKEND_NAMES
         for scenario in SCENARIO_NAMES
     ],
 }

@@ -33,6 +33,11 @@ class Scenario:
     def loadgen(self) -> lg.TestScenario:
         return getattr(lg.TestScenario, self.loadgen_name)
 
+    @property
+    def hint(self) -> str:
+        """What the backend should optimise for: "latency" or "throughput"."""
+        return "throughput" if self.loadgen_name == "Offline" else "latency"
+
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s

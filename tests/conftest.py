@@ -69,3 +69,12 @@ def small_folder(tmp_path) -> Path:
         lines.append(f"img{i}.JPEG {i * 10}")
     (folder / "val_map.txt").write_text("\n".join(lines) + "\n")
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_sweep(tmp_path_factory):
+    """`edgebench sweep demo` (MobileNetV2, every backend and scenario, quick), run once:
+    (results folder, finished process)."""
+    results = tmp_path_factory.mktemp("demo-results")
+    proc = run_cli("sweep", "demo", "--results", str(results), timeout=1200)
+    return results, proc

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backends import BACKEND_NAMES
 from harness import loadgen_logs
 from tests.conftest import ROOT, run_cli, write_image
 
@@ -215,17 +216,32 @@ def test_interrupt_stops_cleanly_and_keeps_nothing_half_written(earlier_results,
     assert _snapshot(earlier_results) == before
 
 
-def test_demo_sweep_prints_a_table_of_valid_runs(tmp_path):
-    proc = run_cli("sweep", "demo", "--results", str(tmp_path))
+def test_demo_sweep_prints_a_table_of_valid_runs(demo_sweep):
+    results, proc = demo_sweep
     assert proc.returncode == 0, proc.stderr
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("mobilenet_v2")]
-    assert [row.split()[3] for row in rows] == ["single-stream", "multi-stream", "offline"]
-    assert all(" VALID " in row and "quick" in row for row in rows)
-    assert f"results are in {tmp_path.resolve()}/" in proc.stdout
-    assert len(run_dirs(tmp_path)) == 3
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("mobilenet_v2")]
+    scenarios = ["single-stream", "multi-stream", "offline"]
+    assert [(row[1], row[3]) for row in rows] == [
+        (backend, scenario) for backend in BACKEND_NAMES for scenario in scenarios]
+    assert all("VALID" in row and "quick" in " ".join(row) for row in rows)
+    assert f"results are in {results.resolve()}/" in proc.stdout
+    assert len(run_dirs(results)) == 12
 
 
 def test_unknown_sweep_lists_choices():
     proc = run_cli("sweep", "everything")
     assert proc.returncode == 2 and "choose one of: demo" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_sweep_cells_reproduce_their_config_as_run_options(tmp_path):
+    from harness.cli import _run_config, build_parser
+    from harness.fresh_process import run_argv
+    from harness.runner import RunConfig
+
+    config = RunConfig(model="vgg19", backend="tflite", scenario="offline", mode="accuracy",
+                       quick=True, weights="random", dataset=str(tmp_path), count=7,
+                       threads=1, max_batch=3, results_dir=tmp_path / "r",
+                       cache_dir=tmp_path / "c", save_outputs=True)
+    args = build_parser().parse_args(["run", *run_argv(config)])
+    assert _run_config(args) == config

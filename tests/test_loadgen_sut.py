@@ -1,26 +1,39 @@
 """The SUT/QSL layer against the real LoadGen, with a toy backend so it runs in seconds."""
 
+import json
+import threading
 import time
 
 import numpy as np
 import pytest
 
+from backends.base import Backend
 from harness import loadgen_logs
 from harness.datasets import SyntheticDataset
 from harness.qsl import QuerySampleLibrary
-from harness.runner import _run_loadgen
+from harness.runner import run_loadgen
 from harness.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
 from scenarios.settings import build_test_settings, get_scenario
 
 CLASSES = 10
 
 
-class ToyBackend:
+class ToyBackend(Backend):
     """Predicts class = (sample's first value rank) deterministically; records batches."""
 
+    name, precisions = "toy", ("fp32",)
+
     def __init__(self, seconds_per_sample=0.0005, fail_after=None):
+        super().__init__(threads=1)
         self.batch_sizes, self.seconds = [], seconds_per_sample
         self.fail_after = fail_after
+
+    @staticmethod
+    def runtime_version():
+        return "0"
+
+    def prepare(self, model_name, weights, precision, cache):
+        raise NotImplementedError
 
     def predict(self, batch):
         if self.fail_after is not None and len(self.batch_sizes) >= self.fail_after:
@@ -30,6 +43,24 @@ class ToyBackend:
         logits = np.zeros((len(batch), CLASSES), np.float32)
         logits[np.arange(len(batch)), toy_class(batch)] = 1.0
         return logits
+
+
+class AsyncToyBackend(ToyBackend):
+    """Like OpenVINO's async queue: answers Offline batches from its own threads, out of
+    order (each batch waits a random while)."""
+
+    def predict_stream(self, batches, on_logits):
+        rng = np.random.default_rng(0)
+        workers = []
+        try:
+            for tag, batch in batches:
+                logits = self.predict(batch)
+                delay = rng.uniform(0, 0.01)
+                workers.append(threading.Timer(delay, on_logits, (tag, logits)))
+                workers[-1].start()
+        finally:
+            for worker in workers:
+                worker.join()
 
 
 def toy_class(batch):
@@ -58,7 +89,7 @@ def run(scenario_name, mode, backend, dataset, tmp_path, perf_count=16, outputs=
     latency = expected_latency_s or probe_batch * backend.seconds
     settings = build_test_settings(scenario, mode, True, perf_count, latency, probe_batch)
     settings.min_duration_ms = 300  # shorter still than --quick: these test the plumbing
-    _run_loadgen(sut, qsl, settings, tmp_path, 1)
+    run_loadgen(sut, qsl, settings, tmp_path)
     return sut, qsl
 
 
@@ -109,11 +140,33 @@ def test_invalid_verdict_is_reported_verbatim(tmp_path):
     qsl = QuerySampleLibrary(dataset, 16)
     sut = OfflineSUT(backend, qsl, max_batch=8)
     settings = build_test_settings(scenario, "performance", True, 16, 100.0, 8)
-    _run_loadgen(sut, qsl, settings, tmp_path, 2)
+    run_loadgen(sut, qsl, settings, tmp_path)
     verdict = loadgen_logs.read_verdict(tmp_path)
     assert verdict.startswith("Result is : INVALID")
     assert "Min duration satisfied : NO" in verdict
     assert loadgen_logs.read_detail(tmp_path)["result_validity"] == "INVALID"
+
+
+def test_offline_accepts_answers_from_runtime_threads_out_of_order(tmp_path):
+    dataset = SyntheticDataset(40, size_px=4)
+    outputs = OutputRecorder(len(dataset))
+    sut, _ = run("offline", "accuracy", AsyncToyBackend(0), dataset, tmp_path,
+                 outputs=outputs, batch=3)
+    assert sut.error is None and sut.answered_samples == 40
+    expected = toy_class(np.stack([dataset.sample(i) for i in range(40)]))
+    assert loadgen_logs.read_accuracy_log(tmp_path) == {i: int(expected[i]) for i in range(40)}
+
+
+def test_offline_failure_mid_stream_answers_every_sample(tmp_path):
+    dataset = SyntheticDataset(40, size_px=4)
+    sut, _ = run("offline", "accuracy", AsyncToyBackend(0, fail_after=4), dataset, tmp_path,
+                 batch=3)
+    assert isinstance(sut.error, RuntimeError) and "device lost" in str(sut.error)
+    # LoadGen finished (we got here) and logged every sample: 4 batches answered with
+    # classes, the rest with empty responses
+    logged = json.loads((tmp_path / loadgen_logs.ACCURACY).read_text())
+    assert len(logged) == 40 and sum(1 for entry in logged if entry["data"]) == 12
+    assert sut.answered_samples == 12
 
 
 def test_backend_failure_is_kept_not_crashing_loadgen(tmp_path):

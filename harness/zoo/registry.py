@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,16 @@ class ModelSpec:
     checkpoint_url: str | None
     input_size: int = 224
     num_classes: int = 1000
+
+    @property
+    def architecture_code(self) -> tuple[Callable, str]:
+        """(the function that builds the model, its fixed arguments): with the source of
+        that function, what decides the architecture; part of artifact cache keys."""
+        function, arguments = self.builder, ""
+        while isinstance(function, functools.partial):
+            arguments = f"{function.args}{sorted(function.keywords.items())}{arguments}"
+            function = function.func
+        return function, f"{function.__module__}.{function.__qualname__}{arguments}"
 
 
 _REGISTRY: dict[str, ModelSpec] = {

@@ -1,0 +1,262 @@
+"""The report's figures (matplotlib, written as PNG). Each function returns the figure
+and the number of data series it drew, which the tests check.
+
+Runs that are not full valid measurements (invalid, quick, random weights, emulated)
+are hatched and listed in a footnote; unsupported cells are marked "unsupported".
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display, no GUI toolkit
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from reports.summary import HEADLINES  # noqa: E402
+from reports.tables import BASELINE, caveats, speedup  # noqa: E402
+
+HATCH = "///"
+LOG_SCALE_SPREAD = 20  # max/min above which a bar chart switches to a log axis
+
+
+def _footnote(fig, flagged: set[str]) -> None:
+    if flagged:
+        fig.text(0.01, 0.01, "hatched: not a full valid measurement "
+                 f"({', '.join(sorted(flagged))})", fontsize=8, style="italic")
+
+
+def _precision_colours(precisions) -> dict[str, tuple]:
+    palette = plt.get_cmap("tab10")
+    return {p: palette(i % 10) for i, p in enumerate(precisions)}
+
+
+def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
+    """Figures 1-3: one panel per model, bars grouped by backend, one bar per precision."""
+    data = runs[(runs["scenario"] == scenario) & (runs["mode"] == "performance")]
+    label, _, unit = HEADLINES[scenario]
+    models = sorted(data["model"].unique())
+    precisions = sorted(data["precision"].unique(), key=lambda p: (p != BASELINE, p))
+    colours = _precision_colours(precisions)
+    fig, axes = plt.subplots(1, max(1, len(models)), squeeze=False,
+                             figsize=(max(7.5, 5 * len(models) + 2), 4.8))
+    flagged, series = set(), set()
+    for ax, model in zip(axes[0], models, strict=False):
+        rows = data[data["model"] == model]
+        backends = sorted(rows["backend"].unique())
+        width = 0.8 / max(1, len(precisions))
+        values = []
+        for j, precision in enumerate(precisions):
+            for i, backend in enumerate(backends):
+                cell = rows[(rows["backend"] == backend) & (rows["precision"] == precision)]
+                x = i + (j - (len(precisions) - 1) / 2) * width
+                if cell.empty:
+                    continue
+                cell = cell.iloc[0]
+                if cell["unsupported"]:
+                    ax.text(x, 0, "unsupported", rotation=90, ha="center", va="bottom",
+                            fontsize=7, color="grey")
+                    continue
+                notes = caveats(cell)
+                flagged.update(notes)
+                ax.bar(x, cell["headline"], width, color=colours[precision],
+                       hatch=HATCH if notes else None, edgecolor="black", linewidth=0.5,
+                       label=precision if precision not in series else None)
+                series.add(precision)
+                values.append(cell["headline"])
+        positive = [v for v in values if v and v > 0]
+        if positive and max(positive) / min(positive) > LOG_SCALE_SPREAD:
+            ax.set_yscale("log")
+        ax.set_xticks(range(len(backends)), backends)
+        ax.set_title(model)
+        ax.set_ylabel(f"{label} ({unit})")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[p]) for p in precisions]
+    fig.legend(handles, precisions, title="precision", loc="center right")
+    better = "higher is better" if scenario == "offline" else "lower is better"
+    fig.suptitle(f"{scenario}: {label} ({better})\ndevice: {device}", fontsize=11)
+    _footnote(fig, flagged)
+    fig.tight_layout(rect=(0, 0.04, 0.84, 1))
+    return fig, len(series)
+
+
+def speedup_bars(runs: pd.DataFrame, device: str):
+    """Figure 4: each precision's speed-up over FP32 of the same backend and model."""
+    data = runs[runs["mode"] == "performance"]
+    scenarios = [s for s in HEADLINES if s in set(data["scenario"])]
+    fig, axes = plt.subplots(1, max(1, len(scenarios)), squeeze=False,
+                             figsize=(max(7.5, 5 * len(scenarios) + 2), 4.8))
+    others = sorted(p for p in data["precision"].unique() if p != BASELINE)
+    colours = _precision_colours(others)
+    series, flagged = set(), set()
+    for ax, scenario in zip(axes[0], scenarios, strict=False):
+        rows = data[data["scenario"] == scenario]
+        groups = sorted({(r.model, r.backend) for r in rows.itertuples()})
+        width = 0.8 / max(1, len(others))
+        for j, precision in enumerate(others):
+            for i, (model, backend) in enumerate(groups):
+                pair = rows[(rows["model"] == model) & (rows["backend"] == backend)]
+                base = pair[pair["precision"] == BASELINE]
+                cell = pair[pair["precision"] == precision]
+                x = i + (j - (len(others) - 1) / 2) * width
+                if base.empty or cell.empty:
+                    continue
+                if cell.iloc[0]["unsupported"] or base.iloc[0]["unsupported"]:
+                    ax.text(x, 0.05, "unsupported", rotation=90, ha="center", va="bottom",
+                            fontsize=7, color="grey")
+                    continue
+                value = speedup(cell.iloc[0]["headline"], base.iloc[0]["headline"], scenario)
+                notes = caveats(cell.iloc[0]) + caveats(base.iloc[0])
+                flagged.update(notes)
+                ax.bar(x, value, width, color=colours[precision], hatch=HATCH if notes else None,
+                       edgecolor="black", linewidth=0.5)
+                series.add(precision)
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_xticks(range(len(groups)), [f"{m}\n{b}" for m, b in groups], fontsize=8)
+        ax.set_title(scenario)
+        ax.set_ylabel(f"speed-up over {BASELINE} (x)")
+        if not others:
+            ax.text(0.5, 0.5, f"only {BASELINE} measured", transform=ax.transAxes,
+                    ha="center", color="grey")
+    if others:
+        fig.legend([plt.Rectangle((0, 0), 1, 1, color=colours[p]) for p in others], others,
+                   title="precision", loc="center right")
+    fig.suptitle(f"Speed-up over {BASELINE} of the same model and backend (above 1: faster)"
+                 f"\ndevice: {device}", fontsize=11)
+    _footnote(fig, flagged)
+    fig.tight_layout(rect=(0, 0.04, 0.88, 1))
+    return fig, len(series)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points no other point beats on both latency (lower) and top-1 (higher)."""
+    front, best = [], -np.inf
+    for latency, top1 in sorted(points, key=lambda p: (p[0], -p[1])):
+        if top1 > best:
+            front.append((latency, top1))
+            best = top1
+    return front
+
+
+def accuracy_vs_latency(runs: pd.DataFrame, device: str):
+    """Figure 5: top-1 against SingleStream p90, per model, with the Pareto front."""
+    latency = runs[(runs["scenario"] == "single-stream") & (runs["mode"] == "performance")
+                   & ~runs["unsupported"]]
+    accuracy = runs[(runs["mode"] == "accuracy") & ~runs["unsupported"]]
+    merged = latency.merge(accuracy, on=["model", "backend", "precision"],
+                           suffixes=("", "_acc"))
+    models = sorted(merged["model"].unique()) or ["(no model has both runs)"]
+    precisions = sorted(merged["precision"].unique(), key=lambda p: (p != BASELINE, p))
+    colours = _precision_colours(precisions)
+    markers = dict(zip(sorted(runs["backend"].unique()), "osD^vP*X", strict=False))
+    fig, axes = plt.subplots(1, len(models), figsize=(max(7.5, 5.5 * len(models) + 2), 4.8),
+                             squeeze=False)
+    series, flagged = 0, set()
+    for ax, model in zip(axes[0], models, strict=True):
+        rows = merged[merged["model"] == model]
+        for row in rows.itertuples():
+            notes = caveats(latency.loc[row.Index]) if row.Index in latency.index else []
+            flagged.update(notes)
+            colour = colours[row.precision]
+            ax.scatter(row.headline, row.top1_acc * 100, marker=markers.get(row.backend, "o"),
+                       s=50, edgecolors=colour, facecolors="none" if notes else colour,
+                       label=f"{row.backend} {row.precision}")
+            series += 1
+        front = pareto_front([(r.headline, r.top1_acc * 100) for r in rows.itertuples()])
+        if front:
+            ax.plot(*zip(*front, strict=True), color="black", linewidth=1, linestyle="--",
+                    label="Pareto front")
+        if rows.empty:
+            ax.text(0.5, 0.5, "needs a performance and an accuracy run\nof the same "
+                    "configuration", transform=ax.transAxes, ha="center", color="grey")
+        ax.set_title(model)
+        ax.set_xlabel("SingleStream p90 latency (ms)")
+        ax.set_ylabel("top-1 (%)")
+    if series:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", fontsize=7,
+                   title="colour: precision\nshape: backend", title_fontsize=7)
+    fig.suptitle(f"Top-1 against SingleStream p90 latency (up and left is better)\n"
+                 f"device: {device}", fontsize=11)
+    if flagged:
+        fig.text(0.01, 0.01, "hollow: not a full valid measurement "
+                 f"({', '.join(sorted(flagged))})", fontsize=8, style="italic")
+    fig.tight_layout(rect=(0, 0.04, 0.8, 1))
+    return fig, series
+
+
+def latency_cdf(runs: pd.DataFrame, model: str, scenario: str):
+    """Figure 6: distribution of the per-query latencies LoadGen recorded, one panel per
+    device; colour is the backend, line style the precision."""
+    rows = runs[(runs["model"] == model) & (runs["scenario"] == scenario)
+                & (runs["mode"] == "performance") & runs["latencies_file"].notna()]
+    devices = sorted(rows["device"].unique()) or ["(no latencies recorded)"]
+    backends = sorted(runs["backend"].unique())
+    precisions = sorted(runs["precision"].unique(), key=lambda p: (p != BASELINE, p))
+    styles = dict(zip(precisions, ["-", "--", ":", "-."] * 3, strict=False))
+    fig, axes = plt.subplots(1, len(devices), figsize=(max(8, 5.5 * len(devices) + 2.5), 4.8),
+                             squeeze=False, sharex=True)
+    series = 0
+    for ax, device in zip(axes[0], devices, strict=True):
+        for row in rows[rows["device"] == device].itertuples():
+            try:
+                latencies = np.sort(np.load(row.latencies_file))
+            except (OSError, ValueError):
+                continue
+            if not len(latencies):
+                continue
+            notes = caveats(runs.loc[row.Index])
+            ax.plot(latencies, np.arange(1, len(latencies) + 1) / len(latencies),
+                    color=plt.get_cmap("tab10")(backends.index(row.backend) % 10),
+                    linestyle=styles[row.precision], alpha=0.45 if notes else 1.0,
+                    label=f"{row.backend} {row.precision}" + (" *" if notes else ""))
+            series += 1
+        ax.set_xscale("log")
+        ax.set_title(f"device: {device}")
+        ax.set_xlabel("latency (ms, log scale)" + (", per sample from the query's start"
+                                                  if scenario == "offline" else ", per query"))
+        ax.set_ylabel("fraction of queries at or below")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"Latency distribution: {model}, {scenario}\n"
+                 "colour: backend, line style: precision; * faded: not a full valid "
+                 "measurement", fontsize=10)
+    fig.tight_layout()
+    return fig, series
+
+
+def device_comparison(runs: pd.DataFrame, scenario: str):
+    """Figure 7: one configuration on every device found, side by side."""
+    data = runs[(runs["scenario"] == scenario) & (runs["mode"] == "performance")
+                & ~runs["unsupported"]]
+    devices = sorted(data["device"].unique())
+    configs = sorted({(r.model, r.backend, r.precision) for r in data.itertuples()})
+    label, _, unit = HEADLINES[scenario]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(configs) + 2), 4.8))
+    width = 0.8 / max(1, len(devices))
+    flagged, values = set(), []
+    for j, device in enumerate(devices):
+        for i, config in enumerate(configs):
+            cell = data[(data["device"] == device) & (data["model"] == config[0])
+                        & (data["backend"] == config[1]) & (data["precision"] == config[2])]
+            if cell.empty:
+                continue
+            notes = caveats(cell.iloc[0])
+            flagged.update(notes)
+            values.append(cell.iloc[0]["headline"])
+            ax.bar(i + (j - (len(devices) - 1) / 2) * width, cell.iloc[0]["headline"], width,
+                   color=plt.get_cmap("Set2")(j % 8), hatch=HATCH if notes else None,
+                   edgecolor="black", linewidth=0.5, label=device if i == 0 or not values[:-1]
+                   else None)
+    positive = [v for v in values if v and v > 0]
+    if positive and max(positive) / min(positive) > LOG_SCALE_SPREAD:
+        ax.set_yscale("log")
+    ax.set_xticks(range(len(configs)), ["\n".join(c) for c in configs], fontsize=7)
+    ax.set_ylabel(f"{label} ({unit})")
+    ax.set_title(f"Devices compared: {scenario} {label}")
+    ax.legend([plt.Rectangle((0, 0), 1, 1, color=plt.get_cmap("Set2")(j % 8))
+               for j in range(len(devices))], devices, title="device")
+    _footnote(fig, flagged)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig, len(devices)

@@ -1,0 +1,160 @@
+"""Each runtime run the way its own tools run it, and its failures explained in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from backends import get_backend_class
+from harness.artifacts import ArtifactCache
+from harness.errors import ArtifactError
+from harness.weights import resolve_weights
+from tests.conftest import ROOT
+
+SCENARIOS = ["single-stream", "multi-stream", "offline"]
+NEW_BACKENDS = ["openvino", "tflite", "pytorch"]
+
+
+def demo_record(demo_sweep, backend: str, scenario: str) -> dict:
+    results, proc = demo_sweep
+    assert proc.returncode == 0, proc.stderr
+    (path,) = results.glob(f"*_mobilenet_v2_{backend}_fp32_{scenario}_performance/result.json")
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("backend", NEW_BACKENDS)
+def test_quick_run_on_every_backend_is_valid_and_records_what_ran(
+        demo_sweep, backend, scenario):
+    record = demo_record(demo_sweep, backend, scenario)
+    assert record["backend"] == backend and record["precision"] == "fp32"
+    assert record["valid"] is True, record["loadgen_verdict"]
+    assert record["backend_version"]
+    settings = record["backend_settings"]
+    assert settings["threads"] == record["threads"] == record["system"]["cores_physical"]
+    hint = "throughput" if scenario == "offline" else "latency"
+    assert settings["hint"] == hint
+    assert settings["batch_size"] == {"single-stream": 1}.get(scenario, 8)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_openvino_runs_pinned_f32_with_the_scenarios_hint(demo_sweep, scenario):
+    settings = demo_record(demo_sweep, "openvino", scenario)["backend_settings"]
+    # this machine has AVX-512 BF16: unpinned, the CPU plugin would run bf16
+    assert settings["inference_precision"] == "f32"
+    assert settings["inference_num_threads"] == settings["threads"]
+    if scenario == "offline":
+        assert settings["performance_hint"] == "THROUGHPUT" and settings["async_queue"]
+        assert settings["optimal_number_of_infer_requests"] >= 1
+    else:
+        assert settings["performance_hint"] == "LATENCY" and not settings["async_queue"]
+
+
+def test_tflite_and_pytorch_record_their_own_settings(demo_sweep):
+    tflite = demo_record(demo_sweep, "tflite", "single-stream")["backend_settings"]
+    assert tflite["input_layout"] == "NHWC" and tflite["num_threads"] == tflite["threads"]
+    assert tflite["interpreter"] in ("ai-edge-litert", "tflite-runtime")
+    pytorch = demo_record(demo_sweep, "pytorch", "offline")
+    assert pytorch["backend_settings"]["torch_num_threads"] == pytorch["threads"]
+    assert pytorch["artifact"] is None  # eager on random weights: nothing converted
+
+
+@pytest.fixture()
+def restore_torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("restore_torch_threads")
+def test_threads_option_reaches_every_runtime():
+    weights = resolve_weights("random", "mobilenet_v2")
+    for name in ("onnxruntime", "openvino", "tflite", "pytorch"):
+        backend = get_backend_class(name)(threads=1, hint="latency", batch_size=1)
+        backend.prepare("mobilenet_v2", weights, "fp32", ArtifactCache())
+        settings = backend.settings()
+        applied = [v for k, v in settings.items()
+                   if k in ("intra_op_num_threads", "inference_num_threads", "num_threads",
+                            "torch_num_threads")]
+        assert applied == [1], (name, settings)
+
+
+# ---- part 5: errors ----
+
+def _cli_without(modules: list[str], *args: str) -> subprocess.CompletedProcess:
+    """The CLI in a process where `modules` cannot be imported, as if not installed."""
+    blocker = "; ".join(f"sys.modules[{m!r}] = None" for m in modules)
+    code = f"import sys; {blocker}; from harness.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.mark.parametrize(("backend", "modules", "extra"), [
+    ("openvino", ["openvino"], "openvino"),
+    ("tflite", ["ai_edge_litert", "tflite_runtime"], "tflite"),
+    ("onnxruntime", ["onnxruntime"], "onnxruntime"),
+])
+def test_missing_runtime_names_its_pip_extra(tmp_path, backend, modules, extra):
+    proc = _cli_without(modules, "run", "--model", "mobilenet_v2", "--backend", backend,
+                        "--quick", "--results", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert f"pip install 'edgebench[{extra}]'" in proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_tflite_converter_names_its_pip_extra(tmp_path):
+    proc = _cli_without(["litert_torch"], "run", "--model", "mobilenet_v2", "--backend",
+                        "tflite", "--quick", "--results", str(tmp_path / "results"),
+                        "--cache-dir", str(tmp_path / "empty-cache"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "edgebench: error: converting to .tflite needs LiteRT's converter: "
+        "pip install 'edgebench[tflite]'")
+    # nothing half-built is left in the cache as if it were an artifact
+    assert not list((tmp_path / "empty-cache" / "artifacts").glob("*tflite*"))
+
+
+def test_failed_conversion_names_model_message_and_partial_artifact(tmp_path, monkeypatch):
+    import openvino as ov
+
+    def broken_convert(_path):
+        raise RuntimeError("Check 'false' failed: Unsupported operation FancyOp")
+
+    monkeypatch.setattr(ov, "convert_model", broken_convert)
+    cache = ArtifactCache(tmp_path)
+    backend = get_backend_class("openvino")(threads=1)
+    with pytest.raises(ArtifactError) as caught:
+        backend.prepare("mobilenet_v2", resolve_weights("random", "mobilenet_v2"), "fp32", cache)
+    message = str(caught.value)
+    assert "mobilenet_v2-openvino-fp32" in message and "Unsupported operation FancyOp" in message
+    (failed,) = (tmp_path / "artifacts").glob("*openvino*.failed")
+    assert str(failed) in message
+    # not cached: the next attempt converts again, and succeeds once the converter works
+    monkeypatch.undo()
+    backend.prepare("mobilenet_v2", resolve_weights("random", "mobilenet_v2"), "fp32", cache)
+
+
+@pytest.mark.parametrize("backend_name", ["onnxruntime", "openvino", "tflite"])
+def test_corrupt_cached_artifact_is_rebuilt(tmp_path, backend_name, capfd):
+    weights = resolve_weights("random", "mobilenet_v2")
+    cache = ArtifactCache(tmp_path)
+    backend = get_backend_class(backend_name)(threads=1)
+    path = backend.prepare("mobilenet_v2", weights, "fp32", cache)
+    x = np.zeros((1, 224, 224, 3) if backend.input_layout == "NHWC" else (1, 3, 224, 224),
+                 np.float32)
+    expected = backend.predict(x)
+    # Same size, garbage content: the size manifest cannot notice, only the runtime can.
+    path.write_bytes(b"\x00garbage" * (path.stat().st_size // 8)
+                     + b"\x00" * (path.stat().st_size % 8))
+    capfd.readouterr()
+    again = get_backend_class(backend_name)(threads=1)
+    assert again.prepare("mobilenet_v2", weights, "fp32", cache) == path
+    err = capfd.readouterr().err
+    assert "cannot be loaded" in err and "rebuilding it" in err
+    assert np.allclose(again.predict(x), expected)

@@ -1,0 +1,199 @@
+"""`edgebench report` on fixture results from two devices, four backends, three
+precisions, with invalid, quick, random-weight and unsupported cells."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from reports.collect import newest_per_configuration
+from reports.figures import pareto_front
+from reports.report import write_report
+from tests.conftest import run_cli
+
+BACKENDS = ["onnxruntime", "openvino", "tflite", "pytorch"]
+PRECISIONS = ["fp32", "fp16", "int8"]
+SCENARIOS = {"single-stream": 2.0, "multi-stream": 16.0, "offline": 400.0}
+DEVICES = {"laptop": "Intel Core i7-1185G7", "raspberrypi": "Cortex-A76"}
+
+
+def make_record(device, backend, precision, scenario, mode="performance", *, valid=True,
+                quick=False, pretrained=True, unsupported=None, started="2026-11-20T10:00:00",
+                version="0.1.0"):
+    slow = (3.0 if device == "raspberrypi" else 1.0) * (
+        1 + BACKENDS.index(backend) * 0.3) / (1 + PRECISIONS.index(precision))
+    value = SCENARIOS[scenario]
+    metrics = {}
+    if mode == "performance" and not unsupported:
+        latency = value * slow
+        metrics = {"latency_ms": {"p50": latency * 0.9, "p90": latency, "p99": latency * 1.2},
+                   "throughput_sps": value / slow if scenario == "offline" else 1000 / latency}
+    elif mode == "accuracy" and not unsupported:
+        metrics = {"accuracy": {"top1": 0.72 - 0.004 * PRECISIONS.index(precision),
+                                "top5": 0.9, "count": 1000}}
+    record = {
+        "model": "mobilenet_v2", "backend": backend, "backend_version": "1.0",
+        "precision": precision, "scenario": scenario, "mode": mode, "quick": quick,
+        "weights": "torchvision" if pretrained else "random:0",
+        "weights_pretrained": pretrained, "dataset": {"name": "synthetic"}, "samples": 1024,
+        "threads": 4, "valid": None if mode == "accuracy" else valid,
+        "loadgen_verdict": "Result is : VALID" if valid else "Result is : INVALID",
+        "metrics": metrics, "latencies_file": None, "warnings": [],
+        "system": {"cpu": DEVICES[device], "arch": "x86_64" if device == "laptop" else "aarch64",
+                   "cores_physical": 4, "cores_logical": 8, "isa_flags": ["avx512_vnni"]
+                   if device == "laptop" else ["asimddp"], "memory_gb": 16, "os": "Linux",
+                   "python": "3.11", "hostname": device},
+        "started_at": started, "edgebench_version": version,
+    }
+    if unsupported:
+        record["unsupported"] = {"reason": unsupported}
+    return record
+
+
+def write_run(root: Path, record: dict) -> Path:
+    name = "_".join([record["started_at"].replace(":", ""), record["backend"],
+                     record["precision"], record["scenario"], record["mode"]])
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    if record["mode"] == "performance" and not record.get("unsupported"):
+        rng = np.random.default_rng(len(name))
+        p90 = record["metrics"]["latency_ms"]["p90"]
+        np.save(run_dir / "latencies_ms.npy", rng.gamma(20, p90 / 25, 200))
+        record["latencies_file"] = {"path": "latencies_ms.npy", "unit": "ms", "per": "query"}
+    (run_dir / "result.json").write_text(json.dumps(record))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def fixture_results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fixture-results")
+    for device in DEVICES:
+        folder = root / ("results" if device == "laptop" else "pi-results")
+        for backend in BACKENDS:
+            for precision in PRECISIONS:
+                unsupported = ("TFLite has no fp16 CPU kernels here"
+                               if (backend, precision) == ("tflite", "fp16") else None)
+                for scenario in SCENARIOS:
+                    write_run(folder, make_record(device, backend, precision, scenario,
+                                                  unsupported=unsupported))
+                write_run(folder, make_record(device, backend, precision, "single-stream",
+                                              "accuracy", unsupported=unsupported))
+        # an older run of one configuration (the newest must win) and an invalid one
+        write_run(folder, make_record(device, "onnxruntime", "fp32", "offline",
+                                      started="2026-11-01T09:00:00"))
+        write_run(folder, make_record(device, "pytorch", "int8", "multi-stream", valid=False,
+                                      quick=True, pretrained=False,
+                                      started="2026-11-21T10:00:00"))
+    bad = root / "results" / "broken"
+    bad.mkdir()
+    (bad / "result.json").write_text('{"model": "mobilenet_v2", "backend"')  # truncated
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(fixture_results, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    return write_report([fixture_results / "results", fixture_results / "pi-results"], out)
+
+
+def test_every_figure_exists_decodes_and_has_its_series(report):
+    expected = {}
+    for device in DEVICES:
+        for scenario in SCENARIOS:
+            expected[f"{device}_{scenario}.png"] = len(PRECISIONS)
+        expected[f"{device}_speedup.png"] = len(PRECISIONS) - 1
+        # one point per backend and precision with both runs; TFLite fp16 is unsupported
+        expected[f"{device}_accuracy_vs_latency.png"] = len(BACKENDS) * len(PRECISIONS) - 1
+    for scenario in SCENARIOS:
+        # every supported run of this model and scenario, on both devices
+        expected[f"cdf_mobilenet_v2_{scenario}.png"] = 2 * (len(BACKENDS) * len(PRECISIONS) - 1)
+        expected[f"devices_{scenario}.png"] = len(DEVICES)
+    assert report.figures == expected
+    for name in expected:
+        with Image.open(report.html.parent / name) as image:
+            image.load()
+            assert image.size[0] > 300 and image.size[1] > 200
+
+
+def test_csv_round_trips_through_pandas(report):
+    runs = pd.read_csv(report.csv)
+    per_device = len(BACKENDS) * len(PRECISIONS) * (len(SCENARIOS) + 1) + 2
+    assert len(runs) == 2 * per_device
+    assert set(runs["device"]) == set(DEVICES) and set(runs["backend"]) == set(BACKENDS)
+    assert runs["unsupported"].sum() == 2 * (len(SCENARIOS) + 1)
+    assert (runs["valid"] == False).sum() == 2  # noqa: E712 (pandas column, not a bool)
+    assert newest_per_configuration(runs)["runs_found"].max() == 2
+
+
+def test_html_references_every_figure_and_needs_no_network(report):
+    page = report.html.read_text()
+    assert set(re.findall(r'src="([^"]+)"', page)) == set(report.figures)
+    assert not re.search(r"(https?:)?//", page.replace("<!doctype html>", ""))
+    assert "<script" not in page
+
+
+def test_tables_mark_caveats_and_pick_the_best_configuration(report):
+    summary = report.markdown.read_text()
+    assert "## laptop" in summary and "## raspberrypi" in summary
+    assert "Intel Core i7-1185G7" in summary and "avx512_vnni" in summary
+    assert "unsupported: TFLite has no fp16 CPU kernels here" in summary
+    assert "INVALID, quick, random weights" in summary
+    # int8 is fastest, and only 0.8 points below fp32: it qualifies
+    assert "- best: mobilenet_v2, single-stream: onnxruntime int8" in summary
+    assert "-0.8 pt" in summary
+    assert "configuration(s) run more than once: the newest run of each is shown" in summary
+    # an unsupported cell has no numbers at all, not even top-1
+    tflite_fp16 = next(line for line in summary.splitlines()
+                       if line.startswith("| mobilenet_v2 | tflite | fp16 |"))
+    cells = [cell.strip() for cell in tflite_fp16.split("|")[1:-1]]
+    assert cells[3:11] == ["n/a"] * 8, cells
+
+
+def test_malformed_result_is_a_warning_not_a_failure(report):
+    assert any("broken/result.json" in w and "skipped" in w for w in report.warnings)
+
+
+def test_mixed_versions_warn(tmp_path):
+    write_run(tmp_path, make_record("laptop", "onnxruntime", "fp32", "offline"))
+    write_run(tmp_path, make_record("laptop", "openvino", "fp32", "offline", version="0.2.0"))
+    report = write_report([tmp_path], tmp_path / "out")
+    assert any("0.1.0, 0.2.0" in w for w in report.warnings)
+
+
+def test_cli_report_prints_paths_and_nothing_found_is_one_line(fixture_results, tmp_path):
+    proc = run_cli("report", str(fixture_results / "pi-results"), "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    assert f"report:  {(tmp_path / 'r' / 'report.html').resolve()}" in proc.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_cli("report", str(empty), "--out", str(tmp_path / "r2"))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "no result.json found under" in proc.stderr and str(empty) in proc.stderr
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    points = [(1.0, 70.0), (2.0, 72.0), (3.0, 71.0), (0.5, 60.0), (2.5, 72.0)]
+    assert pareto_front(points) == [(0.5, 60.0), (1.0, 70.0), (2.0, 72.0)]
+
+
+def test_report_of_real_demo_runs(demo_sweep, tmp_path):
+    results, proc = demo_sweep
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "report"
+    proc = run_cli("report", str(results), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    runs = pd.read_csv(out / "results.csv")
+    assert len(runs) == 12 and set(runs["backend"]) == set(BACKENDS)
+    assert runs["quick"].all() and not runs["weights_pretrained"].any()
+    summary = (out / "summary.md").read_text()
+    assert "quick, random weights" in summary
+    page = (out / "report.html").read_text()
+    for name in re.findall(r'src="([^"]+)"', page):
+        with Image.open(out / name) as image:
+            image.load()
