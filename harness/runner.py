@@ -144,9 +144,9 @@ def on_run_thread(work: Callable[[RunStatus], Measured]) -> Measured:
 
     The main thread stays free to notice Ctrl-C and SIGTERM (LoadGen blocks in C++).
     The backend is built, probed and driven by LoadGen all on the worker: LoadGen
-    calls the SUT from the thread that starts the test, and PyTorch runs at half speed
-    on a thread other than the one that first used its OpenMP pool (libgomp throttles
-    its spin-wait once two pools exist on a machine with few cores).
+    calls the SUT from the thread that starts the test, and PyTorch ran at half speed
+    here on a thread other than the one that first used its OpenMP pool (measured; most
+    likely libgomp throttling its spin-wait once two pools exist on few cores).
     """
     status, outcome = RunStatus(), {}
 
