@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from backends.base import Backend, Tag
-from backends.onnx_export import onnx_key_fields, onnx_recipe
+from backends.onnx_export import onnx_recipe
 from backends.openvino_import import ov
 from harness.artifacts import ArtifactCache, source_digest
 from harness.errors import EdgebenchError
@@ -38,9 +38,12 @@ class OpenVinoBackend(Backend):
     def prepare(
         self, model_name: str, weights: WeightsSource, precision: str, cache: ArtifactCache
     ) -> Path:
-        onnx_path = cache.main_file(cache.get_or_build(*onnx_recipe(model_name, weights)))
+        onnx_dir = cache.get_or_build(*onnx_recipe(model_name, weights))
+        onnx_path = cache.main_file(onnx_dir)
         key_fields = {
-            **onnx_key_fields(model_name, weights),
+            # The ONNX artifact's own key (its folder name hashes every field of it), so
+            # that anything rebuilding the ONNX file rebuilds the IR made from it too.
+            "source": onnx_dir.name,
             "format": "openvino-ir",
             "precision": precision,
             "openvino": ov.__version__,

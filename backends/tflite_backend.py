@@ -79,6 +79,6 @@ class TfliteBackend(Backend):
             "interpreter": RUNTIME,
             "num_threads": self.threads,
             "delegate": "XNNPACK (default op resolver)",
-            "static_batch_size": self.batch_size,
+            "shapes": "static: one file per batch_size",
             "input_layout": self.input_layout,
         }

@@ -139,14 +139,16 @@ def benchmark_app(model: str, threads: int, batch: int, seconds: float, hint: st
         config = Path(folder) / "config.json"
         # benchmark_app refuses -nthreads beside -hint; the plugin config sets it instead
         config.write_text(json.dumps({"CPU": {"INFERENCE_NUM_THREADS": str(threads)}}))
-        launcher = ("import sys; sys.modules.setdefault('openvino_telemetry', None); "
+        # benchmark_app from the openvino wheel, imported as edgebench imports OpenVINO
+        # (without its telemetry's forked process)
+        launcher = ("import sys, backends.openvino_import; "
                     "from openvino.tools.benchmark.main import main; "
                     "sys.argv[0] = 'benchmark_app'; sys.exit(main())")
         out = subprocess.run(
             [sys.executable, "-c", launcher, "-m", str(artifact), "-d", "CPU", "-hint", hint,
              "-load_config", str(config), "-data_shape", f"[{batch},3,224,224]",
              "-infer_precision", "f32", "-t", str(int(seconds))],
-            capture_output=True, text=True, check=True).stdout
+            capture_output=True, text=True, check=True, cwd=ROOT).stdout
     return {"throughput_sps": float(re.search(r"Throughput:\s+([\d.]+) FPS", out)[1]),
             "p50_ms": float(re.search(r"Median:\s+([\d.]+) ms", out)[1])}
 

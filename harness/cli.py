@@ -11,11 +11,8 @@ import traceback
 from pathlib import Path
 
 import harness
-from harness.errors import EdgebenchError
+from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, EdgebenchError
 from harness.progress import say
-
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):

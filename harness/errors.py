@@ -1,5 +1,8 @@
 """The error types that reach the user as one line and exit code 2."""
 
+EXIT_USAGE = 2  # an EdgebenchError: something the user can fix
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; the unfinished run was discarded
+
 
 class EdgebenchError(Exception):
     """A problem the user can fix; the CLI prints it as one line and exits 2."""

@@ -14,12 +14,10 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from harness.errors import EdgebenchError
+from harness.errors import EXIT_INTERRUPTED, EdgebenchError
 from harness.results import RESULT_FILE
 from harness.runner import RunConfig
-
-RESULTS_LINE = "results: "  # how `edgebench run` names its run folder on stdout
-EXIT_INTERRUPTED = 130
+from reports.summary import RESULTS_LINE
 
 
 def run_argv(config: RunConfig) -> list[str]:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.errors import UsageError
 from harness.results import RESULT_FILE
-from reports.summary import HEADLINES
+from reports.summary import HEADLINES, headline
 
 # Runs that are one configuration measured again: the newest counts.
 CONFIGURATION = ["device", "model", "backend", "precision", "scenario", "mode"]
@@ -38,13 +38,6 @@ def find_results(folders: list[Path]) -> list[Path]:
     return found
 
 
-def _headline_value(record: dict, scenario: str) -> float | None:
-    value = record.get("metrics") or {}
-    for key in HEADLINES[scenario][1]:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
 def flatten(record: dict, path: Path) -> dict:
     """One run as flat columns; raises KeyError/TypeError on a record that is not ours."""
     system = record["system"]
@@ -64,7 +57,7 @@ def flatten(record: dict, path: Path) -> dict:
         "scenario": scenario,
         "mode": record["mode"],
         "headline": None if record["mode"] != "performance" or unsupported
-        else _headline_value(record, scenario),
+        else headline(record)[1],
         "headline_unit": HEADLINES[scenario][2],
         "latency_p50_ms": latency.get("p50"),
         "latency_p90_ms": latency.get("p90"),

@@ -22,10 +22,21 @@ HATCH = "///"
 LOG_SCALE_SPREAD = 20  # max/min above which a bar chart switches to a log axis
 
 
-def _footnote(fig, flagged: set[str]) -> None:
+def _footnote(fig, flagged: set[str], marked: str = "hatched") -> None:
     if flagged:
-        fig.text(0.01, 0.01, "hatched: not a full valid measurement "
+        fig.text(0.01, 0.01, f"{marked}: not a full valid measurement "
                  f"({', '.join(sorted(flagged))})", fontsize=8, style="italic")
+
+
+def _mark_unsupported(ax, x: float) -> None:
+    ax.text(x, 0, "unsupported", rotation=90, ha="center", va="bottom", fontsize=7,
+            color="grey")
+
+
+def _log_scale_if_spread(ax, values: list[float]) -> None:
+    positive = [v for v in values if v and v > 0]
+    if positive and max(positive) / min(positive) > LOG_SCALE_SPREAD:
+        ax.set_yscale("log")
 
 
 def _precision_colours(precisions) -> dict[str, tuple]:
@@ -56,8 +67,7 @@ def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
                     continue
                 cell = cell.iloc[0]
                 if cell["unsupported"]:
-                    ax.text(x, 0, "unsupported", rotation=90, ha="center", va="bottom",
-                            fontsize=7, color="grey")
+                    _mark_unsupported(ax, x)
                     continue
                 notes = caveats(cell)
                 flagged.update(notes)
@@ -66,9 +76,7 @@ def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
                        label=precision if precision not in series else None)
                 series.add(precision)
                 values.append(cell["headline"])
-        positive = [v for v in values if v and v > 0]
-        if positive and max(positive) / min(positive) > LOG_SCALE_SPREAD:
-            ax.set_yscale("log")
+        _log_scale_if_spread(ax, values)
         ax.set_xticks(range(len(backends)), backends)
         ax.set_title(model)
         ax.set_ylabel(f"{label} ({unit})")
@@ -103,8 +111,7 @@ def speedup_bars(runs: pd.DataFrame, device: str):
                 if base.empty or cell.empty:
                     continue
                 if cell.iloc[0]["unsupported"] or base.iloc[0]["unsupported"]:
-                    ax.text(x, 0.05, "unsupported", rotation=90, ha="center", va="bottom",
-                            fontsize=7, color="grey")
+                    _mark_unsupported(ax, x)
                     continue
                 value = speedup(cell.iloc[0]["headline"], base.iloc[0]["headline"], scenario)
                 notes = caveats(cell.iloc[0]) + caveats(base.iloc[0])
@@ -156,7 +163,8 @@ def accuracy_vs_latency(runs: pd.DataFrame, device: str):
     for ax, model in zip(axes[0], models, strict=True):
         rows = merged[merged["model"] == model]
         for row in rows.itertuples():
-            notes = caveats(latency.loc[row.Index]) if row.Index in latency.index else []
+            # the merged row carries the performance run's own columns unsuffixed
+            notes = caveats(merged.loc[row.Index])
             flagged.update(notes)
             colour = colours[row.precision]
             ax.scatter(row.headline, row.top1_acc * 100, marker=markers.get(row.backend, "o"),
@@ -179,9 +187,7 @@ def accuracy_vs_latency(runs: pd.DataFrame, device: str):
                    title="colour: precision\nshape: backend", title_fontsize=7)
     fig.suptitle(f"Top-1 against SingleStream p90 latency (up and left is better)\n"
                  f"device: {device}", fontsize=11)
-    if flagged:
-        fig.text(0.01, 0.01, "hollow: not a full valid measurement "
-                 f"({', '.join(sorted(flagged))})", fontsize=8, style="italic")
+    _footnote(fig, flagged, marked="hollow")
     fig.tight_layout(rect=(0, 0.04, 0.8, 1))
     return fig, series
 
@@ -247,11 +253,8 @@ def device_comparison(runs: pd.DataFrame, scenario: str):
             values.append(cell.iloc[0]["headline"])
             ax.bar(i + (j - (len(devices) - 1) / 2) * width, cell.iloc[0]["headline"], width,
                    color=plt.get_cmap("Set2")(j % 8), hatch=HATCH if notes else None,
-                   edgecolor="black", linewidth=0.5, label=device if i == 0 or not values[:-1]
-                   else None)
-    positive = [v for v in values if v and v > 0]
-    if positive and max(positive) / min(positive) > LOG_SCALE_SPREAD:
-        ax.set_yscale("log")
+                   edgecolor="black", linewidth=0.5)
+    _log_scale_if_spread(ax, values)
     ax.set_xticks(range(len(configs)), ["\n".join(c) for c in configs], fontsize=7)
     ax.set_ylabel(f"{label} ({unit})")
     ax.set_title(f"Devices compared: {scenario} {label}")

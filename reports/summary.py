@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# How `edgebench run` names its run folder on stdout; `sweep` reads it back.
+RESULTS_LINE = "results: "
 # scenario -> (label, path into metrics, unit)
 HEADLINES = {
     "single-stream": ("p90 latency", ("latency_ms", "p90"), "ms"),
@@ -70,7 +72,7 @@ def format_run(record: dict, run_dir: Path) -> str:
                  f"dataset {record['dataset']['name']} ({record['samples']} samples)")
     for warning in record["warnings"]:
         lines.append(f"  WARNING: {warning}")
-    lines.append(f"  results: {run_dir}")  # harness/fresh_process.py reads this line
+    lines.append(f"  {RESULTS_LINE}{run_dir}")
     return "\n".join(lines)
 
 
