@@ -14,11 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# INT8 static calibrates on the ImageNet sample beside the project when it is there,
+# else on synthetic inputs (every result made so then says so).
+SAMPLE      := ../shared/data/imagenet-sample
+CALIBRATION ?= $(if $(wildcard $(SAMPLE)/val_map.txt),$(SAMPLE),synthetic)
+
 # Each demo writes its own results folder, so a second demo never mixes with the first;
 # the report is made even when a cell failed, and the failure still fails `make demo`.
 demo: $(STAMP)
 	@runs=results/demo-$$(date -u +%Y%m%dT%H%M%S); \
-	$(BIN)/edgebench sweep demo --results $$runs; status=$$?; \
+	$(BIN)/edgebench sweep demo --calibration $(CALIBRATION) --results $$runs; status=$$?; \
 	$(BIN)/edgebench report $$runs --out $$runs/report && exit $$status
 
 test: $(STAMP)
@@ -30,8 +35,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Runtime parity (FP32 against each runtime's own tool), then what INT8 buys over FP32
+# against the runtimes' own speed-ups (about 45 minutes on 2 cores; VGG-19 dominates).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/runtime_parity.py
+	$(BIN)/python benchmarks/quantization_speedup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

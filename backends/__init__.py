@@ -1,4 +1,5 @@
-"""One adapter per runtime behind the `Backend` interface (the `optimum` way).
+"""One subpackage per runtime behind the `Backend` interface (the `optimum` way): its
+adapter, its conversion and its precisions (recipes) side by side.
 
 Adapters are imported lazily so that a runtime which is not installed costs nothing
 until it is asked for, and then fails with the pip extra that installs it.
@@ -23,13 +24,13 @@ class Adapter:
 
 
 ADAPTERS: dict[str, Adapter] = {
-    "onnxruntime": Adapter("backends.onnxruntime_backend", "OnnxRuntimeBackend",
+    "onnxruntime": Adapter("backends.onnxruntime.backend", "OnnxRuntimeBackend",
                            "onnxruntime", ("onnxruntime",)),
-    "openvino": Adapter("backends.openvino_backend", "OpenVinoBackend",
+    "openvino": Adapter("backends.openvino.backend", "OpenVinoBackend",
                         "openvino", ("openvino",)),
-    "tflite": Adapter("backends.tflite_backend", "TfliteBackend",
+    "tflite": Adapter("backends.tflite.backend", "TfliteBackend",
                       "tflite", ("ai-edge-litert", "tflite-runtime")),
-    "pytorch": Adapter("backends.pytorch_backend", "PyTorchBackend",
+    "pytorch": Adapter("backends.pytorch.backend", "PyTorchBackend",
                        "pytorch", ("torch",)),
 }
 BACKEND_NAMES: tuple[str, ...] = tuple(ADAPTERS)

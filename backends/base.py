@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
 
-from harness.artifacts import ArtifactCache
-from harness.weights import WeightsSource
+from backends.recipes import BuildContext, Recipe
+from harness.errors import Unsupported, UsageError
+from harness.preprocess import to_layout
 
 # What the scenario optimises: one request's latency (SingleStream, MultiStream) or
 # the rate of many (Offline). Runtimes with a tuning switch for it (OpenVINO's
@@ -19,34 +22,108 @@ PerformanceHint = Literal["latency", "throughput"]
 Tag = TypeVar("Tag")
 
 
+@dataclass
+class Executed:
+    """What the runtime says it executed, read back after loading the model."""
+
+    precision: str  # e.g. "int8", "fp32 compute, fp16 weights"
+    detail: dict = field(default_factory=dict)  # per-op or per-tensor counts, as read
+
+
+def compute_summary(ops_by_precision: Counter) -> str:
+    """'int8' when every compute op runs in int8; 'int8 (52 ops), fp32 (1 op)' if mixed."""
+    if not ops_by_precision:
+        return "unknown (the runtime reported no compute ops)"
+    if len(ops_by_precision) == 1:
+        return next(iter(ops_by_precision))
+    return ", ".join(f"{precision} ({count} op{'s' if count != 1 else ''})"
+                     for precision, count in ops_by_precision.most_common())
+
+
 class Backend(ABC):
     name: ClassVar[str]
-    precisions: ClassVar[tuple[str, ...]]
+    recipes: ClassVar[dict[str, Recipe]]  # precision -> how this runtime makes it
     input_layout: ClassVar[str] = "NCHW"  # the QSL lays samples out so, once, at load
-    input_dtype: ClassVar[str] = "float32"
 
     def __init__(self, threads: int, hint: PerformanceHint = "latency", batch_size: int = 1):
         self.threads = threads
         self.hint = hint
         self.batch_size = batch_size  # what most queries will hold; static-shape runtimes use it
+        self.precision = "fp32"
+        self.context: BuildContext | None = None
+
+    @classmethod
+    def precisions(cls) -> tuple[str, ...]:
+        return tuple(cls.recipes)
+
+    @classmethod
+    def recipe(cls, precision: str) -> Recipe:
+        try:
+            return cls.recipes[precision]
+        except KeyError:
+            raise UsageError(f"backend {cls.name} has no precision {precision!r}; it has: "
+                             f"{', '.join(cls.recipes)}") from None
+
+    @classmethod
+    def unsupported_reason(cls, precision: str) -> str | None:
+        """Why this machine cannot run `precision` here, known before building anything."""
+        return cls.recipe(precision).unsupported_reason()
 
     @staticmethod
     @abstractmethod
     def runtime_version() -> str:
         """Version of the runtime package that executes the model."""
 
-    @abstractmethod
-    def prepare(
-        self, model_name: str, weights: WeightsSource, precision: str, cache: ArtifactCache
-    ) -> Path | None:
-        """Build (or reuse from `cache`) the artifact and load it; return its path.
+    def prepare(self, ctx: BuildContext, precision: str) -> Path | None:
+        """Build (or reuse from the cache) the artifact of `precision` and load it.
 
-        None means the runtime executes the source model itself, with no artifact.
+        Returns its path; None when the runtime executes the source model itself.
+        Raises `Unsupported` when this machine cannot run the precision.
         """
+        recipe = self.recipe(precision)
+        reason = recipe.unsupported_reason()
+        if reason:
+            raise Unsupported(reason)
+        ctx = replace(ctx, batch_size=self.batch_size)  # static-shape artifacts are per batch
+        self.precision, self.context = precision, ctx
+        if recipe.build is None:
+            self.load(None)
+            return self.source_path(ctx)
+        path, _ = ctx.cache.load(recipe.label(self.name, ctx), recipe.full_key(ctx),
+                                 lambda staging: recipe.build(ctx, staging), self.load)
+        return path
+
+    @abstractmethod
+    def load(self, path: Path | None) -> object:
+        """Open the artifact at `path` (None: build from the source model in memory) for
+        `self.precision`; raise `Unsupported` if the runtime refuses that precision."""
+
+    def source_path(self, ctx: BuildContext) -> Path | None:
+        """What a run records as its artifact when the runtime converts in memory."""
+        return None
+
+    def to_input(self, chw: np.ndarray) -> np.ndarray:
+        """One preprocessed (3, H, W) float32 sample as the model takes it (layout, and
+        type: a model with an int8 input gets it quantized here, once, at load)."""
+        return to_layout(chw, self.input_layout)
 
     @abstractmethod
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Logits, shape (N, classes), for a batch in `input_layout` and `input_dtype`."""
+        """Float logits, shape (N, classes), for a batch of `to_input` samples."""
+
+    @abstractmethod
+    def executed(self) -> Executed:
+        """What the runtime reports it executes, read back from the loaded model."""
+
+    def quantization(self) -> dict | None:
+        """The quantization that made the artifact, as result.json records it."""
+        recipe = self.recipe(self.precision)
+        if recipe.quantization is None or self.context is None:
+            return None
+        record = recipe.quantization(self.context)
+        if recipe.needs_calibration and self.context.calibration is not None:
+            record["calibration_set"] = self.context.calibration.describe()
+        return record
 
     def predict_stream(
         self,

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import scenarios.settings  # noqa: E402
 from backends import get_backend_class, installed_version  # noqa: E402
+from backends.recipes import BuildContext  # noqa: E402
 from harness.artifacts import ArtifactCache  # noqa: E402
 from harness.datasets import SyntheticDataset  # noqa: E402
 from harness.preprocess import to_layout  # noqa: E402
@@ -52,8 +53,8 @@ P50_GOAL = 0.05
 
 def prepared(backend_name: str, model: str, threads: int, hint: str, batch: int):
     backend = get_backend_class(backend_name)(threads, hint, batch)
-    artifact = backend.prepare(model, resolve_weights("random", model), "fp32",
-                               ArtifactCache())
+    context = BuildContext(model, resolve_weights("random", model), ArtifactCache())
+    artifact = backend.prepare(context, "fp32")
     return backend, artifact
 
 
@@ -78,25 +79,20 @@ def timed_loop(call, batches: list[np.ndarray], seconds: float) -> list[float]:
     return latencies
 
 
-def bare_onnxruntime(model: str, threads: int, batch: int, seconds: float) -> list[float]:
+def onnxruntime_call(artifact: Path, threads: int):
+    """`session.run` on `artifact`, set up as edgebench sets it up."""
     import onnxruntime as ort
 
-    _, artifact = prepared("onnxruntime", model, threads, "latency", batch)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(artifact), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return timed_loop(lambda x: session.run(None, {name: x}),
-                      distinct_batches("NCHW", batch), seconds)
+    return lambda x: session.run(None, {name: x})
 
 
-def bare_tflite(model: str, threads: int, batch: int, seconds: float) -> list[float]:
-    from backends.tflite_backend import Interpreter
-
-    _, artifact = prepared("tflite", model, threads, "latency", batch)
-    interpreter = Interpreter(model_path=str(artifact), num_threads=threads)
-    interpreter.allocate_tensors()
+def tflite_call(interpreter):
+    """set_tensor + invoke + get_tensor: one inference, as a bare app does it."""
     index = interpreter.get_input_details()[0]["index"]
     output = interpreter.get_output_details()[0]["index"]
 
@@ -105,7 +101,22 @@ def bare_tflite(model: str, threads: int, batch: int, seconds: float) -> list[fl
         interpreter.invoke()
         return interpreter.get_tensor(output)
 
-    return timed_loop(call, distinct_batches("NHWC", batch), seconds)
+    return call
+
+
+def bare_onnxruntime(model: str, threads: int, batch: int, seconds: float) -> list[float]:
+    _, artifact = prepared("onnxruntime", model, threads, "latency", batch)
+    return timed_loop(onnxruntime_call(artifact, threads), distinct_batches("NCHW", batch),
+                      seconds)
+
+
+def bare_tflite(model: str, threads: int, batch: int, seconds: float) -> list[float]:
+    from backends.tflite.backend import Interpreter
+
+    _, artifact = prepared("tflite", model, threads, "latency", batch)
+    interpreter = Interpreter(model_path=str(artifact), num_threads=threads)
+    interpreter.allocate_tensors()
+    return timed_loop(tflite_call(interpreter), distinct_batches("NHWC", batch), seconds)
 
 
 def bare_pytorch(model: str, threads: int, batch: int, seconds: float) -> list[float]:
@@ -130,27 +141,35 @@ def in_child(*args: str) -> str:
     return out.strip().splitlines()[-1]
 
 
-def benchmark_app(model: str, threads: int, batch: int, seconds: float, hint: str) -> dict:
-    # The IR edgebench runs, looked up (or built) in a child: building it here would
-    # start torch's OpenMP pool in this process.
-    artifact = in_child("--artifact", "--model", model, "--threads", str(threads),
-                        "--batch", str(batch))
+def run_benchmark_app(artifact: Path | str, threads: int, batch: int, seconds: float,
+                      hint: str, extra: list[str]) -> dict:
+    """OpenVINO's own `benchmark_app` on an IR: its throughput and median latency."""
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.json"
         # benchmark_app refuses -nthreads beside -hint; the plugin config sets it instead
         config.write_text(json.dumps({"CPU": {"INFERENCE_NUM_THREADS": str(threads)}}))
         # benchmark_app from the openvino wheel, imported as edgebench imports OpenVINO
         # (without its telemetry's forked process)
-        launcher = ("import sys, backends.openvino_import; "
+        launcher = ("import sys, backends.openvino.ov_import; "
                     "from openvino.tools.benchmark.main import main; "
                     "sys.argv[0] = 'benchmark_app'; sys.exit(main())")
         out = subprocess.run(
             [sys.executable, "-c", launcher, "-m", str(artifact), "-d", "CPU", "-hint", hint,
              "-load_config", str(config), "-data_shape", f"[{batch},3,224,224]",
-             "-infer_precision", "f32", "-t", str(int(seconds))],
+             *extra, "-t", str(int(seconds))],
             capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    median = re.search(r"Median:\s+([\d.]+) (ms|us)", out)  # under 1 ms it says "us"
     return {"throughput_sps": float(re.search(r"Throughput:\s+([\d.]+) FPS", out)[1]),
-            "p50_ms": float(re.search(r"Median:\s+([\d.]+) ms", out)[1])}
+            "p50_ms": float(median[1]) / (1000 if median[2] == "us" else 1)}
+
+
+def benchmark_app(model: str, threads: int, batch: int, seconds: float, hint: str) -> dict:
+    # The IR edgebench runs, looked up (or built) in a child: building it here would
+    # start torch's OpenMP pool in this process.
+    artifact = in_child("--artifact", "--model", model, "--threads", str(threads),
+                        "--batch", str(batch))
+    return run_benchmark_app(artifact, threads, batch, seconds, hint,
+                             ["-infer_precision", "f32"])
 
 
 def reference(backend: str, model: str, threads: int, batch: int, hint: str) -> dict:
@@ -177,7 +196,7 @@ def edgebench_in_this_process(backend: str, model: str, scenario: str, threads: 
             max_batch=batch, weights="random", results_dir=Path(results)))
     assert record["valid"], record["loadgen_verdict"]
     return {"throughput_sps": record["metrics"]["throughput_sps"],
-            "p50_ms": record["metrics"]["latency_ms"]["p50"]}
+            "p50_ms": record["metrics"].get("latency_ms", {}).get("p50")}
 
 
 def main() -> None:

@@ -20,12 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from harness.errors import ArtifactError, UsageError
-from harness.progress import say
+from harness.errors import ArtifactError, Unsupported, UsageError
+from harness.progress import quiet_build_output, say
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "artifact.json"
+BUILD_LOG = "build.log"  # the converter's own console output, kept beside the artifact
 Loaded = TypeVar("Loaded")
 
 
@@ -57,12 +58,38 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else repr(exc)
 
 
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest_files(directory: Path) -> dict[str, dict]:
+    """name -> {"size", "sha256"}; a manifest written before digests were kept has
+    sizes only, and its digests read as None."""
+    files = json.loads((directory / MANIFEST).read_text())["files"]
+    return {name: entry if isinstance(entry, dict) else {"size": entry, "sha256": None}
+            for name, entry in files.items()}
+
+
 def _is_complete(directory: Path) -> bool:
+    """Every file is there at its recorded size (cheap: checked on every use)."""
     try:
-        manifest = json.loads((directory / MANIFEST).read_text())
-        return all(
-            (directory / name).stat().st_size == size for name, size in manifest["files"].items()
-        )
+        return all((directory / name).stat().st_size == entry["size"]
+                   for name, entry in _manifest_files(directory).items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def is_intact(directory: Path) -> bool:
+    """Every file's content matches the digest recorded when it was built (read in
+    full: checked only when the runtime cannot load the artifact)."""
+    try:
+        return all(entry["sha256"] is not None
+                   and file_digest(directory / name) == entry["sha256"]
+                   for name, entry in _manifest_files(directory).items())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
@@ -70,6 +97,8 @@ def _is_complete(directory: Path) -> bool:
 class ArtifactCache:
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else default_cache_dir()
+        self.build_seconds = 0.0  # spent building in this process (outermost builds only)
+        self._building = 0
 
     def get_or_build(
         self, label: str, key_fields: dict, build: Callable[[Path], Path]
@@ -90,19 +119,28 @@ class ArtifactCache:
     ) -> tuple[Path, Loaded]:
         """`get_or_build`, then `load(main_file)`; return the main file and what loaded.
 
-        A cached artifact the runtime cannot load (damaged in place, same sizes) is
-        rebuilt once rather than crashed on.
+        When the runtime cannot load a cached artifact, its content digest decides: a
+        damaged file (same size, other bytes) is rebuilt once; an intact one is left in
+        place and the runtime's message reported (out of memory is not corruption).
         """
         directory, built = self._get_or_build(label, key_fields, build)
         try:
             return self.main_file(directory), load(self.main_file(directory))
+        except Unsupported:  # the runtime's verdict on this machine, not a damaged file
+            raise
         except Exception as exc:
             if built:
                 raise ArtifactError(
                     f"the runtime cannot load the {label} it just built: {_first_line(exc)}; "
                     f"the artifact is in {directory}"
                 ) from exc
-            say(f"  cached {label} cannot be loaded ({_first_line(exc)}); rebuilding it")
+            if is_intact(directory):
+                raise ArtifactError(
+                    f"the runtime cannot load {label} ({_first_line(exc)}); its files are "
+                    f"intact (content digest checked), so it was left in {directory}"
+                ) from exc
+            say(f"  cached {label} is damaged (its content digest changed) and cannot be "
+                f"loaded ({_first_line(exc)}); rebuilding it")
             shutil.rmtree(directory, ignore_errors=True)
         return self.load(label, key_fields, build, load)
 
@@ -117,26 +155,33 @@ class ArtifactCache:
             shutil.rmtree(directory, ignore_errors=True)
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{label}-", dir=directory.parent))
-        say(f"  converting {label} (first use; cached in {directory.parent})")
+        say(f"  building {label} (first use; cached in {directory.parent})")
         started = time.monotonic()
+        self._building += 1
         try:
-            main_file = build(staging)
-        except UsageError:  # something for the user to fix, e.g. a missing converter
+            with quiet_build_output(staging / BUILD_LOG):
+                main_file = build(staging)
+        except (UsageError, Unsupported):  # for the user to fix, or not for this machine
             shutil.rmtree(staging, ignore_errors=True)
             raise
         except Exception as exc:
             failed = staging.with_name(staging.name.lstrip(".") + ".failed")
             staging.rename(failed)
             raise ArtifactError(
-                f"building {label} failed: {_first_line(exc)}; the partial artifact is in "
-                f"{failed} (not cached)"
+                f"building {label} failed: {_first_line(exc)}; the partial artifact and the "
+                f"converter's log ({BUILD_LOG}) are in {failed} (not cached)"
             ) from exc
         except BaseException:  # Ctrl-C: leave nothing behind
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        say(f"  converted in {time.monotonic() - started:.0f} s")
-        files = {p.name: p.stat().st_size for p in staging.iterdir() if p.is_file()}
-        manifest = {"key": key_fields, "main": main_file.name, "files": files}
+        finally:
+            self._building -= 1
+            if not self._building:
+                self.build_seconds += time.monotonic() - started
+        files = {p.name: {"size": p.stat().st_size, "sha256": file_digest(p)}
+                 for p in staging.iterdir() if p.is_file() and p.name != BUILD_LOG}
+        manifest = {"key": key_fields, "main": main_file.name, "files": files,
+                    "build_seconds": round(time.monotonic() - started, 1)}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
         try:
             staging.rename(directory)

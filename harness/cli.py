@@ -36,12 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="benchmark one model/backend/precision/scenario")
     run.add_argument("--model", required=True, help="mobilenet_v2 | vgg19 | densenet121")
     run.add_argument("--backend", default="onnxruntime")
-    run.add_argument("--precision", default="fp32")
+    run.add_argument("--precision", default="fp32",
+                     help="fp32 | fp16 | bf16 | int8-static | int8-dynamic")
     run.add_argument("--scenario", default="single-stream",
                      help="single-stream | multi-stream | offline")
     run.add_argument("--mode", default="performance", help="performance | accuracy")
     run.add_argument("--quick", action="store_true",
                      help="short LoadGen minimums (seconds, not minutes); recorded in results")
+    run.add_argument("--duration", type=float,
+                     help="LoadGen's minimum duration in seconds (default: MLPerf's 600)")
+    run.add_argument("--min-queries", type=int,
+                     help="LoadGen's minimum query count (default: MLPerf's for the scenario)")
+    run.add_argument("--user-conf", type=Path,
+                     help="a LoadGen user.conf (e.g. '*.Offline.min_duration = 60000')")
     run.add_argument("--weights", default="auto",
                      help="auto | random | torchvision | PATH to a checkpoint (default auto)")
     run.add_argument("--dataset", default=None,
@@ -57,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="accuracy mode: keep every sample's logits in outputs.npy")
     run.add_argument("--keep-trace", action="store_true",
                      help="keep LoadGen's mlperf_log_trace.json (large on full runs)")
+    _add_calibration_options(run)
+    # `sweep` reads each child's answer (run folder or error) from this JSON file
+    run.add_argument("--answer-file", type=Path, help=argparse.SUPPRESS)
 
     report = commands.add_parser(
         "report", help="tables and plots from result.json files (several devices at once)")
@@ -70,11 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--weights", default="auto")
     sweep.add_argument("--results", dest="results_dir", type=Path, default=Path("results"))
     sweep.add_argument("--cache-dir", type=Path)
+    _add_calibration_options(sweep)
     return parser
 
 
+def _add_calibration_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--calibration", help="int8-static: an image folder, a text file of image paths, or "
+        "'synthetic'; images shared with --dataset are left out of the evaluation")
+    command.add_argument("--calibration-count", type=int, default=300,
+                         help="calibration images (default 300)")
+    command.add_argument("--calibration-method", default="minmax",
+                         help="minmax | entropy | percentile (ONNX Runtime; default minmax)")
+    command.add_argument("--quant-format", default=None,
+                         help="u8s8 | s8s8 (ONNX Runtime int8; default: chosen from the ISA)")
+
+
 def cmd_info(_args) -> int:
-    from backends import BACKEND_NAMES, installed_version
+    from backends import BACKEND_NAMES, get_backend_class, installed_version
     from harness.artifacts import default_cache_dir
     from harness.system_info import describe_system
     from harness.weights import checkpoint_dir
@@ -86,10 +109,18 @@ def cmd_info(_args) -> int:
     print(f"memory:    {system['memory_gb']} GiB")
     print(f"isa flags: {' '.join(system['isa_flags']) or '(none of the INT8/FP16-relevant ones)'}")
     print(f"os:        {system['os']}, Python {system['python']}")
-    print("backends:")
+    print("backends (precisions this machine runs; the others with the reason):")
     for name in BACKEND_NAMES:
         version = installed_version(name)
         print(f"  {name:<12} {version or 'not installed'}")
+        if version is None:
+            continue
+        backend = get_backend_class(name)
+        runs = [p for p in backend.precisions() if not backend.unsupported_reason(p)]
+        print(f"    runs:        {', '.join(runs)}")
+        for precision in backend.precisions():
+            if precision not in runs:
+                print(f"    unsupported: {precision}: {backend.unsupported_reason(precision)}")
     print(f"artifact cache:   {default_cache_dir()}")
     print(f"checkpoint cache: {checkpoint_dir()}")
     return 0
@@ -108,6 +139,10 @@ def cmd_run(args) -> int:
 
     run_dir, record = run_benchmark(_run_config(args))
     print(format_run(record, run_dir))
+    if args.answer_file:
+        from harness.fresh_process import write_answer
+
+        write_answer(args.answer_file, run_dir=run_dir)
     return 0
 
 
@@ -121,7 +156,10 @@ def cmd_sweep(args) -> int:
     rows = []
     for number, entry in enumerate(matrix, start=1):
         config = RunConfig(**entry, weights=args.weights, results_dir=args.results_dir,
-                           cache_dir=args.cache_dir)
+                           cache_dir=args.cache_dir, calibration=args.calibration,
+                           calibration_count=args.calibration_count,
+                           calibration_method=args.calibration_method,
+                           quant_format=args.quant_format)
         say(f"[{number}/{len(matrix)}] {config.model} {config.backend} {config.precision} "
             f"{config.scenario} {config.mode}{' --quick' if config.quick else ''}")
         try:
@@ -154,6 +192,14 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _answer(args, error: str, exit_code: int) -> None:
+    """A failed `run` still answers its parent `sweep`, if it has one."""
+    if getattr(args, "answer_file", None):
+        from harness.fresh_process import write_answer
+
+        write_answer(args.answer_file, error=error, exit_code=exit_code)
+
+
 def _raise_interrupt(_signum, _frame):
     raise KeyboardInterrupt
 
@@ -171,12 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         say("edgebench: interrupted; the unfinished run was discarded")
     except EdgebenchError as exc:
         say(f"edgebench: error: {exc}")
+        _answer(args, f"{exc}", EXIT_USAGE)
         return EXIT_USAGE
     except Exception as exc:  # a bug: say so in one line, traceback on request
         if os.environ.get("EDGEBENCH_DEBUG"):
             traceback.print_exc()
         say(f"edgebench: internal error: {type(exc).__name__}: {exc} "
             "(set EDGEBENCH_DEBUG=1 for the traceback)")
+        _answer(args, f"internal error: {type(exc).__name__}: {exc}", 1)
         return 1
     # Interrupted: LoadGen may still be running in C++ on its own thread, which
     # cannot be stopped; leave without waiting for it.

@@ -64,8 +64,9 @@ class SyntheticDataset(Dataset):
 
 class ImageFolderDataset(Dataset):
     def __init__(self, root: Path, files: list[Path], labels: list[int], layout: str,
-                 cache_root: Path):
+                 cache_root: Path, excluded_for_calibration: int = 0):
         self.root, self.files, self.layout = root, files, layout
+        self.excluded_for_calibration = excluded_for_calibration
         self.labels = np.asarray(labels, dtype=np.int64)
         self.cache_dir = cache_root / "preprocessed" / f"v{PREPROCESS_VERSION}-{CROP_PX}"
         self._cached: list[Path] = []  # preprocessed file per sample, set by prepare()
@@ -112,6 +113,10 @@ class ImageFolderDataset(Dataset):
             "layout": self.layout,
             "samples": len(self),
             "labelled": True,
+            # which images: two runs compare only when these match
+            "files_digest": hashlib.sha256(
+                "\n".join(f.name for f in self.files).encode()).hexdigest()[:16],
+            "excluded_for_calibration": self.excluded_for_calibration,
         }
 
 
@@ -147,12 +152,8 @@ def _read_synsets(root: Path) -> tuple[list[Path], list[int]]:
     return files, labels
 
 
-def open_dataset(spec: str, count: int | None, cache_root: Path,
-                 default_synthetic_count: int) -> Dataset:
-    """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples."""
-    if spec == "synthetic":
-        return SyntheticDataset(count or default_synthetic_count)
-    root = Path(spec).expanduser()
+def list_images(root: Path) -> tuple[list[Path], list[int], str]:
+    """(files, labels, layout) of a labelled image folder, in its listing's order."""
     if not root.is_dir():
         raise DatasetError(f"dataset folder {root} not found; pass a folder or 'synthetic'")
     if (root / "val_map.txt").is_file():
@@ -168,8 +169,33 @@ def open_dataset(spec: str, count: int | None, cache_root: Path,
         )
     if not files:
         raise DatasetError(f"dataset folder {root} holds no images ({layout} lists none)")
+    return files, labels, layout
+
+
+def open_dataset(spec: str, count: int | None, cache_root: Path,
+                 default_synthetic_count: int, exclude: frozenset[Path] = frozenset()
+                 ) -> Dataset:
+    """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples.
+
+    `exclude` (resolved paths) leaves out images that calibrated the model.
+    """
+    if spec == "synthetic":
+        return SyntheticDataset(count or default_synthetic_count)
+    root = Path(spec).expanduser()
+    files, labels, layout = list_images(root)
+    excluded = 0
+    if exclude:
+        kept = [(f, label) for f, label in zip(files, labels, strict=True)
+                if f.resolve() not in exclude]
+        excluded = len(files) - len(kept)
+        if not kept:
+            raise DatasetError(f"every image of {root} is in the calibration set; "
+                               "evaluate on other images or calibrate on fewer")
+        files, labels = [f for f, _ in kept], [label for _, label in kept]
     if count is not None:
         if count > len(files):
-            raise DatasetError(f"--count {count} exceeds the {len(files)} samples in {root}")
+            raise DatasetError(f"--count {count} exceeds the {len(files)} samples in {root}"
+                               + (f" left after the {excluded} calibration images"
+                                  if excluded else ""))
         files, labels = files[:count], labels[:count]
-    return ImageFolderDataset(root, files, labels, layout, cache_root)
+    return ImageFolderDataset(root, files, labels, layout, cache_root, excluded)

@@ -22,3 +22,19 @@ class WeightsError(EdgebenchError):
 
 class ArtifactError(EdgebenchError):
     """A model conversion that failed."""
+
+
+class Unsupported(Exception):  # noqa: N818 - a verdict about the machine, not a failure
+    """This runtime cannot run this precision on this machine.
+
+    Not an error: the run is recorded as unsupported, in the runtime's own words, and
+    exits 0. Never replaced by another precision.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class QuantizationError(EdgebenchError):
+    """A converter or quantizer that failed; nothing was cached."""

@@ -4,6 +4,10 @@ Each cell of a sweep starts from a clean process: no thread pools, allocator are
 runtime state left by the previous cell's runtime (OpenVINO's and XNNPACK's worker
 threads outlive their models and can slow the next runtime), and a crash inside one
 runtime costs one cell, not the sweep.
+
+The child answers through a JSON file (its run folder, or its error), never through
+its human-readable output, which is relayed to our stderr as it comes: one pipe, read
+continuously, so a chatty child cannot fill a pipe and block.
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import fields
 from pathlib import Path
 
 from harness.errors import EXIT_INTERRUPTED, EdgebenchError
-from harness.results import RESULT_FILE
+from harness.results import RESULT_FILE, write_json_atomic
 from harness.runner import RunConfig
-from reports.summary import RESULTS_LINE
+
+ANSWER_OPTION = "--answer-file"  # hidden option of `edgebench run`
 
 
 def run_argv(config: RunConfig) -> list[str]:
@@ -33,27 +39,48 @@ def run_argv(config: RunConfig) -> list[str]:
     return argv
 
 
+def write_answer(path: Path, run_dir: Path | None = None, error: str | None = None,
+                 exit_code: int = 0) -> None:
+    """What the child tells its parent (called by `edgebench run --answer-file`)."""
+    write_json_atomic(path, {"run_dir": None if run_dir is None else str(run_dir),
+                             "error": error, "exit_code": exit_code})
+
+
+def run_child(argv: list[str]) -> dict:
+    """Run `argv` (a child that writes its answer to the path appended to it) with its
+    output relayed to our stderr; return its answer."""
+    with tempfile.TemporaryDirectory(prefix="edgebench-child-") as folder:
+        answer_file = Path(folder) / "answer.json"
+        child = subprocess.Popen([*argv, ANSWER_OPTION, str(answer_file)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            for line in child.stdout:
+                sys.stderr.write(line)
+            code = child.wait()
+        except BaseException:  # Ctrl-C reaches the child too; SIGTERM only us: pass it on
+            child.terminate()
+            child.wait()
+            raise
+        if code == EXIT_INTERRUPTED:
+            raise KeyboardInterrupt
+        try:
+            answer = json.loads(answer_file.read_text())
+            if not isinstance(answer, dict) or not (answer.get("run_dir") or answer.get("error")):
+                raise ValueError(f"unexpected answer {answer!r}")
+        except (OSError, ValueError) as exc:
+            raise EdgebenchError(f"the run process exited with code {code} and no readable "
+                                 f"answer ({type(exc).__name__}: {exc})") from None
+    if answer.get("error"):
+        raise EdgebenchError(answer["error"])
+    return answer
+
+
 def run_in_fresh_process(config: RunConfig) -> tuple[Path, dict]:
     """`run_benchmark(config)` in a child process; its progress goes to our stderr."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", *run_argv(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    last_line = ""
+    answer = run_child([sys.executable, "-m", "harness", "run", *run_argv(config)])
+    run_dir = Path(answer["run_dir"])
     try:
-        for line in child.stderr:
-            sys.stderr.write(line)
-            last_line = line.strip() or last_line
-        stdout = child.stdout.read()
-        code = child.wait()
-    except BaseException:  # Ctrl-C reaches the child too; SIGTERM only us: pass it on
-        child.terminate()
-        child.wait()
-        raise
-    if code == EXIT_INTERRUPTED:
-        raise KeyboardInterrupt
-    if code != 0:
-        raise EdgebenchError(last_line.removeprefix("edgebench: error: "))
-    (run_dir,) = [line.strip()[len(RESULTS_LINE):] for line in stdout.splitlines()
-                  if line.strip().startswith(RESULTS_LINE)]
-    return Path(run_dir), json.loads((Path(run_dir) / RESULT_FILE).read_text())
+        return run_dir, json.loads((run_dir / RESULT_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise EdgebenchError(f"the run process named {run_dir}, whose {RESULT_FILE} cannot "
+                             f"be read ({exc})") from None

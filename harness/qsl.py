@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mlperf_loadgen as lg
 import numpy as np
 
@@ -10,10 +12,14 @@ from harness.preprocess import to_layout
 
 
 class QuerySampleLibrary:
-    def __init__(self, dataset: Dataset, performance_sample_count: int, layout: str = "NCHW"):
+    """`to_input` turns a preprocessed (3, H, W) sample into what the backend takes
+    (its layout; a quantized input's type): done once, at load, never per query."""
+
+    def __init__(self, dataset: Dataset, performance_sample_count: int,
+                 to_input: Callable[[np.ndarray], np.ndarray] = lambda s: to_layout(s, "NCHW")):
         self.dataset = dataset
         self.performance_sample_count = performance_sample_count
-        self.layout = layout
+        self.to_input = to_input
         self._loaded: dict[int, np.ndarray] = {}
         self.handle = lg.ConstructQSL(
             len(dataset), performance_sample_count, self.load_samples, self.unload_samples
@@ -21,7 +27,7 @@ class QuerySampleLibrary:
 
     def load_samples(self, indices: list[int]) -> None:
         for index in indices:
-            self._loaded[index] = to_layout(self.dataset.sample(index), self.layout)
+            self._loaded[index] = self.to_input(self.dataset.sample(index))
 
     def unload_samples(self, indices: list[int]) -> None:
         for index in indices:

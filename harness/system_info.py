@@ -112,3 +112,30 @@ def describe_system() -> dict:
         "python": platform.python_version(),
         "hostname": platform.node(),
     }
+
+
+def cpu_features() -> frozenset[str]:
+    """The relevant ISA flags of this CPU, as the OS reports them (for recipes' choices)."""
+    return frozenset(isa_flags(_cpuinfo()))
+
+
+def is_arm() -> bool:
+    return platform.machine().lower() in ("aarch64", "arm64", "armv8l", "armv7l")
+
+
+def peak_memory_mb() -> dict:
+    """This process's peak resident memory so far, as the kernel counts it."""
+    import resource
+
+    peak = {}
+    try:  # VmHWM: the kernel's high-water mark of resident memory
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peak["vm_hwm_mb"] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # kilobytes on Linux, bytes on macOS
+    peak["ru_maxrss_mb"] = round(maxrss / (2**20 if platform.system() == "Darwin" else 1024), 1)
+    peak["peak_rss_mb"] = peak.get("vm_hwm_mb", peak["ru_maxrss_mb"])
+    return peak

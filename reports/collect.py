@@ -59,14 +59,32 @@ def flatten(record: dict, path: Path) -> dict:
         "headline": None if record["mode"] != "performance" or unsupported
         else headline(record)[1],
         "headline_unit": HEADLINES[scenario][2],
-        "latency_p50_ms": latency.get("p50"),
-        "latency_p90_ms": latency.get("p90"),
-        "latency_p99_ms": latency.get("p99"),
+        # query latencies (SingleStream: one sample per query; MultiStream: per query)
+        "latency_p50_ms": latency.get("p50") if scenario != "offline" else None,
+        "latency_p90_ms": latency.get("p90") if scenario != "offline" else None,
+        "latency_p99_ms": latency.get("p99") if scenario != "offline" else None,
+        "latency_p90_early_stopping_ms": latency.get("p90_early_stopping"),
+        "latency_p99_early_stopping_ms": latency.get("p99_early_stopping"),
+        # Offline: each sample's time from the start of its one query, not a query latency
+        "offline_sample_latency_p50_ms": (metrics.get("sample_latency_ms") or {}).get("p50"),
+        "offline_sample_latency_p99_ms": (metrics.get("sample_latency_ms") or {}).get("p99"),
         "throughput_sps": metrics.get("throughput_sps"),
+        "throughput_basis": metrics.get("throughput_basis"),
         "top1": accuracy.get("top1"),
         "top5": accuracy.get("top5"),
+        # fidelity of a quantized run to FP32 of the same backend, on the same samples
+        "fidelity_agreement": (accuracy.get("fidelity") or {}).get("agreement"),
+        "fidelity_sqnr_db": (accuracy.get("fidelity") or {}).get("sqnr_db"),
+        "precision_executed": record.get("precision_executed"),
+        "peak_rss_mb": (record.get("costs") or {}).get("peak_rss_mb"),
+        "artifact_size_mb": None if record.get("artifact_size_bytes") is None
+        else round(record["artifact_size_bytes"] / 2**20, 2),
+        "load_s": (record.get("costs") or {}).get("load_s"),
+        "first_inference_ms": (record.get("costs") or {}).get("first_inference_ms"),
         "valid": record.get("valid"),
         "quick": bool(record.get("quick")),
+        # older records: only quick runs were shorter than MLPerf's rules
+        "full_measurement": bool(record.get("full_measurement", not record.get("quick"))),
         "weights": record.get("weights"),
         "weights_pretrained": bool(record.get("weights_pretrained")),
         "emulated": bool(record.get("emulated")),

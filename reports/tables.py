@@ -23,6 +23,8 @@ def caveats(row: pd.Series) -> list[str]:
         notes.append("INVALID")
     if row["quick"]:
         notes.append("quick")
+    elif row["mode"] == "performance" and not row["full_measurement"]:
+        notes.append("short run")
     if not row["weights_pretrained"]:
         notes.append("random weights")
     if row["emulated"]:
@@ -57,6 +59,11 @@ def device_matrix(newest: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for model, backend, precision in keys:
         row = {"model": model, "backend": backend, "precision": precision}
+        # what the runtime said it executed (one artifact serves every scenario)
+        same = newest[(newest["model"] == model) & (newest["backend"] == backend)
+                      & (newest["precision"] == precision)]
+        said = same["precision_executed"].dropna()
+        row["executed"] = said.iloc[0] if not said.empty else None
         notes, found = set(), 0
         for scenario in SCENARIO_NAMES:
             cell = _cell(performance, (model, backend, precision), scenario)
@@ -75,6 +82,11 @@ def device_matrix(newest: pd.DataFrame) -> pd.DataFrame:
         row["top1"] = None if mine.empty else mine.iloc[0]["top1"]
         row["top1 vs fp32"] = None if mine.empty or base.empty else \
             mine.iloc[0]["top1"] - base.iloc[0]["top1"]
+        row["agreement with fp32"] = None if mine.empty else mine.iloc[0]["fidelity_agreement"]
+        row["SQNR (dB)"] = None if mine.empty else mine.iloc[0]["fidelity_sqnr_db"]
+        # the largest of this configuration's runs: what a device must have free
+        row["peak RSS (MB)"] = _largest(same["peak_rss_mb"])
+        row["artifact (MB)"] = _largest(same["artifact_size_mb"])
         if not mine.empty:
             notes.update(caveats(mine.iloc[0]))
             found += int(mine.iloc[0]["runs_found"])
@@ -82,6 +94,11 @@ def device_matrix(newest: pd.DataFrame) -> pd.DataFrame:
         row["notes"] = ", ".join(sorted(notes))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _largest(values: pd.Series) -> float | None:
+    values = values.dropna()
+    return None if values.empty else float(values.max())
 
 
 def column(scenario: str) -> str:

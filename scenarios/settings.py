@@ -7,7 +7,9 @@ query count, to values that still let LoadGen's own validity checks pass.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlperf_loadgen as lg
 
@@ -67,40 +69,103 @@ def get_scenario(name: str) -> Scenario:
         ) from None
 
 
-def build_test_settings(
-    scenario: Scenario,
-    mode: str,
-    quick: bool,
-    performance_sample_count: int,
-    probe_latency_s: float,
-    probe_batch: int,
-) -> lg.TestSettings:
-    """LoadGen settings for one run; `probe_*` is a short measurement taken just before."""
+# Settings a user.conf may set that edgebench otherwise derives from its probe.
+PROBED_FIELDS = ("single_stream_expected_latency_ns", "multi_stream_expected_latency_ns",
+                 "offline_expected_qps")
+RECORDED_FIELDS = ("min_duration_ms", "min_query_count", "performance_sample_count_override",
+                   *PROBED_FIELDS, "multi_stream_samples_per_query")
+
+
+@dataclass(frozen=True)
+class RunLength:
+    """How long LoadGen runs: MLPerf's rules unless shortened (quick, or explicit
+    minimums) or changed by a user.conf, as MLPerf's reference harness takes it."""
+
+    quick: bool = False
+    duration_s: float | None = None
+    min_queries: int | None = None
+    user_conf: Path | None = None
+
+    def validate(self) -> None:
+        if self.duration_s is not None and self.duration_s <= 0:
+            raise UsageError(f"--duration must be positive seconds, got {self.duration_s}")
+        if self.min_queries is not None and self.min_queries < 1:
+            raise UsageError(f"--min-queries must be at least 1, got {self.min_queries}")
+        if self.user_conf is not None and not Path(self.user_conf).is_file():
+            raise UsageError(f"--user-conf {self.user_conf}: no such file")
+
+
+def mlperf_settings(scenario: Scenario) -> lg.TestSettings:
+    """LoadGen's built-in mlperf.conf rules for the ImageNet classification benchmark."""
     settings = lg.TestSettings()
     if settings.FromConfig("", MLPERF_BENCHMARK, scenario.loadgen_name, 0) != 0:
         raise RuntimeError("LoadGen could not read its built-in mlperf.conf")
     settings.scenario = scenario.loadgen
-    settings.mode = lg.TestMode.AccuracyOnly if mode == "accuracy" else lg.TestMode.PerformanceOnly
-    settings.performance_sample_count_override = performance_sample_count
-    if quick:
-        settings.min_duration_ms = QUICK_MIN_DURATION_MS
-        settings.min_query_count = scenario.quick_min_query_count
-    probe_latency_s = max(probe_latency_s, 1e-6)  # a no-op toy backend measures ~0
-    latency_ns = probe_latency_s * 1e9
-    if scenario.loadgen_name == "SingleStream":
-        settings.single_stream_expected_latency_ns = int(latency_ns)
-    elif scenario.loadgen_name == "MultiStream":
-        settings.multi_stream_samples_per_query = scenario.samples_per_query
-        settings.multi_stream_expected_latency_ns = int(latency_ns)
-    elif scenario.loadgen_name == "Offline":
-        settings.offline_expected_qps = probe_batch / probe_latency_s * OFFLINE_EXPECTED_QPS_MARGIN
     return settings
 
 
-def settings_record(settings: lg.TestSettings) -> dict:
-    """The settings that decide validity, as result.json records them."""
-    fields = ("min_duration_ms", "min_query_count", "performance_sample_count_override",
-              "single_stream_expected_latency_ns", "multi_stream_expected_latency_ns",
-              "multi_stream_samples_per_query", "offline_expected_qps")
-    return {"mlperf_conf_benchmark": MLPERF_BENCHMARK,
-            **{f: getattr(settings, f) for f in fields}}
+def build_test_settings(
+    scenario: Scenario,
+    mode: str,
+    length: RunLength,
+    performance_sample_count: int,
+    probe_latency_s: float,
+    probe_batch: int,
+) -> lg.TestSettings:
+    """LoadGen settings for one run; `probe_*` is a short measurement taken just before.
+
+    Precedence: mlperf.conf, then the user.conf, then --quick, --duration, --min-queries.
+    The probe sets the expected latency or QPS only where a user.conf did not.
+    """
+    settings = mlperf_settings(scenario)
+    before = {f: getattr(settings, f) for f in PROBED_FIELDS}
+    if length.user_conf is not None and settings.FromConfig(
+            str(length.user_conf), MLPERF_BENCHMARK, scenario.loadgen_name, 1) != 0:
+        raise UsageError(f"--user-conf {length.user_conf}: LoadGen could not read it "
+                         "(lines look like '*.Offline.min_duration = 60000')")
+    from_user_conf = {f for f in PROBED_FIELDS if getattr(settings, f) != before[f]}
+    settings.mode = lg.TestMode.AccuracyOnly if mode == "accuracy" else lg.TestMode.PerformanceOnly
+    settings.performance_sample_count_override = performance_sample_count
+    if length.quick:
+        settings.min_duration_ms = QUICK_MIN_DURATION_MS
+        settings.min_query_count = scenario.quick_min_query_count
+    if length.duration_s is not None:
+        settings.min_duration_ms = int(length.duration_s * 1000)
+    if length.min_queries is not None:
+        settings.min_query_count = length.min_queries
+    probe_latency_s = max(probe_latency_s, 1e-6)  # a no-op toy backend measures ~0
+    latency_ns = probe_latency_s * 1e9
+    probed = {"SingleStream": ("single_stream_expected_latency_ns", int(latency_ns)),
+              "MultiStream": ("multi_stream_expected_latency_ns", int(latency_ns)),
+              "Offline": ("offline_expected_qps",
+                          probe_batch / probe_latency_s * OFFLINE_EXPECTED_QPS_MARGIN)}
+    field, value = probed[scenario.loadgen_name]
+    if field not in from_user_conf:
+        setattr(settings, field, value)
+    if scenario.loadgen_name == "MultiStream":
+        settings.multi_stream_samples_per_query = scenario.samples_per_query
+    return settings
+
+
+def is_full_measurement(settings: lg.TestSettings, scenario: Scenario) -> bool:
+    """At least MLPerf's own minimum duration and query count for this scenario."""
+    rules = mlperf_settings(scenario)
+    return (settings.min_duration_ms >= rules.min_duration_ms
+            and settings.min_query_count >= rules.min_query_count)
+
+
+def settings_record(settings: lg.TestSettings, scenario: Scenario,
+                    length: RunLength | None = None) -> dict:
+    """The settings that decide validity, as result.json records them, and where the
+    run length came from."""
+    record = {"mlperf_conf_benchmark": MLPERF_BENCHMARK,
+              **{f: getattr(settings, f) for f in RECORDED_FIELDS},
+              "full_measurement": is_full_measurement(settings, scenario)}
+    if length is not None:
+        record["run_length"] = {
+            "quick": length.quick, "duration_s": length.duration_s,
+            "min_queries": length.min_queries,
+            "user_conf": None if length.user_conf is None else {
+                "path": str(Path(length.user_conf).resolve()),
+                "sha256": hashlib.sha256(Path(length.user_conf).read_bytes()).hexdigest()}}
+    return record

@@ -73,8 +73,12 @@ def small_folder(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_sweep(tmp_path_factory):
-    """`edgebench sweep demo` (MobileNetV2, every backend and scenario, quick), run once:
+    """`edgebench sweep demo` (MobileNetV2 FP32 and INT8 static on every backend,
+    SingleStream and Offline, quick), calibrated as `make demo` does, run once:
     (results folder, finished process)."""
     results = tmp_path_factory.mktemp("demo-results")
-    proc = run_cli("sweep", "demo", "--results", str(results), timeout=1200)
+    calibration = str(IMAGENET_SAMPLE) if (IMAGENET_SAMPLE / "val_map.txt").is_file() \
+        else "synthetic"
+    proc = run_cli("sweep", "demo", "--results", str(results), "--calibration", calibration,
+                   timeout=1500)
     return results, proc

@@ -61,21 +61,6 @@ def test_failed_build_is_not_cached_and_says_where_it_went(tmp_path):
     assert len(calls) == 1
 
 
-def test_unloadable_cached_artifact_is_rebuilt_once(tmp_path):
-    cache, calls, loads = ArtifactCache(tmp_path), [], []
-
-    def load(path):
-        loads.append(path)
-        if len(loads) == 2:  # the cached copy, as if damaged in place
-            raise ValueError("bad magic number")
-        return "session"
-
-    cache.load("m", {"a": 1}, _builder(calls), load)
-    path, loaded = cache.load("m", {"a": 1}, _builder(calls), load)
-    assert loaded == "session" and len(calls) == 2 and len(loads) == 3
-    assert path.read_bytes() == b"x" * 100
-
-
 def test_freshly_built_artifact_that_cannot_load_is_an_error(tmp_path):
     def load(_path):
         raise ValueError("unsupported opset 99")
@@ -96,3 +81,47 @@ def test_architecture_code_tells_builder_arguments_apart():
     assert narrow.architecture_code[0] is wide.architecture_code[0] is mobilenet_v2
     assert narrow.architecture_code[1] != wide.architecture_code[1]
     assert source_digest(mobilenet_v2) == source_digest(narrow.architecture_code[0])
+
+
+def _loader(failure: BaseException | None):
+    def load(path):
+        if failure is not None:
+            raise failure
+        return path.read_bytes()
+    return load
+
+
+def test_an_intact_artifact_that_fails_to_load_is_kept(tmp_path):
+    cache, calls = ArtifactCache(tmp_path), []
+    path, _ = cache.load("m", {"a": 1}, _builder(calls), _loader(None))
+    with pytest.raises(ArtifactError) as caught:
+        cache.load("m", {"a": 1}, _builder(calls),
+                   _loader(MemoryError("std::bad_alloc: cannot allocate 548 MB")))
+    message = str(caught.value)
+    assert "std::bad_alloc" in message and "intact" in message and "\n" not in message
+    assert path.read_bytes() == b"x" * 100 and len(calls) == 1  # nothing deleted or rebuilt
+
+
+def test_a_damaged_artifact_of_the_same_size_is_rebuilt_on_load(tmp_path, capfd):
+    cache, calls = ArtifactCache(tmp_path), []
+    path, _ = cache.load("m", {"a": 1}, _builder(calls), _loader(None))
+    path.write_bytes(b"y" * 100)  # same size: only the content digest can tell
+    attempts = []
+
+    def picky(artifact):
+        attempts.append(artifact.read_bytes())
+        if artifact.read_bytes() != b"x" * 100:
+            raise RuntimeError("invalid flatbuffer")
+        return "loaded"
+
+    assert cache.load("m", {"a": 1}, _builder(calls), picky) == (path, "loaded")
+    assert len(calls) == 2 and attempts == [b"y" * 100, b"x" * 100]
+    assert "damaged" in capfd.readouterr().err
+
+
+def test_manifest_records_each_files_digest(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    directory = cache.get_or_build("m", {"a": 1}, _builder([]))
+    entry = json.loads((directory / MANIFEST).read_text())["files"]["model.bin"]
+    assert entry["size"] == 100
+    assert entry["sha256"] == __import__("hashlib").sha256(b"x" * 100).hexdigest()

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from backends import get_backend_class
+from backends.recipes import BuildContext
 from harness.artifacts import ArtifactCache
 from harness.datasets import SyntheticDataset, open_dataset
 from harness.preprocess import to_layout
@@ -74,7 +75,7 @@ def reference(request, tmp_path_factory):
 def test_fp32_logits_agree_with_pytorch_eager(reference, backend_name):
     model_name, weights, inputs, expected = reference
     backend = get_backend_class(backend_name)(threads=2, hint="latency", batch_size=BATCH)
-    backend.prepare(model_name, weights, "fp32", ArtifactCache())
+    backend.prepare(BuildContext(model_name, weights, ArtifactCache()), "fp32")
     batches = [
         np.stack([to_layout(x, backend.input_layout) for x in inputs[start:start + BATCH]])
         for start in range(0, len(inputs), BATCH)
@@ -94,7 +95,8 @@ def test_fp32_logits_agree_with_pytorch_eager(reference, backend_name):
 def test_pytorch_backend_is_eager_on_the_same_weights(reference):
     model_name, weights, inputs, expected = reference
     backend = get_backend_class("pytorch")(threads=2, hint="latency", batch_size=BATCH)
-    assert backend.prepare(model_name, weights, "fp32", ArtifactCache()) == weights.path
+    context = BuildContext(model_name, weights, ArtifactCache())
+    assert backend.prepare(context, "fp32") == weights.path
     # channels-last kernels may sum in another order than the reference's NCHW ones
     actual = np.concatenate([backend.predict(inputs[s:s + BATCH])
                              for s in range(0, len(inputs), BATCH)])

@@ -11,28 +11,32 @@ import pytest
 import torch
 
 from backends import get_backend_class
+from backends.recipes import BuildContext
 from harness.artifacts import ArtifactCache
 from harness.errors import ArtifactError
 from harness.weights import resolve_weights
 from tests.conftest import ROOT
 
-SCENARIOS = ["single-stream", "multi-stream", "offline"]
+SCENARIOS = ["single-stream", "offline"]  # the demo's; MultiStream: tests/test_cli.py
 NEW_BACKENDS = ["openvino", "tflite", "pytorch"]
 
 
-def demo_record(demo_sweep, backend: str, scenario: str) -> dict:
+def demo_record(demo_sweep, backend: str, scenario: str, precision: str = "fp32") -> dict:
     results, proc = demo_sweep
     assert proc.returncode == 0, proc.stderr
-    (path,) = results.glob(f"*_mobilenet_v2_{backend}_fp32_{scenario}_performance/result.json")
+    (path,) = results.glob(
+        f"*_mobilenet_v2_{backend}_{precision}_{scenario}_performance/result.json")
     return json.loads(path.read_text())
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8-static"])
 @pytest.mark.parametrize("scenario", SCENARIOS)
-@pytest.mark.parametrize("backend", NEW_BACKENDS)
+@pytest.mark.parametrize("backend", [*NEW_BACKENDS, "onnxruntime"])
 def test_quick_run_on_every_backend_is_valid_and_records_what_ran(
-        demo_sweep, backend, scenario):
-    record = demo_record(demo_sweep, backend, scenario)
-    assert record["backend"] == backend and record["precision"] == "fp32"
+        demo_sweep, backend, scenario, precision):
+    record = demo_record(demo_sweep, backend, scenario, precision)
+    assert record["backend"] == backend and record["precision"] == precision
+    assert record["precision_executed"] == precision.removesuffix("-static")
     assert record["valid"] is True, record["loadgen_verdict"]
     assert record["backend_version"]
     settings = record["backend_settings"]
@@ -40,6 +44,9 @@ def test_quick_run_on_every_backend_is_valid_and_records_what_ran(
     hint = "throughput" if scenario == "offline" else "latency"
     assert settings["hint"] == hint
     assert settings["batch_size"] == {"single-stream": 1}.get(scenario, 8)
+    if precision == "int8-static":
+        assert record["calibration"]["count"] == record["quantization"]["calibration_set"][
+            "count"] > 0
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -76,7 +83,7 @@ def test_threads_option_reaches_every_runtime():
     weights = resolve_weights("random", "mobilenet_v2")
     for name in ("onnxruntime", "openvino", "tflite", "pytorch"):
         backend = get_backend_class(name)(threads=1, hint="latency", batch_size=1)
-        backend.prepare("mobilenet_v2", weights, "fp32", ArtifactCache())
+        backend.prepare(BuildContext("mobilenet_v2", weights, ArtifactCache()), "fp32")
         settings = backend.settings()
         applied = [v for k, v in settings.items()
                    if k in ("intra_op_num_threads", "inference_num_threads", "num_threads",
@@ -128,16 +135,17 @@ def test_failed_conversion_names_model_message_and_partial_artifact(tmp_path, mo
 
     monkeypatch.setattr(ov, "convert_model", broken_convert)
     cache = ArtifactCache(tmp_path)
+    random_weights = resolve_weights("random", "mobilenet_v2")
     backend = get_backend_class("openvino")(threads=1)
     with pytest.raises(ArtifactError) as caught:
-        backend.prepare("mobilenet_v2", resolve_weights("random", "mobilenet_v2"), "fp32", cache)
+        backend.prepare(BuildContext("mobilenet_v2", random_weights, cache), "fp32")
     message = str(caught.value)
     assert "mobilenet_v2-openvino-fp32" in message and "Unsupported operation FancyOp" in message
     (failed,) = (tmp_path / "artifacts").glob("*openvino*.failed")
     assert str(failed) in message
     # not cached: the next attempt converts again, and succeeds once the converter works
     monkeypatch.undo()
-    backend.prepare("mobilenet_v2", resolve_weights("random", "mobilenet_v2"), "fp32", cache)
+    backend.prepare(BuildContext("mobilenet_v2", random_weights, cache), "fp32")
 
 
 @pytest.mark.parametrize("backend_name", ["onnxruntime", "openvino", "tflite"])
@@ -145,7 +153,7 @@ def test_corrupt_cached_artifact_is_rebuilt(tmp_path, backend_name, capfd):
     weights = resolve_weights("random", "mobilenet_v2")
     cache = ArtifactCache(tmp_path)
     backend = get_backend_class(backend_name)(threads=1)
-    path = backend.prepare("mobilenet_v2", weights, "fp32", cache)
+    path = backend.prepare(BuildContext("mobilenet_v2", weights, cache), "fp32")
     x = np.zeros((1, 224, 224, 3) if backend.input_layout == "NHWC" else (1, 3, 224, 224),
                  np.float32)
     expected = backend.predict(x)
@@ -154,7 +162,7 @@ def test_corrupt_cached_artifact_is_rebuilt(tmp_path, backend_name, capfd):
                      + b"\x00" * (path.stat().st_size % 8))
     capfd.readouterr()
     again = get_backend_class(backend_name)(threads=1)
-    assert again.prepare("mobilenet_v2", weights, "fp32", cache) == path
+    assert again.prepare(BuildContext("mobilenet_v2", weights, cache), "fp32") == path
     err = capfd.readouterr().err
     assert "cannot be loaded" in err and "rebuilding it" in err
     assert np.allclose(again.predict(x), expected)

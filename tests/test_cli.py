@@ -22,8 +22,8 @@ REQUIRED_FIELDS = {
     "dataset", "samples", "threads", "valid", "loadgen_verdict", "metrics", "system",
     "started_at", "duration_s", "edgebench_version",
 }
-HEADLINE = {"single-stream": "p90 latency", "multi-stream": "p99 latency",
-            "offline": "throughput"}
+HEADLINE = {"single-stream": "p90 latency (early stopping)",
+            "multi-stream": "p99 query latency (early stopping)", "offline": "throughput"}
 
 
 def run_dirs(results: Path) -> list[Path]:
@@ -54,9 +54,14 @@ def test_quick_run_writes_a_complete_valid_result(quick_runs, scenario):
     assert record["valid"] is True and record["loadgen_verdict"].startswith("Result is : VALID")
     # never overridden: the verdict is LoadGen's own words
     assert record["loadgen_verdict"] in (run_dir / "mlperf_log_summary.txt").read_text()
-    latency = record["metrics"]["latency_ms"]
+    latency = record["metrics"]["sample_latency_ms" if scenario == "offline" else "latency_ms"]
     assert 0 < latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p99"] \
         <= latency["max"]
+    if scenario != "offline":  # MLPerf's headline: LoadGen's early-stopping estimate
+        estimate = latency["p99_early_stopping" if scenario == "multi-stream"
+                           else "p90_early_stopping"]
+        raw = latency["p99" if scenario == "multi-stream" else "p90"]
+        assert estimate >= raw
     assert record["metrics"]["throughput_sps"] > 0
     assert record["weights"] == "random:0" and any("RANDOM WEIGHTS" in w
                                                    for w in record["warnings"])
@@ -220,12 +225,12 @@ def test_demo_sweep_prints_a_table_of_valid_runs(demo_sweep):
     results, proc = demo_sweep
     assert proc.returncode == 0, proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("mobilenet_v2")]
-    scenarios = ["single-stream", "multi-stream", "offline"]
-    assert [(row[1], row[3]) for row in rows] == [
-        (backend, scenario) for backend in BACKEND_NAMES for scenario in scenarios]
+    assert [(row[1], row[2], row[3]) for row in rows] == [
+        (backend, precision, scenario) for backend in BACKEND_NAMES
+        for precision in ("fp32", "int8-static") for scenario in ("single-stream", "offline")]
     assert all("VALID" in row and "quick" in " ".join(row) for row in rows)
     assert f"results are in {results.resolve()}/" in proc.stdout
-    assert len(run_dirs(results)) == 12
+    assert len(run_dirs(results)) == 16
 
 
 def test_unknown_sweep_lists_choices():

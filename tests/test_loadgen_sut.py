@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from backends.base import Backend
+from backends.base import Backend, Executed
 from harness import loadgen_logs
 from harness.datasets import SyntheticDataset
 from harness.qsl import QuerySampleLibrary
 from harness.runner import run_loadgen
 from harness.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
-from scenarios.settings import build_test_settings, get_scenario
+from scenarios.settings import RunLength, build_test_settings, get_scenario
 
 CLASSES = 10
 
@@ -21,7 +21,7 @@ CLASSES = 10
 class ToyBackend(Backend):
     """Predicts class = (sample's first value rank) deterministically; records batches."""
 
-    name, precisions = "toy", ("fp32",)
+    name, recipes = "toy", {}
 
     def __init__(self, seconds_per_sample=0.0005, fail_after=None):
         super().__init__(threads=1)
@@ -32,8 +32,11 @@ class ToyBackend(Backend):
     def runtime_version():
         return "0"
 
-    def prepare(self, model_name, weights, precision, cache):
+    def load(self, path):
         raise NotImplementedError
+
+    def executed(self):
+        return Executed("fp32")
 
     def predict(self, batch):
         if self.fail_after is not None and len(self.batch_sizes) >= self.fail_after:
@@ -87,7 +90,8 @@ def run(scenario_name, mode, backend, dataset, tmp_path, perf_count=16, outputs=
         backend, qsl, outputs, max_batch=batch)
     probe_batch = {"single-stream": 1, "multi-stream": 8}.get(scenario_name, batch)
     latency = expected_latency_s or probe_batch * backend.seconds
-    settings = build_test_settings(scenario, mode, True, perf_count, latency, probe_batch)
+    settings = build_test_settings(scenario, mode, RunLength(quick=True), perf_count, latency,
+                                   probe_batch)
     settings.min_duration_ms = 300  # shorter still than --quick: these test the plumbing
     run_loadgen(sut, qsl, settings, tmp_path)
     return sut, qsl
@@ -139,7 +143,7 @@ def test_invalid_verdict_is_reported_verbatim(tmp_path):
     dataset = SyntheticDataset(16, size_px=4)
     qsl = QuerySampleLibrary(dataset, 16)
     sut = OfflineSUT(backend, qsl, max_batch=8)
-    settings = build_test_settings(scenario, "performance", True, 16, 100.0, 8)
+    settings = build_test_settings(scenario, "performance", RunLength(quick=True), 16, 100.0, 8)
     run_loadgen(sut, qsl, settings, tmp_path)
     verdict = loadgen_logs.read_verdict(tmp_path)
     assert verdict.startswith("Result is : INVALID")

@@ -9,7 +9,8 @@ import onnx
 import torch
 
 from backends.onnx_export import ONNX_OPSET
-from backends.onnxruntime_backend import OnnxRuntimeBackend
+from backends.onnxruntime.backend import OnnxRuntimeBackend
+from backends.recipes import BuildContext
 from harness.artifacts import ArtifactCache
 from harness.weights import resolve_weights
 
@@ -17,7 +18,7 @@ from harness.weights import resolve_weights
 def _check_against_pytorch(model_name: str, batch_sizes=(1, 3)):
     weights = resolve_weights("random", model_name)
     backend = OnnxRuntimeBackend(threads=2)
-    path = backend.prepare(model_name, weights, "fp32", ArtifactCache())
+    path = backend.prepare(BuildContext(model_name, weights, ArtifactCache()), "fp32")
     graph = onnx.load(str(path), load_external_data=False).graph
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic batch
     reference = weights.build_model(model_name)
@@ -38,6 +39,6 @@ def test_mobilenet_v2_export_and_cache():
     opset = {o.domain: o.version for o in onnx.load(str(path)).opset_import}[""]
     assert opset >= 17 and opset == ONNX_OPSET
     mtime = path.stat().st_mtime_ns
-    again = OnnxRuntimeBackend(1).prepare("mobilenet_v2", resolve_weights("random",
-                                          "mobilenet_v2"), "fp32", ArtifactCache())
+    again = OnnxRuntimeBackend(1).prepare(BuildContext("mobilenet_v2", resolve_weights("random",
+                                          "mobilenet_v2"), ArtifactCache()), "fp32")
     assert again == path and path.stat().st_mtime_ns == mtime  # reused, not rebuilt

@@ -42,14 +42,13 @@ def convert_to_tflite(
     return target
 
 
-def tflite_key_fields(model_name: str, weights: WeightsSource, batch_size: int) -> dict:
+def tflite_key_fields(model_name: str, weights: WeightsSource) -> dict:
     from importlib.metadata import version
 
     return {
         **source_key_fields(model_name, weights),
         "format": "tflite",
         "layout": "NHWC",
-        "batch_size": batch_size,
         "litert_torch": version("litert-torch"),
         "recipe": source_digest(convert_to_tflite),
     }

@@ -1,0 +1,1 @@
+"""ONNX Runtime: the adapter (`backend`) and its precisions (`quantize`), side by side."""

@@ -1,0 +1,88 @@
+"""ONNX Runtime on the CPU execution provider, fed the shared ONNX export or a model
+its own quantization tools made from it."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from backends.base import Backend, Executed, compute_summary
+from backends.onnxruntime.quantize import RECIPES, fp16_weights
+
+# Compute ops of an optimized ONNX Runtime graph, by the precision they compute in.
+INT8_OPS = {"QLinearConv", "QGemm", "QLinearMatMul", "QAttention"}
+INT8_DYNAMIC_OPS = {"ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul",
+                    "MatMulIntegerToFloat"}
+FLOAT_OPS = {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul"}
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+    recipes = RECIPES
+    graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+    @staticmethod
+    def runtime_version() -> str:
+        return ort.__version__
+
+    def load(self, path: Path | None) -> ort.InferenceSession:
+        self.model_path = path
+        self.session = ort.InferenceSession(str(path), self._options(),
+                                            providers=["CPUExecutionProvider"])
+        self._input = self.session.get_inputs()[0].name
+        self._output = self.session.get_outputs()[0].name
+        return self.session
+
+    def _options(self) -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        # One model, one request at a time per session: a second pool only adds noise.
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = self.graph_optimization_level
+        return options
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run([self._output], {self._input: batch})[0]
+
+    def executed(self) -> Executed:
+        """The operator types of the graph ONNX Runtime optimized for this CPU (a second
+        session writes it out; the timed one is untouched)."""
+        import onnx
+
+        with tempfile.TemporaryDirectory() as folder:
+            options = self._options()
+            options.optimized_model_filepath = str(Path(folder) / "optimized.onnx")
+            options.log_severity_level = 3  # its "hardware-specific file" warning is expected
+            ort.InferenceSession(str(self.model_path), options,
+                                 providers=["CPUExecutionProvider"])
+            graph = onnx.load(options.optimized_model_filepath).graph
+        weights = {t.name: t.data_type for t in graph.initializer}
+        ops = Counter(node.op_type for node in graph.node)
+        by_precision: Counter = Counter()
+        for node in graph.node:
+            if node.op_type in INT8_OPS:
+                by_precision["int8"] += 1
+            elif node.op_type in INT8_DYNAMIC_OPS:
+                by_precision["int8 (activations quantized per query)"] += 1
+            elif node.op_type in FLOAT_OPS:
+                float16 = weights.get(node.input[1]) == onnx.TensorProto.FLOAT16
+                by_precision["fp16" if float16 else "fp32"] += 1
+        summary = compute_summary(by_precision)
+        if summary == "fp32" and fp16_weights(self.model_path):
+            # no fp16 kernels here: the runtime inserted Casts and computes in fp32
+            summary = "fp32 compute, fp16 weights"
+        return Executed(summary, {"optimized_graph_ops": dict(sorted(ops.items()))})
+
+    def settings(self) -> dict:
+        return {
+            **super().settings(),
+            "intra_op_num_threads": self.threads,
+            "inter_op_num_threads": 1,
+            "graph_optimization_level": self.graph_optimization_level.name,
+            "execution_provider": "CPUExecutionProvider",
+        }

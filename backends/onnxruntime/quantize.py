@@ -1,0 +1,166 @@
+"""ONNX Runtime's precisions, each made by its own toolchain from the FP32 ONNX export.
+
+- fp16: ONNX's float16 converter (the copy ONNX Runtime ships), float32 graph inputs
+  and outputs kept;
+- int8-static: `quant_pre_process`, then `quantize_static`: QDQ, per-channel int8
+  weights, activations calibrated (MinMax, Entropy or Percentile);
+- int8-dynamic: `quantize_dynamic`: int8 weights, activations quantized per query;
+- bf16: no ONNX Runtime tool makes it and its CPU provider has no bf16 convolution.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from backends.onnx_export import INPUT_NAME, onnx_key_fields, onnx_recipe
+from backends.recipes import BuildContext, Recipe, unsupported
+from harness.artifacts import source_digest
+from harness.system_info import cpu_features, is_arm
+
+
+def int8_format(override: str | None = None) -> dict:
+    """Activation/weight types for this CPU, following ONNX Runtime's quantization guide:
+    U8S8 on x86-64 (its VPMADDUBSW / VNNI kernels take uint8 activations; int8
+    activations take slow paths there, 0.99x of FP32 measured here against 2.1x for
+    U8S8), S8S8 on ARM64 (the QDQ default, run by its SDOT kernels). Without VNNI,
+    x86 quantizes weights to 7 bits (reduce_range), against VPMADDUBSW's saturation."""
+    x86_vnni = bool({"avx512_vnni", "avx_vnni"} & cpu_features())
+    if override:
+        choice, reason = override, "--quant-format"
+    elif is_arm():
+        choice, reason = "s8s8", "ARM64: ONNX Runtime's S8S8 QDQ default"
+    else:
+        choice, reason = "u8s8", ("x86-64: ONNX Runtime's fast U8S8 kernels"
+                                  + (" (VNNI)" if x86_vnni else ", without VNNI"))
+    reduce_range = choice == "u8s8" and not is_arm() and not x86_vnni
+    return {"format": choice, "activation_type": "uint8" if choice == "u8s8" else "int8",
+            "weight_type": "int8", "reduce_range": reduce_range, "chosen_because": reason}
+
+
+def _fp32(ctx: BuildContext) -> Path:
+    label, fields, build = onnx_recipe(ctx.model_name, ctx.weights)
+    return ctx.cache.main_file(ctx.cache.get_or_build(label, fields, build))
+
+
+def _key(ctx: BuildContext, **settings) -> dict:
+    return {**onnx_key_fields(ctx.model_name, ctx.weights), "onnxruntime": version("onnxruntime"),
+            "recipe": source_digest(int8_format), **settings}
+
+
+# ---- fp16 ----
+
+def build_fp16(ctx: BuildContext, staging: Path) -> Path:
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(_fp32(ctx))), keep_io_types=True)
+    onnx.save(model, str(staging / "model.onnx"))
+    return staging / "model.onnx"
+
+
+# ---- int8 ----
+
+class _CalibrationReader(CalibrationDataReader):
+    """onnxruntime.quantization's CalibrationDataReader over the calibration set."""
+
+    def __init__(self, ctx: BuildContext):
+        self.batches = ({INPUT_NAME: batch} for batch in ctx.calibration.batches("NCHW"))
+
+    def get_next(self) -> dict | None:
+        return next(self.batches, None)
+
+    def rewind(self) -> None:  # called by some calibrators; a second pass is not needed
+        pass
+
+
+def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
+    chosen = int8_format(ctx.options.quant_format)
+    prepared = staging / "preprocessed.onnx"
+    quant_pre_process(str(_fp32(ctx)), str(prepared))
+    reader = _CalibrationReader(ctx)
+    quantize_static(
+        str(prepared), str(staging / "model.onnx"), reader,
+        quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QUInt8 if chosen["activation_type"] == "uint8"
+        else QuantType.QInt8,
+        weight_type=QuantType.QInt8, reduce_range=chosen["reduce_range"],
+        calibrate_method={"minmax": CalibrationMethod.MinMax,
+                          "entropy": CalibrationMethod.Entropy,
+                          "percentile": CalibrationMethod.Percentile}[
+                              ctx.options.calibration_method],
+    )
+    prepared.unlink()
+    return staging / "model.onnx"
+
+
+def build_int8_dynamic(ctx: BuildContext, staging: Path) -> Path:
+    prepared = staging / "preprocessed.onnx"
+    quant_pre_process(str(_fp32(ctx)), str(prepared))
+    quantize_dynamic(str(prepared), str(staging / "model.onnx"), weight_type=QuantType.QInt8)
+    prepared.unlink()
+    return staging / "model.onnx"
+
+
+def _static_record(ctx: BuildContext) -> dict:
+    chosen = int8_format(ctx.options.quant_format)
+    return {"tool": f"onnxruntime.quantization.quantize_static {version('onnxruntime')}",
+            "format": f"QDQ {chosen['format'].upper()}", "quant_format_choice": chosen,
+            "activations": chosen["activation_type"], "weights": "int8",
+            "activation_symmetric": chosen["activation_type"] == "int8",
+            "weight_symmetric": True, "weight_granularity": "per-channel",
+            "activation_granularity": "per-tensor",
+            "calibration_method": ctx.options.calibration_method}
+
+
+def _dynamic_record(_ctx: BuildContext) -> dict:
+    return {"tool": f"onnxruntime.quantization.quantize_dynamic {version('onnxruntime')}",
+            "format": "QOperator (ConvInteger, MatMulInteger)",
+            "activations": "uint8, quantized per query at run time", "weights": "int8",
+            "weight_symmetric": True, "weight_granularity": "per-tensor",
+            "calibration_method": None}
+
+
+RECIPES: dict[str, Recipe] = {
+    "fp32": Recipe("fp32", "the FP32 ONNX export itself (torch.onnx, opset 18)",
+                   lambda ctx: onnx_recipe(ctx.model_name, ctx.weights)[1],
+                   lambda ctx, staging: Path(onnx_recipe(ctx.model_name, ctx.weights)[2](
+                       staging)), artifact_runtime="onnx"),
+    "fp16": Recipe("fp16", "ONNX float16 converter, float32 inputs/outputs kept",
+                   lambda ctx: _key(ctx, converter="float16 keep_io_types"), build_fp16,
+                   quantization=lambda _ctx: {
+                       "tool": "onnxruntime.transformers.float16", "weights": "float16",
+                       "activations": "float16 inside, float32 graph inputs and outputs"}),
+    "bf16": Recipe("bf16", "unsupported: no ONNX Runtime tool or CPU kernel for bf16",
+                   unsupported_reason=unsupported(
+                       "ONNX Runtime's quantization tools make no bfloat16 model and its CPU "
+                       "execution provider has no bfloat16 Conv kernel")),
+    "int8-static": Recipe(
+        "int8-static", "quant_pre_process + quantize_static: QDQ, per-channel int8 weights, "
+        "calibrated activations (U8S8 on x86, S8S8 on ARM)",
+        lambda ctx: _key(ctx, settings=int8_format(ctx.options.quant_format),
+                         method=ctx.options.calibration_method),
+        build_int8_static, needs_calibration=True, quantization=_static_record),
+    "int8-dynamic": Recipe(
+        "int8-dynamic", "quantize_dynamic: int8 weights, activations quantized per query",
+        lambda ctx: _key(ctx, settings="dynamic QInt8"), build_int8_dynamic,
+        quantization=_dynamic_record),
+}
+
+
+def fp16_weights(model_path: Path) -> bool:
+    import onnx
+
+    model = onnx.load(str(model_path), load_external_data=False)
+    return any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+

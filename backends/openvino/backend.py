@@ -1,0 +1,103 @@
+"""OpenVINO on the CPU plugin, run as `benchmark_app` runs it (a performance hint per
+scenario, an async queue for Offline), at the inference precision its recipe asks for."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from backends.base import Backend, Executed, Tag, compute_summary
+from backends.openvino.ov_import import ov
+from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES
+from harness.errors import EdgebenchError, Unsupported
+
+COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "Deconvolution", "GroupConvolution"}
+RUNTIME_PRECISION = {"u8": "int8", "i8": "int8", "f32": "fp32", "bf16": "bf16", "f16": "fp16"}
+
+
+class OpenVinoBackend(Backend):
+    name = "openvino"
+    recipes = RECIPES
+
+    @staticmethod
+    def runtime_version() -> str:
+        return ov.__version__
+
+    def load(self, path: Path | None) -> ov.CompiledModel:
+        core = ov.Core()
+        asked = INFERENCE_PRECISION[self.precision]
+        self.compiled = core.compile_model(core.read_model(path), "CPU", {
+            "PERFORMANCE_HINT": self.hint.upper(),
+            "INFERENCE_NUM_THREADS": self.threads,
+            # Pinned: the plugin silently runs bf16 on CPUs with AVX-512 BF16 or AMX.
+            "INFERENCE_PRECISION_HINT": asked,
+        })
+        ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+        if ran != asked:
+            capabilities = ", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+            message = (f"OpenVINO's CPU plugin compiled with INFERENCE_PRECISION_HINT={ran} "
+                       f"when asked for {asked} (OPTIMIZATION_CAPABILITIES: {capabilities})")
+            if self.precision in ("fp16", "bf16"):
+                raise Unsupported(message)
+            raise EdgebenchError(f"{message}; refusing to report it as a {self.precision} run")
+        self.request = self.compiled.create_infer_request()
+        return self.compiled
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.request.infer(batch, share_inputs=True)[0]
+
+    def predict_stream(
+        self,
+        batches: Iterable[tuple[Tag, np.ndarray]],
+        on_logits: Callable[[Tag, np.ndarray], None],
+    ) -> None:
+        # benchmark_app's throughput mode: keep the plugin's optimal number of requests
+        # in flight, each on its own stream.
+        queue = ov.AsyncInferQueue(self.compiled, self.optimal_requests)
+        queue.set_callback(
+            lambda request, tag: on_logits(tag, request.get_output_tensor(0).data.copy())
+        )
+        try:
+            for tag, batch in batches:
+                queue.start_async(batch, userdata=tag)  # copies `batch`: it may go after
+        finally:  # even on error: no callback may outlive this call
+            queue.wait_all()
+
+    def executed(self) -> Executed:
+        """The runtime precision of every compute layer of the compiled model."""
+        by_precision: Counter = Counter()
+        layers: Counter = Counter()
+        for op in self.compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
+            runtime = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?"
+            layers[f"{layer}:{runtime}"] += 1
+            if layer in COMPUTE_LAYERS:
+                precision = RUNTIME_PRECISION.get(runtime, runtime)
+                if precision == "fp32" and self.precision == "int8-dynamic":
+                    precision = "fp32 compute, int8 weights"  # decompressed as it runs
+                by_precision[precision] += 1
+        return Executed(compute_summary(by_precision), {
+            "inference_precision_hint": self.compiled.get_property(
+                "INFERENCE_PRECISION_HINT").to_string(),
+            "runtime_layers": dict(sorted(layers.items()))})
+
+    @property
+    def optimal_requests(self) -> int:
+        return int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    def settings(self) -> dict:
+        read = self.compiled.get_property
+        return {
+            **super().settings(),
+            "device": "CPU",
+            "performance_hint": str(read("PERFORMANCE_HINT")),
+            "inference_precision": read("INFERENCE_PRECISION_HINT").to_string(),
+            "inference_num_threads": int(read("INFERENCE_NUM_THREADS")),
+            "num_streams": int(read("NUM_STREAMS")),
+            "optimal_number_of_infer_requests": self.optimal_requests,
+            "async_queue": self.hint == "throughput",
+        }

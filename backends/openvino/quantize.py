@@ -1,0 +1,128 @@
+"""OpenVINO's precisions: IRs converted from the shared ONNX export, quantized by NNCF,
+and the inference precision the CPU plugin is asked to run them in.
+
+- fp32: fp32-weight IR, run at INFERENCE_PRECISION_HINT=f32;
+- fp16: fp16-weight IR, run at f16 (a CPU without FP16 arithmetic refuses it: the
+  backend reads the hint back and records the refusal);
+- bf16: the fp32 IR run at bf16 (OpenVINO's own default on AVX512_BF16/AMX CPUs);
+- int8-static: `nncf.quantize` post-training quantization, calibrated;
+- int8-dynamic: what OpenVINO really offers instead: NNCF int8 weight compression,
+  activations in float (the CPU plugin may quantize FullyConnected inputs per query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from backends.onnx_export import onnx_recipe
+from backends.openvino.ov_import import ov
+from backends.recipes import BuildContext, Recipe
+from harness.artifacts import source_digest
+
+# What the CPU plugin is asked to compute in, per precision (read back after compiling).
+INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16",
+                       "int8-static": "f32", "int8-dynamic": "f32"}
+
+
+def capability_missing(capability: str) -> Callable[[], str | None]:
+    """The CPU plugin's own list of what this CPU computes natively decides."""
+    def reason() -> str | None:
+        listed = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        if capability in listed:
+            return None
+        return (f"OpenVINO's CPU plugin lists no {capability} among this CPU's "
+                f"OPTIMIZATION_CAPABILITIES ({', '.join(listed)}); asked for "
+                f"{capability.lower()}, it would run another precision")
+    return reason
+
+
+def _onnx(ctx: BuildContext) -> tuple[Path, str]:
+    directory = ctx.cache.get_or_build(*onnx_recipe(ctx.model_name, ctx.weights))
+    return ctx.cache.main_file(directory), directory.name
+
+
+def _key(ctx: BuildContext, **settings) -> dict:
+    # The ONNX artifact's own key (its folder name hashes every field of it), so that
+    # anything rebuilding the ONNX file rebuilds the IR made from it too.
+    return {"source": _onnx(ctx)[1], "format": "openvino-ir", "openvino": ov.__version__,
+            "recipe": source_digest(convert_to_ir), **settings}
+
+
+def convert_to_ir(onnx_path: Path, target: Path, fp16_weights: bool = False) -> Path:
+    model = ov.convert_model(onnx_path)
+    # save_model stores fp16 weights by default; only the fp16 artifact keeps them so.
+    ov.save_model(model, target, compress_to_fp16=fp16_weights)
+    return target
+
+
+def build_fp32(ctx: BuildContext, staging: Path) -> Path:
+    return convert_to_ir(_onnx(ctx)[0], staging / "model.xml")
+
+
+def build_fp16(ctx: BuildContext, staging: Path) -> Path:
+    return convert_to_ir(_onnx(ctx)[0], staging / "model.xml", fp16_weights=True)
+
+
+def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
+    import nncf
+
+    calibration = list(ctx.calibration.batches("NCHW"))
+    model = nncf.quantize(ov.convert_model(_onnx(ctx)[0]), nncf.Dataset(calibration),
+                          subset_size=len(calibration))
+    ov.save_model(model, staging / "model.xml", compress_to_fp16=False)
+    return staging / "model.xml"
+
+
+def build_int8_weights(ctx: BuildContext, staging: Path) -> Path:
+    import nncf
+
+    model = nncf.compress_weights(ov.convert_model(_onnx(ctx)[0]),
+                                  mode=nncf.CompressWeightsMode.INT8_ASYM)
+    ov.save_model(model, staging / "model.xml", compress_to_fp16=False)
+    return staging / "model.xml"
+
+
+def _nncf_version() -> str:
+    from importlib.metadata import version
+
+    return version("nncf")
+
+
+RECIPES: dict[str, Recipe] = {
+    "fp32": Recipe("fp32", "IR with fp32 weights (convert_model), hint f32",
+                   lambda ctx: _key(ctx), build_fp32),
+    "fp16": Recipe("fp16", "IR with fp16 weights, hint f16 (refused on CPUs without FP16)",
+                   lambda ctx: _key(ctx, weights="fp16"), build_fp16,
+                   unsupported_reason=capability_missing("FP16"),
+                   quantization=lambda _ctx: {"tool": "openvino.save_model(compress_to_fp16)",
+                                              "weights": "float16", "activations": "float16"}),
+    "bf16": Recipe("bf16", "the fp32 IR, hint bf16 (CPUs with AVX512_BF16 or AMX)",
+                   lambda ctx: _key(ctx), build_fp32, artifact_precision="fp32",
+                   unsupported_reason=capability_missing("BF16"),
+                   quantization=lambda _ctx: {"tool": "CPU plugin INFERENCE_PRECISION_HINT",
+                                              "weights": "bfloat16 at compile time",
+                                              "activations": "bfloat16"}),
+    "int8-static": Recipe(
+        "int8-static", "nncf.quantize post-training quantization (calibrated), hint f32 "
+        "for the layers left in float",
+        lambda ctx: _key(ctx, nncf=_nncf_version(), preset="performance"),
+        build_int8_static, needs_calibration=True,
+        quantization=lambda ctx: {
+            "tool": f"nncf.quantize {_nncf_version()} (preset PERFORMANCE)",
+            "format": "FakeQuantize IR", "activations": "uint8/int8 (chosen by NNCF per op)",
+            "weights": "int8", "activation_symmetric": True, "weight_symmetric": True,
+            "weight_granularity": "per-channel", "activation_granularity": "per-tensor",
+            "calibration_method": "min-max (NNCF default statistics, fast bias correction)"}),
+    "int8-dynamic": Recipe(
+        "int8-dynamic", "int8 weight compression (nncf.compress_weights INT8_ASYM), float "
+        "activations: OpenVINO has no dynamic quantization of convolutions",
+        lambda ctx: _key(ctx, nncf=_nncf_version(), mode="INT8_ASYM"), build_int8_weights,
+        quantization=lambda _ctx: {
+            "tool": f"nncf.compress_weights {_nncf_version()} (INT8_ASYM)",
+            "what": "int8 weight compression; OpenVINO's closest thing to dynamic "
+                    "quantization (activations stay float)",
+            "weights": "uint8 with zero point", "activations": "float",
+            "weight_symmetric": False, "weight_granularity": "per-channel",
+            "calibration_method": None}),
+}

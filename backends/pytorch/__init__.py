@@ -1,0 +1,1 @@
+"""PyTorch eager: the adapter (`backend`) and its precisions (`quantize`), side by side."""

@@ -1,0 +1,86 @@
+"""A precision is a recipe in its runtime's folder (the way `optimum` lays out its
+per-runtime quantizers): what it builds from, its cache key, its build, whether it
+needs calibration data, and whether this machine can run it. The runner never names a
+precision: adding one to a backend touches only that backend's folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.artifacts import ArtifactCache
+from harness.calibration import CalibrationSet
+from harness.weights import WeightsSource
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8-static", "int8-dynamic")
+
+
+@dataclass(frozen=True)
+class QuantOptions:
+    """Quantizer settings a user may override; every one is part of the artifact key."""
+
+    quant_format: str | None = None  # "u8s8" | "s8s8"; None: chosen from the CPU's ISA
+    calibration_method: str = "minmax"  # "minmax" | "entropy" | "percentile"
+
+
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+QUANT_FORMATS = ("u8s8", "s8s8")
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything a recipe may build from, resolved once by the runner."""
+
+    model_name: str
+    weights: WeightsSource
+    cache: ArtifactCache
+    batch_size: int = 1  # set by the backend that builds: static shapes need it
+    calibration: CalibrationSet | None = None
+    options: QuantOptions = field(default_factory=QuantOptions)
+
+
+def _no_reason() -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    precision: str
+    summary: str  # the toolchain and the format it makes, for `info` and the README
+    # key fields and build of the artifact; build None: the runtime converts in memory
+    key_fields: Callable[[BuildContext], dict] | None = None
+    build: Callable[[BuildContext, Path], Path] | None = None
+    needs_calibration: bool = False
+    # why this machine cannot run it (the runtime's own words), or None
+    unsupported_reason: Callable[[], str | None] = _no_reason
+    # what result.json records under `quantization` (types, symmetry, granularity, ...)
+    quantization: Callable[[BuildContext], dict] | None = None
+    per_batch_size: bool = False  # static shapes: one artifact per batch size
+    artifact_runtime: str | None = None  # shared artifacts: "onnx" serves two runtimes
+    # another precision's artifact, run differently (OpenVINO's bf16: the fp32 IR)
+    artifact_precision: str | None = None
+
+    def label(self, runtime: str, ctx: BuildContext) -> str:
+        suffix = f"-b{ctx.batch_size}" if self.per_batch_size else ""
+        precision = self.artifact_precision or self.precision
+        return f"{ctx.model_name}-{self.artifact_runtime or runtime}-{precision}{suffix}"
+
+    def full_key(self, ctx: BuildContext) -> dict:
+        fields = {**self.key_fields(ctx), "precision": self.artifact_precision or self.precision}
+        if self.per_batch_size:
+            fields["batch_size"] = ctx.batch_size
+        if self.needs_calibration:
+            fields["calibration"] = ctx.calibration.key_fields()
+        return fields
+
+    def artifact(self, runtime: str, ctx: BuildContext) -> Path:
+        """The built artifact's main file (built on first use, then cached)."""
+        directory = ctx.cache.get_or_build(
+            self.label(runtime, ctx), self.full_key(ctx), lambda staging: self.build(ctx, staging))
+        return ctx.cache.main_file(directory)
+
+
+def unsupported(reason: str) -> Callable[[], str]:
+    return lambda: reason

@@ -1,0 +1,114 @@
+"""TensorFlow Lite (LiteRT) interpreter with its default XNNPACK delegate, on a .tflite
+file made by LiteRT's PyTorch converter, or quantized from it by LiteRT Quantizer."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from backends.base import Backend, Executed, compute_summary
+from backends.tflite.quantize import RECIPES
+from harness.preprocess import to_layout
+
+try:
+    from ai_edge_litert import __version__ as _RUNTIME_VERSION
+    from ai_edge_litert.interpreter import Interpreter
+
+    RUNTIME = "ai-edge-litert"
+except ModuleNotFoundError:
+    try:  # older Raspberry Pi OS images only have the standalone interpreter
+        from tflite_runtime import __version__ as _RUNTIME_VERSION
+        from tflite_runtime.interpreter import Interpreter
+
+        RUNTIME = "tflite-runtime"
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("no TFLite interpreter", name="ai_edge_litert") from None
+
+COMPUTE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL"}
+
+
+class TfliteBackend(Backend):
+    name = "tflite"
+    recipes = RECIPES
+    input_layout = "NHWC"
+
+    @staticmethod
+    def runtime_version() -> str:
+        return _RUNTIME_VERSION
+
+    def load(self, path: Path | None) -> Interpreter:
+        # The default op resolver applies the XNNPACK delegate to every op it supports.
+        self.interpreter = Interpreter(model_path=str(path), num_threads=self.threads)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        return self.interpreter
+
+    def to_input(self, chw: np.ndarray) -> np.ndarray:
+        sample = to_layout(chw, self.input_layout)
+        if self._input["dtype"] == np.float32:
+            return sample
+        # A full-integer model: quantize once, here, with the model's own parameters.
+        scale, zero_point = self._input["quantization"]
+        info = np.iinfo(self._input["dtype"])
+        return np.clip(np.round(sample / scale) + zero_point, info.min, info.max).astype(
+            self._input["dtype"])
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        rows = len(batch)
+        if rows != self.batch_size:
+            # Static shapes: a short batch (the last of an Offline query) is padded.
+            # Its latency is that of a full batch, which is what the device would pay.
+            if rows > self.batch_size:
+                return np.concatenate([
+                    self.predict(batch[i:i + self.batch_size])
+                    for i in range(0, rows, self.batch_size)
+                ])
+            padded = np.zeros((self.batch_size, *batch.shape[1:]), batch.dtype)
+            padded[:rows] = batch
+            batch = padded
+        self.interpreter.set_tensor(self._input["index"], batch)
+        self.interpreter.invoke()
+        logits = self.interpreter.get_tensor(self._output["index"])[:rows]
+        if self._output["dtype"] != np.float32:
+            scale, zero_point = self._output["quantization"]
+            logits = (logits.astype(np.float32) - zero_point) * scale
+        return logits
+
+    def executed(self) -> Executed:
+        """The types of the tensors each compute op reads (activation, weights)."""
+        tensors = {t["index"]: np.dtype(t["dtype"]).name
+                   for t in self.interpreter.get_tensor_details()}
+        by_precision: Counter = Counter()
+        ops: Counter = Counter()
+        for op in self.interpreter._get_ops_details():  # the interpreter's own op table
+            ops[op["op_name"]] += 1
+            if op["op_name"] not in COMPUTE_OPS:
+                continue
+            activation, weights = (tensors.get(i, "?") for i in op["inputs"][:2])
+            if activation == "int8":
+                by_precision["int8"] += 1
+            elif weights == "int8":
+                by_precision["int8 dynamic (float activations quantized per op)"] += 1
+            else:
+                by_precision["fp32" if activation == "float32" else activation] += 1
+        types = Counter(tensors.values())
+        summary = compute_summary(by_precision)
+        if summary == "fp32" and types.get("float16"):
+            summary = "fp32 compute, fp16 weights"  # DEQUANTIZE ops widen them at load
+        return Executed(summary, {"tensor_types": dict(types), "ops": dict(ops),
+                                  "input_type": np.dtype(self._input["dtype"]).name,
+                                  "output_type": np.dtype(self._output["dtype"]).name})
+
+    def settings(self) -> dict:
+        return {
+            **super().settings(),
+            "interpreter": RUNTIME,
+            "num_threads": self.threads,
+            "delegate": "XNNPACK (default op resolver)",
+            "shapes": "static: one file per batch_size",
+            "input_layout": self.input_layout,
+            "input_type": np.dtype(self._input["dtype"]).name,
+        }

@@ -1,0 +1,123 @@
+"""LiteRT's precisions, made by LiteRT Quantizer (`litert-quantizer`) from the FP32
+.tflite that litert-torch converted.
+
+Why this route: LiteRT's documentation points PyTorch users at litert-torch for
+conversion and at LiteRT Quantizer (the renamed AI Edge Quantizer, whose old name is
+no longer maintained) for post-training quantization of a converted model; it works
+on the .tflite file, so every precision starts from the same FP32 artifact.
+
+- fp16: fp16 weights (FLOAT_CASTING, weight-only), dequantized to fp32 at load;
+- int8-dynamic: `dynamic_wi8_afp32`: int8 per-channel weights, activations
+  quantized at run time (dynamic range quantization);
+- int8-static: `static_wi8_ai8`: full-integer int8, calibrated; the model's input
+  and output become int8, so the QSL quantizes each sample once, at load, with the
+  model's own scale and zero point (as a deployed app would) and the outputs are
+  dequantized to float logits.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+
+from backends.recipes import BuildContext, Recipe, unsupported
+from backends.tflite.convert import convert_to_tflite, tflite_key_fields
+from harness.artifacts import source_digest
+from harness.errors import UsageError
+
+
+def _quantizer():
+    try:  # pulls in LiteRT's model utilities: imported at build time only
+        from litert_quantizer import quantizer, recipe
+    except ModuleNotFoundError:
+        raise UsageError("quantizing .tflite models needs LiteRT Quantizer: "
+                         "pip install 'edgebench[tflite]'") from None
+    return quantizer, recipe
+
+
+def _fp32(ctx: BuildContext) -> Path:
+    return RECIPES["fp32"].artifact("tflite", ctx)
+
+
+def _key(ctx: BuildContext, **settings) -> dict:
+    return {"source": _fp32(ctx).parent.name, "format": "tflite",
+            "litert_quantizer": version("litert-quantizer"),
+            "recipe": source_digest(_quantizer), **settings}
+
+
+def _quantize(ctx: BuildContext, staging: Path, recipe, calibration=None) -> Path:
+    quantizer, _ = _quantizer()
+    tool = quantizer.Quantizer(str(_fp32(ctx)))
+    tool.load_quantization_recipe(recipe)
+    result = tool.quantize(tool.calibrate(calibration) if calibration else None)
+    result.export_model(str(staging / "model.tflite"), overwrite=True)
+    return staging / "model.tflite"
+
+
+def build_fp16(ctx: BuildContext, staging: Path) -> Path:
+    from litert_quantizer import algorithm_manager, recipe_manager
+    from litert_quantizer.qtyping import TFLOperationName
+
+    manager = recipe_manager.RecipeManager()
+    manager.add_weight_only_config(
+        regex=".*", operation_name=TFLOperationName.ALL_SUPPORTED, num_bits=16,
+        algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
+    return _quantize(ctx, staging, manager.get_quantization_recipe())
+
+
+def build_int8_dynamic(ctx: BuildContext, staging: Path) -> Path:
+    return _quantize(ctx, staging, _quantizer()[1].dynamic_wi8_afp32())
+
+
+def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
+    from ai_edge_litert.interpreter import Interpreter
+
+    ((signature, io),) = Interpreter(model_path=str(_fp32(ctx))).get_signature_list().items()
+    (input_name,) = io["inputs"]
+    samples = [{input_name: batch}
+               for batch in ctx.calibration.batches("NHWC", ctx.batch_size)]
+    return _quantize(ctx, staging, _quantizer()[1].static_wi8_ai8(), {signature: samples})
+
+
+def _record(tool: str, **fields) -> dict:
+    return {"tool": f"litert-quantizer {version('litert-quantizer')} {tool}", **fields}
+
+
+RECIPES: dict[str, Recipe] = {
+    "fp32": Recipe("fp32", "litert-torch conversion, NHWC input, one file per batch size",
+                   lambda ctx: tflite_key_fields(ctx.model_name, ctx.weights),
+                   lambda ctx, staging: convert_to_tflite(
+                       ctx.model_name, ctx.weights, staging / "model.tflite", ctx.batch_size),
+                   per_batch_size=True),
+    "fp16": Recipe("fp16", "LiteRT Quantizer fp16 weights (FLOAT_CASTING), fp32 compute",
+                   lambda ctx: _key(ctx, recipe_name="weight_only fp16"), build_fp16,
+                   per_batch_size=True,
+                   quantization=lambda _ctx: _record(
+                       "weight-only FLOAT_CASTING 16 bit", weights="float16",
+                       activations="float32 (weights dequantized at load)")),
+    "bf16": Recipe("bf16", "unsupported: no bf16 in LiteRT's CPU path",
+                   unsupported_reason=unsupported(
+                       "LiteRT Quantizer has no bfloat16 recipe and LiteRT's CPU kernels "
+                       "(XNNPACK) run no bfloat16 model")),
+    "int8-static": Recipe(
+        "int8-static", "LiteRT Quantizer static_wi8_ai8: full-integer int8, calibrated; "
+        "int8 input quantized once at sample load",
+        lambda ctx: _key(ctx, recipe_name="static_wi8_ai8"), build_int8_static,
+        needs_calibration=True, per_batch_size=True,
+        quantization=lambda _ctx: _record(
+            "static_wi8_ai8", activations="int8", weights="int8",
+            activation_symmetric=False, weight_symmetric=True,
+            weight_granularity="per-channel", activation_granularity="per-tensor",
+            calibration_method="min-max",
+            model_io="int8: samples quantized at load with the model's input scale and "
+                     "zero point; outputs dequantized to float logits")),
+    "int8-dynamic": Recipe(
+        "int8-dynamic", "LiteRT Quantizer dynamic_wi8_afp32: int8 weights, activations "
+        "quantized at run time",
+        lambda ctx: _key(ctx, recipe_name="dynamic_wi8_afp32"), build_int8_dynamic,
+        per_batch_size=True,
+        quantization=lambda _ctx: _record(
+            "dynamic_wi8_afp32", weights="int8", activations="float32, quantized per op "
+            "at run time", weight_symmetric=True, weight_granularity="per-channel",
+            calibration_method=None)),
+}

@@ -1,0 +1,310 @@
+"""Precisions: every backend x precision runs or says why not, in the runtime's words;
+quantization keeps what a trained model learned; calibration sets are explicit,
+disjoint from the evaluation and part of the artifact key; failures are one line."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from backends import BACKEND_NAMES, get_backend_class
+from backends.recipes import PRECISIONS, BuildContext
+from harness.artifacts import ArtifactCache
+from harness.calibration import resolve_calibration
+from harness.datasets import open_dataset
+from harness.fidelity import fidelity
+from harness.runner import RunConfig, run_benchmark
+from harness.weights import resolve_weights
+from tests.conftest import ROOT, run_cli
+from tests.learnable import TINY, learnable_folder, register_tiny_model, train_tiny_model
+
+# What "executed" must say for each precision asked: nothing falls back silently.
+EXECUTED_MATCHES = {
+    "fp32": lambda executed: executed == "fp32",
+    "fp16": lambda executed: "fp16" in executed,
+    "bf16": lambda executed: executed == "bf16",
+    "int8-static": lambda executed: executed == "int8",
+    "int8-dynamic": lambda executed: "int8" in executed,
+}
+# Where a runtime has no recipe at all for a precision; the rest depends on the CPU.
+NEVER_SUPPORTED = {("onnxruntime", "bf16"), ("tflite", "bf16")}
+CPU_DEPENDENT = {("openvino", "fp16"), ("openvino", "bf16"), ("pytorch", "bf16")}
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """MobileNetV2, every backend x precision, Offline quick, synthetic calibration."""
+    results = tmp_path_factory.mktemp("grid")
+    records = {}
+    for backend in BACKEND_NAMES:
+        for precision in PRECISIONS:
+            _, records[backend, precision] = run_benchmark(RunConfig(
+                model="mobilenet_v2", backend=backend, precision=precision,
+                scenario="offline", quick=True, weights="random", results_dir=results,
+                calibration="synthetic", calibration_count=16))
+    return records
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_every_backend_and_precision_runs_or_says_why_not(grid, backend, precision):
+    record = grid[backend, precision]
+    assert record["precision"] == precision and record["backend"] == backend
+    if record.get("unsupported"):
+        assert (backend, precision) in NEVER_SUPPORTED | CPU_DEPENDENT, record["unsupported"]
+        assert len(record["unsupported"]["reason"]) > 20
+        assert record["precision_executed"] is None and record["metrics"] == {}
+        return
+    assert (backend, precision) not in NEVER_SUPPORTED
+    assert record["valid"] is True, record["loadgen_verdict"]
+    executed = record["precision_executed"]
+    assert EXECUTED_MATCHES[precision](executed), f"{backend} {precision} ran {executed!r}"
+    if precision == "fp32":
+        assert record["quantization"] is None
+        return
+    quantization = record["quantization"]
+    assert quantization["tool"]
+    if record["artifact"] is not None:
+        assert quantization["artifact_size_bytes"] == record["artifact_size_bytes"] > 0
+    if precision == "int8-static":
+        assert quantization["calibration_set"]["synthetic"] is True
+        assert quantization["calibration_set"]["count"] == 16
+        assert any("SYNTHETIC CALIBRATION" in w for w in record["warnings"])
+        assert {"activations", "weights", "weight_symmetric",
+                "weight_granularity"} <= set(quantization)
+
+
+def test_cpu_dependent_precisions_follow_what_the_runtime_reports(grid):
+    from backends.openvino.ov_import import ov
+
+    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    for capability in ("FP16", "BF16"):
+        record = grid["openvino", capability.lower()]
+        assert bool(record.get("unsupported")) == (capability not in capabilities)
+        if record.get("unsupported"):
+            assert "OPTIMIZATION_CAPABILITIES" in record["unsupported"]["reason"]
+
+
+def test_sizes_shrink_with_int8_and_dynamic_pytorch_says_linear_only(grid):
+    for backend in ("onnxruntime", "openvino", "tflite"):
+        fp32 = grid[backend, "fp32"]["artifact_size_bytes"]
+        int8 = grid[backend, "int8-static"]["artifact_size_bytes"]
+        assert int8 < 0.4 * fp32, (backend, int8, fp32)
+    dynamic = grid["pytorch", "int8-dynamic"]
+    assert "Linear layers only" in dynamic["quantization"]["what"]
+    assert dynamic["precision_executed"] == "fp32 (52 ops), int8 (1 op)"
+
+
+def test_unsupported_precision_exits_0_with_the_reason(tmp_path):
+    proc = run_cli("run", "--model", "mobilenet_v2", "--backend", "tflite", "--precision",
+                   "bf16", "--quick", "--results", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "unsupported on this machine: LiteRT Quantizer has no bfloat16 recipe" in proc.stdout
+    (result,) = tmp_path.glob("*/result.json")
+    assert '"reason": "LiteRT Quantizer has no bfloat16 recipe' in result.read_text()
+
+
+# ---- accuracy on a model that has learned something ----
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny MobileNetV2 trained on colours; (checkpoint, calibration dir, eval dir)."""
+    register_tiny_model()
+    folder = tmp_path_factory.mktemp("learnable")
+    model = train_tiny_model(learnable_folder(folder / "train", 12, seed=0), steps=100)
+    checkpoint = folder / "tiny.pth"
+    torch.save(model.state_dict(), checkpoint)
+    return checkpoint, folder / "train", learnable_folder(folder / "eval", 25, seed=1)
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_int8_static_keeps_the_trained_models_accuracy(trained, backend, tmp_path):
+    checkpoint, calibration_dir, eval_dir = trained
+    top1 = {}
+    for precision in ("fp32", "int8-static"):
+        _, record = run_benchmark(RunConfig(
+            model=TINY, backend=backend, precision=precision, mode="accuracy",
+            weights=str(checkpoint), dataset=str(eval_dir), calibration=str(calibration_dir),
+            calibration_count=48, results_dir=tmp_path))
+        top1[precision] = record["metrics"]["accuracy"]["top1"]
+    assert top1["fp32"] >= 0.6, f"the tiny model did not learn ({top1['fp32']})"
+    assert abs(top1["int8-static"] - top1["fp32"]) <= 0.02, top1
+    fid = record["metrics"]["accuracy"]["fidelity"]
+    assert fid["agreement"] >= 0.95, fid
+    assert fid["samples"] == 100 and fid["reference"]["backend"] == backend
+    assert record["precision_executed"] == "int8"
+    assert record["calibration"]["count"] == 48
+
+
+# ---- calibration ----
+
+def test_calibration_and_evaluation_from_one_folder_are_disjoint(tmp_path):
+    folder = learnable_folder(tmp_path / "images", 5, seed=3)  # 20 images
+    cache = tmp_path / "cache"
+    first = resolve_calibration(str(folder), 6, folder, cache)
+    again = resolve_calibration(str(folder), 6, folder, cache)
+    assert [f.name for f in first.files] == [f.name for f in again.files]  # deterministic
+    assert first.digest == again.digest
+    evaluation = open_dataset(str(folder), None, cache, 0,
+                              exclude=frozenset(f.resolve() for f in first.files))
+    calibrated = {f.name for f in first.files}
+    evaluated = {f.name for f in evaluation.files}
+    assert len(calibrated) == 6 and len(evaluated) == 14 and not calibrated & evaluated
+    description = evaluation.describe()
+    assert description["excluded_for_calibration"] == 6 and description["samples"] == 14
+
+
+def test_the_run_records_both_sets(tmp_path):
+    folder = learnable_folder(tmp_path / "images", 3, seed=4)  # 12 images
+    _, record = run_benchmark(RunConfig(
+        model="mobilenet_v2", backend="onnxruntime", mode="accuracy", weights="random",
+        dataset=str(folder), calibration=str(folder), calibration_count=5,
+        results_dir=tmp_path / "results"))
+    assert record["samples"] == 7 and record["dataset"]["excluded_for_calibration"] == 5
+    assert record["dataset"]["files_digest"]
+    assert record["calibration"]["count"] == 5 and len(record["calibration"]["digest"]) == 16
+
+
+def test_a_changed_calibration_set_rebuilds_the_artifact(tmp_path):
+    folder = learnable_folder(tmp_path / "images", 2, seed=5)
+    cache = ArtifactCache(tmp_path / "cache")
+    weights = resolve_weights("random", "mobilenet_v2")
+
+    def artifact(count: int):
+        calibration = resolve_calibration(str(folder), count, None, cache.root)
+        backend = get_backend_class("onnxruntime")(threads=1)
+        return backend.prepare(BuildContext("mobilenet_v2", weights, cache,
+                                            calibration=calibration), "int8-static")
+
+    three = artifact(3)
+    assert artifact(3) == three  # the same set: served from the cache
+    assert artifact(4) != three
+
+
+def test_int8_static_without_calibration_data_is_refused(tmp_path):
+    proc = run_cli("run", "--model", "mobilenet_v2", "--backend", "openvino", "--precision",
+                   "int8-static", "--quick", "--results", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "--calibration" in proc.stderr and "synthetic" in proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_quantizer_failure_is_one_line_and_caches_nothing(tmp_path):
+    code = ("import sys, backends.onnxruntime.quantize as q\n"
+            "def broken(*a, **k): raise RuntimeError('Calibration failed: no tensor range')\n"
+            "q.quantize_static = broken\n"
+            "from harness.cli import main; sys.exit(main())")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "run", "--model", "mobilenet_v2", "--backend",
+         "onnxruntime", "--precision", "int8-static", "--calibration", "synthetic",
+         "--calibration-count", "2", "--quick", "--results", str(tmp_path / "results"),
+         "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("edgebench: error: building mobilenet_v2-onnxruntime-int8-static")
+    assert "Calibration failed: no tensor range" in last
+    artifacts = tmp_path / "cache" / "artifacts"
+    assert not [d for d in artifacts.glob("mobilenet_v2-onnxruntime-int8-static-*")
+                if not d.name.endswith(".failed")]
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").iterdir())
+
+
+def test_converter_noise_goes_to_the_build_log(tmp_path):
+    proc = run_cli("run", "--model", "mobilenet_v2", "--backend", "tflite", "--precision",
+                   "int8-dynamic", "--scenario", "single-stream", "--quick",
+                   "--results", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "c"))
+    assert proc.returncode == 0, proc.stderr
+    (log,) = (tmp_path / "c" / "artifacts").glob("mobilenet_v2-tflite-int8-dynamic-*/build.log")
+    assert "Quantized model size" in log.read_text()  # LiteRT Quantizer's own report
+    assert "Quantized model size" not in proc.stderr + proc.stdout
+    builds = [line for line in proc.stderr.splitlines() if "building" in line]
+    assert len(builds) == 2, builds  # the fp32 conversion, then the quantization
+
+
+# ---- the choices made per CPU ----
+
+@pytest.mark.parametrize(("arm", "flags", "expected", "reduce_range"), [
+    (False, {"avx512f", "avx512_vnni"}, "u8s8", False),
+    (False, {"avx2"}, "u8s8", True),
+    (True, {"asimddp"}, "s8s8", False),
+])
+def test_onnxruntime_int8_format_follows_the_isa(monkeypatch, arm, flags, expected,
+                                                 reduce_range):
+    import backends.onnxruntime.quantize as q
+
+    monkeypatch.setattr(q, "is_arm", lambda: arm)
+    monkeypatch.setattr(q, "cpu_features", lambda: frozenset(flags))
+    chosen = q.int8_format()
+    assert chosen["format"] == expected and chosen["reduce_range"] is reduce_range
+    assert chosen["chosen_because"]
+    assert q.int8_format("s8s8")["format"] == "s8s8"  # --quant-format wins
+
+
+@pytest.mark.parametrize(("arm", "engine"), [(False, "x86"), (True, "qnnpack")])
+def test_pytorch_quantized_engine_follows_the_architecture(monkeypatch, arm, engine):
+    import backends.pytorch.quantize as q
+
+    monkeypatch.setattr(q, "is_arm", lambda: arm)
+    assert q.quantized_engine() == engine
+
+
+def test_pytorch_bf16_needs_a_bf16_isa(monkeypatch):
+    import backends.pytorch.quantize as q
+
+    monkeypatch.setattr(q, "cpu_features", lambda: frozenset({"avx512f", "avx2"}))
+    assert "no bf16 arithmetic" in q.bf16_unsupported()
+    monkeypatch.setattr(q, "cpu_features", lambda: frozenset({"avx512_bf16"}))
+    assert q.bf16_unsupported() is None
+
+
+# ---- fidelity ----
+
+def test_fidelity_on_constructed_logits():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(200, 10))
+    quantized = reference + 0.1  # a shift: top-1 unchanged, noise power 10 x 0.01 per row
+    quantized[:20] = -reference[:20]  # 20 rows whose top-1 surely changes
+    result = fidelity(quantized, reference)
+    noise = np.sum((2 * reference[:20]) ** 2) + 180 * 10 * 0.1 ** 2
+    assert result["sqnr_db"] == pytest.approx(
+        10 * math.log10(np.sum(reference ** 2) / noise), abs=0.01)
+    assert result["agreement"] == 0.9 and result["samples"] == 200
+
+
+def test_fidelity_ignores_unanswered_rows():
+    reference = np.eye(4, dtype=np.float32)
+    logits = reference.copy()
+    logits[3] = np.nan
+    assert fidelity(logits, reference) == {"agreement": 1.0, "sqnr_db": None, "samples": 3}
+
+
+# ---- costs besides speed ----
+
+def test_costs_are_recorded_build_apart_from_load(tmp_path):
+    def run():
+        return run_benchmark(RunConfig(
+            model="mobilenet_v2", backend="onnxruntime", precision="int8-dynamic",
+            scenario="single-stream", quick=True, weights="random",
+            results_dir=tmp_path / "results", cache_dir=tmp_path / "cache"))
+
+    first_dir, first = run()
+    _, second = run()
+    assert first["costs"]["build_s"] > 0 and second["costs"]["build_s"] == 0
+    assert second["costs"]["load_s"] > 0 and second["costs"]["first_inference_ms"] > 0
+    artifact = Path(first["artifact"])
+    on_disk = sum(p.stat().st_size for p in artifact.parent.iterdir()
+                  if p.name not in ("artifact.json", "build.log"))
+    assert first["artifact_size_bytes"] == first["costs"]["artifact_size_bytes"] == on_disk
+    # the kernel's high-water mark only grows: this process's now bounds the run's
+    status = Path("/proc/self/status").read_text()
+    hwm_mb = int(next(line for line in status.splitlines()
+                      if line.startswith("VmHWM:")).split()[1]) / 1024
+    assert 100 < second["costs"]["peak_rss_mb"] <= hwm_mb + 0.1
