@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Runtime parity (FP32 against each runtime's own tool), then what INT8 buys over FP32
-# against the runtimes' own speed-ups (about 45 minutes on 2 cores; VGG-19 dominates).
+# against the runtimes' own speed-ups (38 minutes here on 2 cores, VGG-19 builds included).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/runtime_parity.py
 	$(BIN)/python benchmarks/quantization_speedup.py

@@ -58,7 +58,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else repr(exc)
 
 
-def file_digest(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -88,7 +88,7 @@ def is_intact(directory: Path) -> bool:
     full: checked only when the runtime cannot load the artifact)."""
     try:
         return all(entry["sha256"] is not None
-                   and file_digest(directory / name) == entry["sha256"]
+                   and sha256_of(directory / name) == entry["sha256"]
                    for name, entry in _manifest_files(directory).items())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
@@ -178,7 +178,7 @@ class ArtifactCache:
             self._building -= 1
             if not self._building:
                 self.build_seconds += time.monotonic() - started
-        files = {p.name: {"size": p.stat().st_size, "sha256": file_digest(p)}
+        files = {p.name: {"size": p.stat().st_size, "sha256": sha256_of(p)}
                  for p in staging.iterdir() if p.is_file() and p.name != BUILD_LOG}
         manifest = {"key": key_fields, "main": main_file.name, "files": files,
                     "build_seconds": round(time.monotonic() - started, 1)}

@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Explicit: a process started in the background inherits SIGINT ignored, and Python
+    # then installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep,
                "report": cmd_report}[args.command]
     try:

@@ -8,7 +8,6 @@ artifact actually has to be built.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import socket
 import urllib.error
@@ -18,6 +17,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from harness.artifacts import sha256_of
 from harness.errors import WeightsError
 from harness.zoo import build_model, get_spec
 from harness.zoo.densenet import upgrade_legacy_keys
@@ -55,14 +55,6 @@ class WeightsSource:
         model = build_model(model_name, **overrides)
         load_checkpoint(model, self.path)
         return model
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checkpoint_dir() -> Path:

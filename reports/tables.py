@@ -19,7 +19,8 @@ def caveats(row: pd.Series) -> list[str]:
     notes = []
     if row["unsupported"]:
         return [f"unsupported: {row['unsupported_reason']}"]
-    if row["mode"] == "performance" and row["valid"] is False:
+    # `valid` is a bool, numpy's bool once pandas made the column boolean, or missing
+    if row["mode"] == "performance" and not _missing(row["valid"]) and not bool(row["valid"]):
         notes.append("INVALID")
     if row["quick"]:
         notes.append("quick")

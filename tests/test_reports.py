@@ -15,6 +15,7 @@ from PIL import Image
 from reports.collect import collect, newest_per_configuration
 from reports.figures import pareto_front
 from reports.report import write_report
+from reports.tables import caveats
 from tests.conftest import run_cli
 
 BACKENDS = ["onnxruntime", "openvino", "tflite", "pytorch"]
@@ -223,3 +224,13 @@ def test_the_headline_is_the_early_stopping_estimate_not_the_raw_percentile(tmp_
     write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", "fp32", "single-stream"))
     row = collect([tmp_path / "runs"]).runs.iloc[0]
     assert row["headline"] == row["latency_p90_early_stopping_ms"] != row["latency_p90_ms"]
+
+
+def test_invalid_is_flagged_when_every_run_is_a_performance_run(tmp_path):
+    # an all-performance folder gives pandas a boolean `valid` column (numpy bools)
+    write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", "fp32", "offline",
+                                             valid=False))
+    write_run(tmp_path / "runs", make_record("laptop", "openvino", "fp32", "offline"))
+    runs = collect([tmp_path / "runs"]).runs
+    flagged = {row.backend: caveats(runs.loc[row.Index]) for row in runs.itertuples()}
+    assert flagged == {"onnxruntime": ["INVALID"], "openvino": []}
