@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from harness.artifacts import source_digest
+from harness.artifacts import ArtifactCache, source_digest
 from harness.weights import WeightsSource
 from harness.zoo import get_spec
 
@@ -86,3 +86,9 @@ def onnx_recipe(
         {**onnx_key_fields(model_name, weights), "precision": "fp32"},
         lambda staging: export_onnx(model_name, weights, staging / "model.onnx"),
     )
+
+
+def onnx_artifact(cache: ArtifactCache, model_name: str, weights: WeightsSource) -> Path:
+    """The fp32 ONNX export's file, built on first use: what ONNX Runtime's quantizers and
+    OpenVINO's converter start from."""
+    return cache.main_file(cache.get_or_build(*onnx_recipe(model_name, weights)))

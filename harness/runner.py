@@ -23,7 +23,7 @@ from backends.recipes import (
     QuantOptions,
 )
 from harness import accuracy, loadgen_logs
-from harness.artifacts import ArtifactCache
+from harness.artifacts import BUILD_LOG, MANIFEST, ArtifactCache
 from harness.calibration import DEFAULT_COUNT, CalibrationSet, resolve_calibration
 from harness.datasets import Dataset, open_dataset
 from harness.errors import EdgebenchError, Unsupported, UsageError
@@ -417,8 +417,9 @@ def _record(measured: Measured, config, scenario, dataset, weights, threads, cal
     executed = backend.executed()
     quantization = backend.quantization()
     loadgen_settings = settings_record(settings, scenario, config.run_length)
-    if quantization is not None and artifact is not None:
-        quantization["artifact_size_bytes"] = _size_on_disk(artifact)
+    size_bytes = None if artifact is None else _size_on_disk(artifact)
+    if quantization is not None and size_bytes is not None:
+        quantization["artifact_size_bytes"] = size_bytes
     return {
         **_identity(config, scenario, dataset, weights, threads, calibration, started_at),
         "backend_version": backend.runtime_version(),
@@ -437,11 +438,9 @@ def _record(measured: Measured, config, scenario, dataset, weights, threads, cal
         "full_measurement": loadgen_settings["full_measurement"],
         "backend_settings": backend.settings(),
         "artifact": None if artifact is None else str(artifact),
-        "artifact_size_bytes": None if artifact is None else _size_on_disk(artifact),
+        "artifact_size_bytes": size_bytes,
         # what a deployment pays besides speed; memory is the whole run process's peak
-        "costs": {**measured.costs, **peak_memory_mb(),
-                  "artifact_size_bytes": None if artifact is None
-                  else _size_on_disk(artifact)},
+        "costs": {**measured.costs, **peak_memory_mb(), "artifact_size_bytes": size_bytes},
         "warnings": warnings,
         "system": describe_system(),
         "duration_s": round(time.monotonic() - t_start, 2),
@@ -452,7 +451,7 @@ def _record(measured: Measured, config, scenario, dataset, weights, threads, cal
 def _size_on_disk(artifact: Path) -> int:
     """The artifact's files (an IR is an .xml and a .bin), without the cache's manifest
     and build log."""
-    if artifact.parent.joinpath("artifact.json").exists():
+    if artifact.parent.joinpath(MANIFEST).exists():
         return sum(p.stat().st_size for p in artifact.parent.iterdir()
-                   if p.is_file() and p.name not in ("artifact.json", "build.log"))
+                   if p.is_file() and p.name not in (MANIFEST, BUILD_LOG))
     return artifact.stat().st_size

@@ -310,3 +310,30 @@ def test_costs_are_recorded_build_apart_from_load(tmp_path):
     hwm_mb = int(next(line for line in status.splitlines()
                       if line.startswith("VmHWM:")).split()[1]) / 1024
     assert 100 < second["costs"]["peak_rss_mb"] <= hwm_mb + 0.1
+
+
+def test_calibration_from_a_list_file_like_mlperfs(tmp_path):
+    folder = learnable_folder(tmp_path / "images", 2, seed=6)  # 8 images
+    names = sorted(p.name for p in folder.glob("*.png"))[:3]
+    listing = tmp_path / "cal_list.txt"
+    listing.write_text("# MLPerf-style: names relative to the dataset folder\n"
+                       + "\n".join(names) + "\n")
+    calibration = resolve_calibration(str(listing), 300, folder, tmp_path / "cache")
+    assert [f.name for f in calibration.files] == names and len(calibration) == 3
+    listing.write_text("no_such_image.png\n")
+    with pytest.raises(Exception, match="no image 'no_such_image.png'"):
+        resolve_calibration(str(listing), 300, folder, tmp_path / "cache")
+
+
+def test_calibration_shows_progress_when_not_on_a_terminal(tmp_path, capfd):
+    calibration = resolve_calibration("synthetic", 5, None, tmp_path)
+    assert len(list(calibration.batches("NCHW"))) == 5
+    err = capfd.readouterr().err
+    assert "calibrating: 5 images ..." in err and "calibrating: 5 images done" in err
+
+
+def test_info_lists_each_backends_precisions_and_why_not():
+    proc = run_cli("info")
+    assert proc.returncode == 0, proc.stderr
+    assert "runs:        fp32, fp16, int8-static, int8-dynamic" in proc.stdout  # onnxruntime
+    assert "unsupported: bf16: ONNX Runtime's quantization tools make no bfloat16" in proc.stdout

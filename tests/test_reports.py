@@ -234,3 +234,19 @@ def test_invalid_is_flagged_when_every_run_is_a_performance_run(tmp_path):
     runs = collect([tmp_path / "runs"]).runs
     flagged = {row.backend: caveats(runs.loc[row.Index]) for row in runs.itertuples()}
     assert flagged == {"onnxruntime": ["INVALID"], "openvino": []}
+
+
+def test_tables_show_fidelity_next_to_top1(tmp_path):
+    from reports.collect import newest_per_configuration as newest
+    from reports.tables import device_matrix
+
+    quantized = make_record("laptop", "onnxruntime", PRECISIONS[-1], "single-stream",
+                            mode="accuracy")
+    quantized["metrics"]["accuracy"]["fidelity"] = {"agreement": 0.987, "sqnr_db": 23.4}
+    write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", "fp32", "single-stream",
+                                             mode="accuracy"))
+    write_run(tmp_path / "runs", quantized)
+    matrix = device_matrix(newest(collect([tmp_path / "runs"]).runs))
+    row = matrix[matrix["precision"] == PRECISIONS[-1]].iloc[0]
+    assert row["agreement with fp32"] == 0.987 and row["SQNR (dB)"] == 23.4
+    assert row["top1"] == quantized["metrics"]["accuracy"]["top1"]

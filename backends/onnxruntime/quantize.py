@@ -23,7 +23,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from backends.onnx_export import INPUT_NAME, onnx_key_fields, onnx_recipe
+from backends.onnx_export import INPUT_NAME, onnx_artifact, onnx_key_fields, onnx_recipe
 from backends.recipes import BuildContext, Recipe, unsupported
 from harness.artifacts import source_digest
 from harness.system_info import cpu_features, is_arm
@@ -49,8 +49,7 @@ def int8_format(override: str | None = None) -> dict:
 
 
 def _fp32(ctx: BuildContext) -> Path:
-    label, fields, build = onnx_recipe(ctx.model_name, ctx.weights)
-    return ctx.cache.main_file(ctx.cache.get_or_build(label, fields, build))
+    return onnx_artifact(ctx.cache, ctx.model_name, ctx.weights)
 
 
 def _key(ctx: BuildContext, **settings) -> dict:

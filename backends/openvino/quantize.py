@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from backends.onnx_export import onnx_recipe
+from backends.onnx_export import onnx_artifact
 from backends.openvino.ov_import import ov
 from backends.recipes import BuildContext, Recipe
 from harness.artifacts import source_digest
@@ -38,8 +38,9 @@ def capability_missing(capability: str) -> Callable[[], str | None]:
 
 
 def _onnx(ctx: BuildContext) -> tuple[Path, str]:
-    directory = ctx.cache.get_or_build(*onnx_recipe(ctx.model_name, ctx.weights))
-    return ctx.cache.main_file(directory), directory.name
+    """The ONNX export's file and its cache folder's name (which hashes its whole key)."""
+    path = onnx_artifact(ctx.cache, ctx.model_name, ctx.weights)
+    return path, path.parent.name
 
 
 def _key(ctx: BuildContext, **settings) -> dict:
