@@ -133,11 +133,25 @@ class Backend(ABC):
         """Run many independent batches, calling `on_logits(tag, logits)` for each.
 
         Batches may complete out of order and `on_logits` may be called from a runtime
-        thread. Runtimes with their own asynchronous queue override this (Offline).
+        thread; the logits it gets are valid only during the call (a runtime may hand
+        over its own output buffer). Runtimes with their own asynchronous queue
+        override this (Offline), and say how many batches they hold at once.
         """
         for tag, batch in batches:
             on_logits(tag, self.predict(batch))
 
+    @property
+    def batches_in_flight(self) -> int:
+        """How many input batches the runtime may read at once (see `predict_stream`)."""
+        return 1
+
     def settings(self) -> dict:
-        """Runtime options that shaped the measurement, recorded in result.json."""
-        return {"threads": self.threads, "hint": self.hint, "batch_size": self.batch_size}
+        """Runtime options that shaped the measurement, recorded in result.json.
+
+        `threads_read_back` is what the runtime reports it uses, asked after loading;
+        a runtime that cannot say records why instead (never the request echoed)."""
+        return {"threads_requested": self.threads, "threads_read_back": self.threads_read_back(),
+                "hint": self.hint, "batch_size": self.batch_size}
+
+    def threads_read_back(self) -> int | str:
+        return "not reported by this runtime"

@@ -136,10 +136,10 @@ def edgebench_in_this_process(backend: str, model: str, precision: str, scenario
             model=model, backend=backend, precision=precision, scenario=scenario, quick=True,
             threads=threads, max_batch=batch, weights="random", results_dir=Path(results),
             calibration=CALIBRATION, calibration_count=CALIBRATION_COUNT))
-    assert record["valid"], record["loadgen_verdict"]
-    return {"throughput_sps": record["metrics"]["throughput_sps"],
-            "p50_ms": record["metrics"].get("latency_ms", {}).get("p50"),
-            "executed": record["precision_executed"]}
+    assert record.valid, record.loadgen_verdict
+    return {"throughput_sps": record.metrics["throughput_sps"],
+            "p50_ms": record.metrics.get("latency_ms", {}).get("p50"),
+            "executed": record.precision_executed}
 
 
 def speedup(fp32: dict, int8: dict, metric: str) -> float:

@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="'synthetic' (default for performance) or an ImageNet-layout folder")
     run.add_argument("--count", type=int, help="use only the first N samples")
     run.add_argument("--threads", type=int, help="default: physical cores")
-    run.add_argument("--max-batch", type=int, default=8,
-                     help="Offline batch size (default 8)")
+    _add_device_option(run)
+    run.add_argument("--max-batch", default="auto",
+                     help="Offline batch size, or 'auto' (default): the fastest of 1, 2, 4, "
+                     "8, 16, 32 in a short probe, recorded with the probe's figures")
     run.add_argument("--results", dest="results_dir", type=Path, default=Path("results"),
                      help="results folder (default results/)")
     run.add_argument("--cache-dir", type=Path, help="artifact cache (default ~/.cache/edgebench)")
@@ -80,8 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--weights", default="auto")
     sweep.add_argument("--results", dest="results_dir", type=Path, default=Path("results"))
     sweep.add_argument("--cache-dir", type=Path)
+    _add_device_option(sweep)
     _add_calibration_options(sweep)
     return parser
+
+
+def _add_device_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--device-name", help="the device's name in results and reports "
+                         "(default: hostname and board or CPU model)")
 
 
 def _add_calibration_options(command: argparse.ArgumentParser) -> None:
@@ -159,7 +167,7 @@ def cmd_sweep(args) -> int:
                            cache_dir=args.cache_dir, calibration=args.calibration,
                            calibration_count=args.calibration_count,
                            calibration_method=args.calibration_method,
-                           quant_format=args.quant_format)
+                           quant_format=args.quant_format, device_name=args.device_name)
         say(f"[{number}/{len(matrix)}] {config.model} {config.backend} {config.precision} "
             f"{config.scenario} {config.mode}{' --quick' if config.quick else ''}")
         try:
@@ -172,7 +180,7 @@ def cmd_sweep(args) -> int:
         rows.append((record, run_dir, None))
     print()
     print(format_table(rows))
-    warnings = sorted({w for record, _, _ in rows if record for w in record["warnings"]})
+    warnings = sorted({w for record, _, _ in rows if record for w in record.warnings})
     for warning in warnings:
         print(f"\nWARNING: {warning}")
     print(f"\nresults are in {args.results_dir.resolve()}/ (one folder per run: result.json "

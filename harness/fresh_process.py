@@ -20,7 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from harness.errors import EXIT_INTERRUPTED, EdgebenchError
-from harness.results import RESULT_FILE, write_json_atomic
+from harness.results import RESULT_FILE, ResultRecord, write_json_atomic
 from harness.runner import RunConfig
 
 ANSWER_OPTION = "--answer-file"  # hidden option of `edgebench run`
@@ -75,12 +75,12 @@ def run_child(argv: list[str]) -> dict:
     return answer
 
 
-def run_in_fresh_process(config: RunConfig) -> tuple[Path, dict]:
+def run_in_fresh_process(config: RunConfig) -> tuple[Path, ResultRecord]:
     """`run_benchmark(config)` in a child process; its progress goes to our stderr."""
     answer = run_child([sys.executable, "-m", "harness", "run", *run_argv(config)])
     run_dir = Path(answer["run_dir"])
     try:
-        return run_dir, json.loads((run_dir / RESULT_FILE).read_text())
-    except (OSError, ValueError) as exc:
+        return run_dir, ResultRecord.read(run_dir / RESULT_FILE)[0]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise EdgebenchError(f"the run process named {run_dir}, whose {RESULT_FILE} cannot "
                              f"be read ({exc})") from None

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import responses
+
 SUMMARY = "mlperf_log_summary.txt"
 DETAIL = "mlperf_log_detail.txt"
 ACCURACY = "mlperf_log_accuracy.json"
@@ -128,9 +130,6 @@ def latencies_from_trace(run_dir: Path, per_query: bool) -> np.ndarray:
 
 
 def read_accuracy_log(run_dir: Path) -> dict[int, int]:
-    """qsl_idx -> predicted class, decoded from the float32 each response carried."""
-    predictions = {}
-    for entry in json.loads((run_dir / ACCURACY).read_text()):
-        value = np.frombuffer(bytes.fromhex(entry["data"]), dtype=np.float32)
-        predictions[int(entry["qsl_idx"])] = int(value[0])
-    return predictions
+    """qsl_idx -> predicted class, decoded as the SUT encoded it."""
+    return {int(entry["qsl_idx"]): responses.decode(entry["data"])
+            for entry in json.loads((run_dir / ACCURACY).read_text())}

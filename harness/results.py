@@ -1,7 +1,10 @@
-"""Run directories and result.json: never overwritten, never half-written.
+"""result.json: its one typed definition, and run directories that are never
+overwritten and never half-written.
 
-A run writes into a hidden staging directory; only a finished run is renamed to its
-final, unique name, so a directory that looks complete always is.
+The runner builds a `ResultRecord`; the reports read every result.json through
+`ResultRecord.from_json`, which upgrades records of older schemas. A run writes into a
+hidden staging directory; only a finished run is renamed to its final, unique name, so
+a directory that looks complete always is.
 """
 
 from __future__ import annotations
@@ -10,11 +13,129 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
 RESULT_FILE = "result.json"
 STAGING_PREFIX = ".partial-"
+# 1: before the typed record (no schema_version); 2: device, batch_size, predictions_file
+SCHEMA_VERSION = 2
+
+
+@dataclass
+class ResultRecord:
+    """One run, measured or recorded as unsupported. Units are in the names."""
+
+    # -- what was asked: the configuration (see `configuration`)
+    model: str
+    backend: str
+    precision: str
+    scenario: str
+    mode: str
+    device: str  # --device-name; default hostname plus board or CPU model
+    quick: bool
+    threads: int
+    # samples per batch: 1 SingleStream, LoadGen's MultiStream query, Offline's batch size
+    batch_size: int | None
+    weights: str  # an id: "torchvision", "random:0", "file:<sha256>"
+    weights_pretrained: bool
+    dataset: dict  # name, path, count, files_digest, ...
+    samples: int
+    backend_version: str | None
+    edgebench_version: str
+    started_at: str
+    system: dict
+    # -- what happened
+    max_batch: int | None = None  # Offline's batch size ("auto" resolved)
+    batch_choice: dict | None = None  # Offline --max-batch auto: the probe behind the choice
+    calibration: dict | None = None
+    unsupported: dict | None = None  # {"reason": ...}: the precision cannot run here
+    precision_executed: str | None = None  # read back from the runtime
+    executed: dict | None = None
+    quantization: dict | None = None
+    valid: bool | None = None  # LoadGen's verdict; None for accuracy runs
+    loadgen_verdict: str | None = None
+    metrics: dict = field(default_factory=dict)
+    latencies_file: dict | None = None  # {"path", "unit", "per"}
+    predictions_file: dict | None = None  # accuracy: {"path"}: per-sample predicted, label
+    loadgen_version: str | None = None
+    loadgen_settings: dict | None = None
+    full_measurement: bool = False  # MLPerf's minimum duration and query count met
+    backend_settings: dict | None = None
+    artifact: str | None = None
+    artifact_size_bytes: int | None = None
+    costs: dict = field(default_factory=dict)
+    emulated: bool = False
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> tuple[ResultRecord, list[str]]:
+        """The record, upgraded to this schema, and (for a record of an older schema) the
+        names of fields it lacked that took their defaults. Raises KeyError/TypeError if
+        it is not ours."""
+        old = data.get("schema_version", 1) < SCHEMA_VERSION
+        upgraded = _upgrade(dict(data))
+        missing = [f.name for f in fields(cls) if f.name not in data] if old else []
+        known = {f.name for f in fields(cls)}
+        record = cls(**{k: v for k, v in upgraded.items() if k in known})
+        record.schema_version = SCHEMA_VERSION
+        return record, [name for name in missing if name != "schema_version"]
+
+    @classmethod
+    def read(cls, path: Path) -> tuple[ResultRecord, list[str]]:
+        return cls.from_json(json.loads(path.read_text()))
+
+    @property
+    def run_length(self) -> str:
+        if self.quick:
+            return "quick"
+        return "full" if self.full_measurement or self.mode == "accuracy" else "short"
+
+    @property
+    def batch(self) -> str | None:
+        """The batch as configured: 'auto' when Offline chose its own (which it chose
+        is `batch_size`), so two auto runs compare each at its best."""
+        if self.batch_choice:
+            return "auto"
+        return None if self.batch_size is None else str(self.batch_size)
+
+    @property
+    def dataset_id(self) -> str:
+        """Which samples: the name, the count and a digest of the files when known."""
+        digest = self.dataset.get("files_digest")
+        return f"{self.dataset.get('name', '?')}:{self.samples}" + (
+            f":{digest[:12]}" if digest else "")
+
+
+def _upgrade(data: dict) -> dict:
+    """A schema-1 record (no schema_version) as schema 2."""
+    from harness.system_info import default_device_name  # system facts, read lazily
+
+    system = data["system"]
+    data.setdefault("device", default_device_name(system))
+    if "batch_size" not in data:
+        samples_per_query = (data.get("loadgen_settings") or {}).get(
+            "multi_stream_samples_per_query")
+        data["batch_size"] = {"offline": data.get("max_batch"),
+                              "multi-stream": samples_per_query or 8}.get(data["scenario"], 1)
+    # before run lengths between quick and full, only quick runs were short
+    data.setdefault("full_measurement", not data.get("quick"))
+    data.setdefault("backend_version", None)
+    data.setdefault("edgebench_version", "unknown")
+    data.setdefault("threads", 0)
+    data.setdefault("samples", 0)
+    data.setdefault("dataset", {"name": "unknown"})
+    data.setdefault("weights", "unknown")
+    data.setdefault("weights_pretrained", False)
+    data.setdefault("quick", False)
+    data.setdefault("started_at", "")
+    return data
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -30,6 +151,10 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_record(run_dir: Path, record: ResultRecord) -> None:
+    write_json_atomic(run_dir / RESULT_FILE, record.to_json())
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

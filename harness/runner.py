@@ -13,7 +13,7 @@ import mlperf_loadgen as lg
 import numpy as np
 
 import harness
-from backends import get_backend_class
+from backends import get_backend_class, installed_version
 from backends.base import Backend
 from backends.recipes import (
     CALIBRATION_METHODS,
@@ -28,19 +28,26 @@ from harness.calibration import DEFAULT_COUNT, CalibrationSet, resolve_calibrati
 from harness.datasets import Dataset, open_dataset
 from harness.errors import EdgebenchError, Unsupported, UsageError
 from harness.fidelity import fidelity
+from harness.probe import choose_offline_batch, probe
 from harness.progress import say
 from harness.qsl import QuerySampleLibrary
 from harness.results import (
-    RESULT_FILE,
+    ResultRecord,
     discard,
     finalize,
     make_staging_dir,
     run_name,
     utc_now,
-    write_json_atomic,
+    write_record,
 )
 from harness.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
-from harness.system_info import describe_system, peak_memory_mb, physical_cores
+from harness.system_info import (
+    default_device_name,
+    describe_system,
+    peak_memory_mb,
+    physical_cores,
+    reset_peak_memory,
+)
 from harness.weights import resolve_weights
 from harness.zoo import get_spec
 from scenarios.settings import (
@@ -55,7 +62,6 @@ from scenarios.settings import (
 # MLPerf's ImageNet QSL keeps 1024 samples in memory for performance runs.
 MAX_PERFORMANCE_SAMPLES = 1024
 SYNTHETIC_SAMPLES = {True: 128, False: 1024}  # quick, full
-PROBE_SECONDS = 0.5
 PROGRESS_EVERY_S = 30.0
 Result = TypeVar("Result")
 
@@ -72,7 +78,7 @@ class RunConfig:
     dataset: str | None = None  # None: synthetic for performance runs
     count: int | None = None
     threads: int | None = None  # None: physical cores
-    max_batch: int = 8
+    max_batch: int | str = "auto"  # Offline's batch size, or "auto": the fastest probed
     results_dir: Path = Path("results")
     cache_dir: Path | None = None
     save_outputs: bool = False
@@ -84,6 +90,7 @@ class RunConfig:
     duration: float | None = None  # LoadGen's minimum duration, seconds (default: MLPerf's)
     min_queries: int | None = None  # LoadGen's minimum query count (default: MLPerf's)
     user_conf: Path | None = None  # a LoadGen user.conf, as MLPerf's reference harness takes
+    device_name: str | None = None  # None: hostname plus board or CPU model
 
     @property
     def run_length(self) -> RunLength:
@@ -122,8 +129,9 @@ def validate(config: RunConfig) -> Scenario:
         raise UsageError(f"--threads must be at least 1, got {config.threads}")
     if config.count is not None and config.count < 1:
         raise UsageError(f"--count must be at least 1, got {config.count}")
-    if config.max_batch < 1:
-        raise UsageError(f"--max-batch must be at least 1, got {config.max_batch}")
+    config.max_batch = parse_max_batch(config.max_batch)
+    if config.device_name is not None and not config.device_name.strip():
+        raise UsageError("--device-name must not be empty (default: hostname and CPU model)")
     if config.mode == "accuracy" and config.dataset in (None, "synthetic"):
         raise UsageError("accuracy mode needs a labelled dataset: pass --dataset DIR")
     if config.save_outputs and config.mode != "accuracy":
@@ -131,29 +139,17 @@ def validate(config: RunConfig) -> Scenario:
     return scenario
 
 
-def probe(backend: Backend, dataset: Dataset, batch_size: int,
-          streamed: bool) -> tuple[float, float]:
-    """(seconds per batch after warm-up, first-inference ms): the first sizes LoadGen's
-    query generation, the second is the cold start a deployed app pays once.
-
-    `streamed` measures the way Offline runs (`predict_stream`, where a runtime may
-    keep several batches in flight), the others one batch at a time.
-    """
-    batch = np.stack([backend.to_input(dataset.sample(i % len(dataset)))
-                      for i in range(batch_size)])
-    started = time.perf_counter()
-    backend.predict(batch)  # the first call allocates and picks kernels
-    first_ms = (time.perf_counter() - started) * 1000
-    backend.predict(batch)
-    runs, started = 0, time.perf_counter()
-    while runs < 3 or time.perf_counter() - started < PROBE_SECONDS:
-        if streamed:
-            backend.predict_stream(((i, batch) for i in range(4)), lambda _tag, _logits: None)
-            runs += 4
-        else:
-            backend.predict(batch)
-            runs += 1
-    return (time.perf_counter() - started) / runs, first_ms
+def parse_max_batch(value: int | str) -> int | str:
+    """'auto' or a positive batch size."""
+    if value == "auto":
+        return value
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1 or str(value).strip() != str(size):
+        raise UsageError(f"--max-batch must be 'auto' or a positive integer, got {value!r}")
+    return size
 
 
 def run_loadgen(sut, qsl, settings: lg.TestSettings, out_dir: Path) -> None:
@@ -210,7 +206,7 @@ def on_run_thread(work: Callable[[RunStatus], Result]) -> Result:
     return outcome["result"]
 
 
-def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
+def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
     """Run one benchmark; return the result directory and the result record.
 
     A precision the runtime cannot run on this machine is recorded as unsupported,
@@ -241,13 +237,23 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
         say(f"WARNING: {warnings[-1]}")
     context = BuildContext(config.model, weights, cache, calibration=calibration,
                            options=QuantOptions(config.quant_format, config.calibration_method))
+    system = describe_system()
+    record = ResultRecord(
+        model=config.model, backend=config.backend, precision=config.precision,
+        scenario=config.scenario, mode=config.mode,
+        device=config.device_name or default_device_name(system), quick=config.quick,
+        threads=threads, batch_size=scenario.samples_per_query
+        or (None if config.max_batch == "auto" else config.max_batch),
+        weights=weights.id, weights_pretrained=weights.pretrained,
+        dataset=dataset.describe(), samples=len(dataset),
+        backend_version=installed_version(config.backend),
+        edgebench_version=harness.__version__,
+        started_at=started_at.isoformat(timespec="seconds"), system=system,
+        calibration=calibration.describe() if calibration else None, warnings=warnings)
 
     name = run_name([config.model, config.backend, config.precision, config.scenario,
                      config.mode], started_at)
     staging = make_staging_dir(Path(config.results_dir), name)
-    identity = dict(config=config, scenario=scenario, dataset=dataset, weights=weights,
-                    threads=threads, calibration=calibration, warnings=warnings,
-                    started_at=started_at, t_start=t_start)
     try:
         try:
             if reason is not None:
@@ -255,11 +261,12 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict]:
             measured = on_run_thread(
                 lambda status: _measure(config, scenario, dataset, context, threads,
                                         staging, status))
-            record = _record(measured=measured, run_dir=staging, **identity)
+            _fill_measured(record, measured, config, scenario, dataset, staging)
         except Unsupported as exc:
             say(f"{config.backend} cannot run {config.precision} here: {exc.reason}")
-            record = _unsupported_record(exc.reason, **identity)
-        write_json_atomic(staging / RESULT_FILE, record)
+            record.unsupported = {"reason": exc.reason}
+        record.duration_s = round(time.monotonic() - t_start, 2)
+        write_record(staging, record)
     except BaseException:
         discard(staging)
         raise
@@ -282,31 +289,60 @@ class Measured:
     outputs: OutputRecorder | None
     fidelity: dict | None
     costs: dict  # build and load time, first inference
+    batch_size: int
+    batch_choice: dict | None  # Offline --max-batch auto: the probe behind the choice
+
+
+def _prepared(config, context, threads, hint, batch_size) -> tuple[Backend, Path | None, float]:
+    """A backend loaded for `batch_size`, its artifact, and the seconds spent building it."""
+    backend = get_backend_class(config.backend)(threads, hint, batch_size)
+    built_before = context.cache.build_seconds
+    artifact = backend.prepare(context, config.precision)
+    return backend, artifact, context.cache.build_seconds - built_before
+
+
+def _offline_batch(config, context, dataset, threads) -> tuple[int, dict | None]:
+    if config.max_batch != "auto":
+        return config.max_batch, None
+    say(f"choosing the Offline batch size of {config.backend} {config.precision} "
+        "(--max-batch auto) ...")
+    choice = choose_offline_batch(
+        lambda size: _prepared(config, context, threads, "throughput", size)[0], dataset)
+    say(f"  Offline batch size: {choice['chosen']}")
+    return choice["chosen"], choice
 
 
 def _measure(config, scenario, dataset, context, threads, out_dir, status) -> Measured:
     """Backend -> probe -> LoadGen, on the run thread; LoadGen's logs go to `out_dir`."""
-    batch_size = scenario.samples_per_query or config.max_batch
-    backend = get_backend_class(config.backend)(threads, scenario.hint, batch_size)
+    batch_choice = None
+    batch_size = scenario.samples_per_query
+    built_before = context.cache.build_seconds
+    if batch_size is None:  # Offline
+        batch_size, batch_choice = _offline_batch(config, context, dataset, threads)
     say(f"loading {config.model} on {config.backend} {config.precision}, {threads} threads")
-    started, built_before = time.monotonic(), context.cache.build_seconds
-    artifact = backend.prepare(context, config.precision)
-    build_s = context.cache.build_seconds - built_before
+    # A deployed app loads a built model: the peak memory counts from here on, not the
+    # quantizer's or converter's (whose cost is build_s).
+    peak_scope = ("from model load (VmHWM reset after any build)" if reset_peak_memory()
+                  else "whole process, builds included")
+    started = time.monotonic()
+    backend, artifact, build_s = _prepared(config, context, threads, scenario.hint, batch_size)
     probe_s, first_ms = probe(backend, dataset, batch_size,
                               streamed=scenario.hint == "throughput")
-    costs = {"build_s": round(build_s, 2),
+    costs = {"build_s": round(context.cache.build_seconds - built_before, 2),
              "load_s": round(time.monotonic() - started - build_s, 2),
-             "first_inference_ms": round(first_ms, 3), "first_inference_batch": batch_size}
+             "first_inference_ms": round(first_ms, 3), "first_inference_batch": batch_size,
+             "peak_memory_scope": peak_scope}
     performance_count = min(len(dataset), MAX_PERFORMANCE_SAMPLES)
     settings = build_test_settings(scenario, config.mode, config.run_length, performance_count,
                                    probe_s, batch_size)
-    qsl = QuerySampleLibrary(dataset, performance_count, backend.to_input)
+    qsl = QuerySampleLibrary(dataset, performance_count, backend.to_input,
+                             backend.batches_in_flight)
     # A quantized accuracy run keeps its logits: fidelity to FP32 is measured on them.
     keep_outputs = config.save_outputs or (config.mode == "accuracy"
                                            and config.precision != "fp32")
     outputs = OutputRecorder(len(dataset)) if keep_outputs else None
     if scenario.loadgen_name == "Offline":
-        sut = OfflineSUT(backend, qsl, outputs, max_batch=config.max_batch)
+        sut = OfflineSUT(backend, qsl, outputs, max_batch=batch_size)
     elif scenario.loadgen_name == "MultiStream":
         sut = MultiStreamSUT(backend, qsl, outputs)
     else:
@@ -326,7 +362,8 @@ def _measure(config, scenario, dataset, context, threads, out_dir, status) -> Me
     if outputs is not None and config.precision != "fp32" and outputs.logits is not None:
         measured_fidelity = _fidelity_to_fp32(config, dataset, context, threads, batch_size,
                                               outputs.logits)
-    return Measured(backend, artifact, settings, outputs, measured_fidelity, costs)
+    return Measured(backend, artifact, settings, outputs, measured_fidelity, costs,
+                    batch_size, batch_choice)
 
 
 def _fidelity_to_fp32(config, dataset, context, threads, batch_size, logits) -> dict:
@@ -347,48 +384,9 @@ def _fidelity_to_fp32(config, dataset, context, threads, batch_size, logits) -> 
     return result
 
 
-def _identity(config, scenario, dataset, weights, threads, calibration, started_at) -> dict:
-    """The fields every record has, measured or not."""
-    return {
-        "model": config.model,
-        "backend": config.backend,
-        "precision": config.precision,
-        "scenario": config.scenario,
-        "mode": config.mode,
-        "quick": config.quick,
-        "weights": weights.id,
-        "weights_pretrained": weights.pretrained,
-        "dataset": dataset.describe(),
-        "samples": len(dataset),
-        "threads": threads,
-        "max_batch": config.max_batch if scenario.loadgen_name == "Offline" else None,
-        "calibration": calibration.describe() if calibration else None,
-        "started_at": started_at.isoformat(timespec="seconds"),
-    }
-
-
-def _unsupported_record(reason, config, scenario, dataset, weights, threads, calibration,
-                        warnings, started_at, t_start) -> dict:
-    from backends import installed_version
-
-    return {
-        **_identity(config, scenario, dataset, weights, threads, calibration, started_at),
-        "backend_version": installed_version(config.backend),
-        "unsupported": {"reason": reason},
-        "precision_executed": None,
-        "valid": None,
-        "loadgen_verdict": None,
-        "metrics": {},
-        "latencies_file": None,
-        "warnings": warnings,
-        "system": describe_system(),
-        "duration_s": round(time.monotonic() - t_start, 2),
-        "edgebench_version": harness.__version__,
-    }
-
-
-def _record(measured: Measured, config, scenario, dataset, weights, threads, calibration,
-            warnings, started_at, t_start, run_dir) -> dict:
+def _fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
+                   scenario: Scenario, dataset: Dataset, run_dir: Path) -> None:
+    """What LoadGen and the runtime said, into `record`; LoadGen's logs are in `run_dir`."""
     backend, artifact, settings = measured.backend, measured.artifact, measured.settings
     detail = loadgen_logs.read_detail(run_dir)
     metrics: dict = {}
@@ -397,22 +395,27 @@ def _record(measured: Measured, config, scenario, dataset, weights, threads, cal
         latencies = loadgen_logs.latencies_from_trace(
             run_dir, per_query=scenario.loadgen_name != "Offline")
         np.save(run_dir / "latencies_ms.npy", latencies)
+        record.latencies_file = {"path": "latencies_ms.npy", "unit": "ms",
+                                 "per": "sample" if scenario.loadgen_name == "Offline"
+                                 else "query"}
     else:
         logits = measured.outputs.logits if measured.outputs is not None else None
         if logits is not None and config.save_outputs:
             np.save(run_dir / "outputs.npy", logits)
         predictions = loadgen_logs.read_accuracy_log(run_dir)
         metrics["accuracy"] = accuracy.score(predictions, dataset.labels, logits)
+        # per sample, for paired comparisons between precisions in the report
+        record.predictions_file = accuracy.save_predictions(
+            run_dir, predictions, dataset.labels)
         if measured.fidelity is not None:
             metrics["accuracy"]["fidelity"] = measured.fidelity
         if metrics["accuracy"]["logged"] != len(dataset):
-            warnings.append(f"LoadGen logged {metrics['accuracy']['logged']} of "
-                            f"{len(dataset)} samples; missing ones count as wrong")
+            record.warnings.append(f"LoadGen logged {metrics['accuracy']['logged']} of "
+                                   f"{len(dataset)} samples; missing ones count as wrong")
     if not config.keep_trace:
         # A full-length trace runs to hundreds of MB; what the reports need from it
         # is in latencies_ms.npy.
         (run_dir / loadgen_logs.TRACE).unlink(missing_ok=True)
-    verdict = loadgen_logs.read_verdict(run_dir)
     validity = detail.get("result_validity")
     executed = backend.executed()
     quantization = backend.quantization()
@@ -420,32 +423,25 @@ def _record(measured: Measured, config, scenario, dataset, weights, threads, cal
     size_bytes = None if artifact is None else _size_on_disk(artifact)
     if quantization is not None and size_bytes is not None:
         quantization["artifact_size_bytes"] = size_bytes
-    return {
-        **_identity(config, scenario, dataset, weights, threads, calibration, started_at),
-        "backend_version": backend.runtime_version(),
-        "precision_executed": executed.precision,
-        "executed": executed.detail,
-        "quantization": quantization,
-        "valid": None if validity is None else validity == "VALID",
-        "loadgen_verdict": verdict,
-        "metrics": metrics,
-        "latencies_file": ({"path": "latencies_ms.npy", "unit": "ms",
-                            "per": "sample" if scenario.loadgen_name == "Offline" else "query"}
-                           if config.mode == "performance" else None),
-        "loadgen_version": detail.get("loadgen_version"),
-        "loadgen_settings": loadgen_settings,
-        # at least MLPerf's minimum duration and query count: else flagged everywhere
-        "full_measurement": loadgen_settings["full_measurement"],
-        "backend_settings": backend.settings(),
-        "artifact": None if artifact is None else str(artifact),
-        "artifact_size_bytes": size_bytes,
-        # what a deployment pays besides speed; memory is the whole run process's peak
-        "costs": {**measured.costs, **peak_memory_mb(), "artifact_size_bytes": size_bytes},
-        "warnings": warnings,
-        "system": describe_system(),
-        "duration_s": round(time.monotonic() - t_start, 2),
-        "edgebench_version": harness.__version__,
-    }
+    record.batch_size = measured.batch_size
+    if scenario.loadgen_name == "Offline":
+        record.max_batch, record.batch_choice = measured.batch_size, measured.batch_choice
+    record.backend_version = backend.runtime_version()
+    record.precision_executed = executed.precision
+    record.executed = executed.detail
+    record.quantization = quantization
+    record.valid = None if validity is None else validity == "VALID"
+    record.loadgen_verdict = loadgen_logs.read_verdict(run_dir)
+    record.metrics = metrics
+    record.loadgen_version = detail.get("loadgen_version")
+    record.loadgen_settings = loadgen_settings
+    # at least MLPerf's minimum duration and query count: else flagged everywhere
+    record.full_measurement = loadgen_settings["full_measurement"]
+    record.backend_settings = backend.settings()
+    record.artifact = None if artifact is None else str(artifact)
+    record.artifact_size_bytes = size_bytes
+    # what a deployment pays besides speed; memory is the whole run process's peak
+    record.costs = {**measured.costs, **peak_memory_mb(), "artifact_size_bytes": size_bytes}
 
 
 def _size_on_disk(artifact: Path) -> int:

@@ -14,6 +14,7 @@ import mlperf_loadgen as lg
 import numpy as np
 
 from backends.base import Backend
+from harness import responses
 from harness.qsl import QuerySampleLibrary
 
 
@@ -58,18 +59,18 @@ class SingleStreamSUT:
         self.respond_empty(query_samples)
 
     def respond(self, query_samples: list, logits: np.ndarray) -> None:
-        # MLPerf's ImageNet convention: the response is the predicted class as float32.
-        classes = logits.argmax(axis=1).astype(np.float32)
+        classes = responses.encode(logits)
         base = classes.ctypes.data
-        responses = [
-            lg.QuerySampleResponse(sample.id, base + 4 * i, 4)
+        answers = [
+            lg.QuerySampleResponse(sample.id, base + responses.RESPONSE_BYTES * i,
+                                   responses.RESPONSE_BYTES)
             for i, sample in enumerate(query_samples)
         ]
         with self._lock:
             if self.outputs is not None:
                 self.outputs.record([s.index for s in query_samples], logits)
             self.answered_samples += len(query_samples)
-        lg.QuerySamplesComplete(responses)  # copies the bytes; `classes` may go after
+        lg.QuerySamplesComplete(answers)  # copies the bytes; `classes` may go after
 
     @staticmethod
     def respond_empty(query_samples: list) -> None:

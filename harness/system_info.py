@@ -99,10 +99,26 @@ def memory_gb() -> float:
         return 0.0
 
 
+def board_name() -> str | None:
+    """The board a single-board computer reports (e.g. 'Raspberry Pi 5 Model B Rev 1.0')."""
+    try:
+        return Path("/proc/device-tree/model").read_text(errors="replace").strip("\x00 \n") \
+            or None
+    except OSError:
+        return None
+
+
+def default_device_name(system: dict) -> str:
+    """Hostname plus board or CPU model: two Pis both called 'raspberrypi' but of
+    different boards stay two devices in a report."""
+    return f"{system.get('hostname') or 'unknown'} ({system.get('board') or system['cpu']})"
+
+
 def describe_system() -> dict:
     cpuinfo = _cpuinfo()
     return {
         "cpu": cpu_name(cpuinfo),
+        "board": board_name(),
         "arch": platform.machine(),
         "cores_physical": physical_cores(),
         "cores_logical": logical_cores(),
@@ -121,6 +137,17 @@ def cpu_features() -> frozenset[str]:
 
 def is_arm() -> bool:
     return platform.machine().lower() in ("aarch64", "arm64", "armv8l", "armv7l")
+
+
+def reset_peak_memory() -> bool:
+    """Restart the kernel's resident-memory high-water mark (VmHWM) from now, so that a
+    run's peak leaves out a quantizer that ran in the same process; False where the
+    kernel does not allow it (not Linux)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def peak_memory_mb() -> dict:

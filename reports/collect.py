@@ -5,18 +5,20 @@ One row per run; the columns are flat so that `results.csv` loads with pandas as
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from harness.errors import UsageError
-from harness.results import RESULT_FILE
+from harness.results import RESULT_FILE, ResultRecord
 from reports.summary import HEADLINES, headline
 
-# Runs that are one configuration measured again: the newest counts.
-CONFIGURATION = ["device", "model", "backend", "precision", "scenario", "mode"]
+# Everything that changes the number: runs equal in all of these are one configuration
+# measured again, and the newest counts. Speed-ups compare runs equal in all but precision.
+CONFIGURATION = ["device", "model", "backend", "precision", "scenario", "mode", "threads",
+                 "batch", "run_length", "weights", "dataset", "backend_version",
+                 "edgebench_version"]
 
 
 @dataclass
@@ -38,26 +40,32 @@ def find_results(folders: list[Path]) -> list[Path]:
     return found
 
 
-def flatten(record: dict, path: Path) -> dict:
-    """One run as flat columns; raises KeyError/TypeError on a record that is not ours."""
-    system = record["system"]
-    metrics = record.get("metrics") or {}
+def flatten(record: ResultRecord, path: Path) -> dict:
+    """One run as flat columns."""
+    metrics = record.metrics
     latency = metrics.get("latency_ms") or {}
     accuracy = metrics.get("accuracy") or {}
-    unsupported = record.get("unsupported")  # {"reason": ...}: a precision the runtime lacks
-    scenario = record["scenario"]
+    fidelity = accuracy.get("fidelity") or {}
+    costs = record.costs
+    unsupported = record.unsupported
+    scenario = record.scenario
+    performance = record.mode == "performance"
     return {
-        "device": system.get("hostname") or "unknown",
-        "cpu": system.get("cpu"),
-        "arch": system.get("arch"),
-        "model": record["model"],
-        "backend": record["backend"],
-        "backend_version": record.get("backend_version"),
-        "precision": record["precision"],
+        "device": record.device,
+        "cpu": record.system.get("cpu"),
+        "arch": record.system.get("arch"),
+        "model": record.model,
+        "backend": record.backend,
+        "backend_version": record.backend_version,
+        "precision": record.precision,
         "scenario": scenario,
-        "mode": record["mode"],
-        "headline": None if record["mode"] != "performance" or unsupported
-        else headline(record)[1],
+        "mode": record.mode,
+        "threads": record.threads,
+        "batch": record.batch,  # as configured: "auto" or a size
+        "batch_size": record.batch_size,  # as run
+        "run_length": record.run_length,
+        "dataset": record.dataset_id,
+        "headline": headline(record)[1] if performance and not unsupported else None,
         "headline_unit": HEADLINES[scenario][2],
         # query latencies (SingleStream: one sample per query; MultiStream: per query)
         "latency_p50_ms": latency.get("p50") if scenario != "offline" else None,
@@ -72,49 +80,57 @@ def flatten(record: dict, path: Path) -> dict:
         "throughput_basis": metrics.get("throughput_basis"),
         "top1": accuracy.get("top1"),
         "top5": accuracy.get("top5"),
+        "accuracy_count": accuracy.get("count"),
         # fidelity of a quantized run to FP32 of the same backend, on the same samples
-        "fidelity_agreement": (accuracy.get("fidelity") or {}).get("agreement"),
-        "fidelity_sqnr_db": (accuracy.get("fidelity") or {}).get("sqnr_db"),
-        "precision_executed": record.get("precision_executed"),
-        "peak_rss_mb": (record.get("costs") or {}).get("peak_rss_mb"),
-        "artifact_size_mb": None if record.get("artifact_size_bytes") is None
-        else round(record["artifact_size_bytes"] / 2**20, 2),
-        "load_s": (record.get("costs") or {}).get("load_s"),
-        "first_inference_ms": (record.get("costs") or {}).get("first_inference_ms"),
-        "valid": record.get("valid"),
-        "quick": bool(record.get("quick")),
-        # older records: only quick runs were shorter than MLPerf's rules
-        "full_measurement": bool(record.get("full_measurement", not record.get("quick"))),
-        "weights": record.get("weights"),
-        "weights_pretrained": bool(record.get("weights_pretrained")),
-        "emulated": bool(record.get("emulated")),
+        "fidelity_agreement": fidelity.get("agreement"),
+        "fidelity_sqnr_db": fidelity.get("sqnr_db"),
+        "precision_executed": record.precision_executed,
+        "peak_rss_mb": costs.get("peak_rss_mb"),
+        "artifact_size_mb": None if record.artifact_size_bytes is None
+        else round(record.artifact_size_bytes / 2**20, 2),
+        "load_s": costs.get("load_s"),
+        "first_inference_ms": costs.get("first_inference_ms"),
+        "valid": record.valid,
+        "quick": record.quick,
+        "full_measurement": record.full_measurement,
+        "weights": record.weights,
+        "weights_pretrained": record.weights_pretrained,
+        "emulated": record.emulated,
         "unsupported": bool(unsupported),
         "unsupported_reason": (unsupported or {}).get("reason"),
-        "threads": record.get("threads"),
-        "samples": record.get("samples"),
-        "started_at": record.get("started_at"),
-        "edgebench_version": record.get("edgebench_version"),
-        "latencies_file": str(path.parent / record["latencies_file"]["path"])
-        if record.get("latencies_file") else None,
+        "samples": record.samples,
+        "started_at": record.started_at,
+        "edgebench_version": record.edgebench_version,
+        "latencies_file": str(path.parent / record.latencies_file["path"])
+        if record.latencies_file else None,
+        "predictions_file": str(path.parent / record.predictions_file["path"])
+        if record.predictions_file else None,
         "run_dir": str(path.parent),
     }
 
 
 def collect(folders: list[Path]) -> Collected:
     rows, warnings, systems = [], [], {}
+    defaulted: dict[str, int] = {}  # field -> records that lacked it
     for path in find_results(folders):
         try:
-            record = json.loads(path.read_text())
+            record, missing = ResultRecord.read(path)
             row = flatten(record, path)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             warnings.append(f"skipped {path}: not a readable edgebench result "
                             f"({type(exc).__name__}: {exc})")
             continue
+        for name in missing:
+            defaulted[name] = defaulted.get(name, 0) + 1
         rows.append(row)
-        systems.setdefault(row["device"], {**record["system"], "runtimes": {}})
+        systems.setdefault(row["device"], {**record.system, "runtimes": {}})
         systems[row["device"]]["runtimes"][row["backend"]] = row["backend_version"]
     if not rows:
         raise UsageError("no readable result.json found: " + "; ".join(warnings))
+    if defaulted:
+        warnings.append("results written by an older edgebench lack fields that took their "
+                        "defaults: " + ", ".join(f"{name} ({count} runs)"
+                                                 for name, count in sorted(defaulted.items())))
     runs = pd.DataFrame(rows)
     versions = sorted(runs["edgebench_version"].dropna().unique())
     if len(versions) > 1:
@@ -129,3 +145,14 @@ def newest_per_configuration(runs: pd.DataFrame) -> pd.DataFrame:
     counts = ordered.groupby(CONFIGURATION, dropna=False)["run_dir"].transform("size")
     newest = ordered.assign(runs_found=counts).drop_duplicates(CONFIGURATION, keep="last")
     return newest.reset_index(drop=True)
+
+
+# What a figure draws one bar or point for.
+CELL = ["device", "model", "backend", "precision", "scenario", "mode"]
+
+
+def latest_per_cell(newest: pd.DataFrame) -> pd.DataFrame:
+    """The newest configuration of each device/model/backend/precision/scenario/mode:
+    what the figures draw (the tables list every configuration)."""
+    ordered = newest.sort_values("started_at")
+    return ordered.drop_duplicates(CELL, keep="last").reset_index(drop=True)

@@ -15,8 +15,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from reports.collect import latest_per_cell  # noqa: E402
 from reports.summary import HEADLINES  # noqa: E402
-from reports.tables import BASELINE, caveats, speedup  # noqa: E402
+from reports.tables import BASELINE, baseline_of, caveats, speedup  # noqa: E402
 
 HATCH = "///"
 LOG_SCALE_SPREAD = 20  # max/min above which a bar chart switches to a log axis
@@ -104,17 +105,23 @@ def speedup_bars(runs: pd.DataFrame, device: str):
         width = 0.8 / max(1, len(others))
         for j, precision in enumerate(others):
             for i, (model, backend) in enumerate(groups):
-                pair = rows[(rows["model"] == model) & (rows["backend"] == backend)]
-                base = pair[pair["precision"] == BASELINE]
-                cell = pair[pair["precision"] == precision]
+                # the newest configuration of this cell, against FP32 of that same
+                # configuration (threads, batch, run length, versions...)
+                cell = latest_per_cell(rows[(rows["model"] == model)
+                                            & (rows["backend"] == backend)
+                                            & (rows["precision"] == precision)])
                 x = i + (j - (len(others) - 1) / 2) * width
-                if base.empty or cell.empty:
+                if cell.empty:
                     continue
-                if cell.iloc[0]["unsupported"] or base.iloc[0]["unsupported"]:
+                cell = cell.iloc[0]
+                base = baseline_of(rows, cell)
+                if cell["unsupported"]:
                     _mark_unsupported(ax, x)
                     continue
-                value = speedup(cell.iloc[0]["headline"], base.iloc[0]["headline"], scenario)
-                notes = caveats(cell.iloc[0]) + caveats(base.iloc[0])
+                if base is None:
+                    continue
+                value = speedup(cell["headline"], base["headline"], scenario)
+                notes = caveats(cell) + caveats(base)
                 flagged.update(notes)
                 ax.bar(x, value, width, color=colours[precision], hatch=HATCH if notes else None,
                        edgecolor="black", linewidth=0.5)
@@ -129,7 +136,7 @@ def speedup_bars(runs: pd.DataFrame, device: str):
     if others:
         fig.legend([plt.Rectangle((0, 0), 1, 1, color=colours[p]) for p in others], others,
                    title="precision", loc="center right")
-    fig.suptitle(f"Speed-up over {BASELINE} of the same model and backend (above 1: faster)"
+    fig.suptitle(f"Speed-up over {BASELINE} of the same configuration (above 1: faster)"
                  f"\ndevice: {device}", fontsize=11)
     _footnote(fig, flagged)
     fig.tight_layout(rect=(0, 0.04, 0.88, 1))

@@ -12,8 +12,14 @@ import matplotlib.pyplot as plt
 
 from harness.results import write_text_atomic
 from reports import figures
-from reports.collect import collect, newest_per_configuration
-from reports.tables import best_configurations, device_matrix, to_markdown
+from reports.collect import collect, latest_per_cell, newest_per_configuration
+from reports.tables import (
+    QUALIFY_RULE,
+    best_configurations,
+    device_matrix,
+    shown,
+    to_markdown,
+)
 from scenarios.settings import SCENARIO_NAMES
 
 
@@ -52,20 +58,23 @@ def write_report(folders: list[Path], out: Path) -> Report:
     runs = collected.runs
     write_text_atomic(report.csv, runs.to_csv(index=False))
     newest = newest_per_configuration(runs)
+    drawn = latest_per_cell(newest)
 
     sections_md, sections_html = [], []
     for device in sorted(newest["device"].unique()):
         mine = newest[newest["device"] == device]
+        mine_drawn = drawn[drawn["device"] == device]
         names = []
         for scenario in SCENARIO_NAMES:
             if (mine["scenario"] == scenario).any():
                 name = f"{_slug(device)}_{scenario}.png"
-                _save(*figures.scenario_bars(mine, device, scenario), out, name, report)
+                _save(*figures.scenario_bars(mine_drawn, device, scenario), out, name, report)
                 names.append(name)
-        for name, drawn in ((f"{_slug(device)}_speedup.png", figures.speedup_bars(mine, device)),
-                            (f"{_slug(device)}_accuracy_vs_latency.png",
-                             figures.accuracy_vs_latency(mine, device))):
-            _save(*drawn, out, name, report)
+        for name, figure in ((f"{_slug(device)}_speedup.png",
+                              figures.speedup_bars(mine, device)),
+                             (f"{_slug(device)}_accuracy_vs_latency.png",
+                              figures.accuracy_vs_latency(mine_drawn, device))):
+            _save(*figure, out, name, report)
             names.append(name)
         matrix = device_matrix(mine)
         best = best_configurations(matrix)
@@ -73,13 +82,16 @@ def write_report(folders: list[Path], out: Path) -> Report:
         repeated = int((mine["runs_found"] > 1).sum())
         note = (f"{repeated} configuration(s) run more than once: the newest run of each "
                 "is shown ('runs found' counts them all)." if repeated else "")
+        rule = f"Best: {QUALIFY_RULE}." if best else ""
         sections_md.append(f"## {device}\n\n{system}\n\n{to_markdown(matrix)}\n\n"
                            + "".join(f"- best: {line}\n" for line in best)
+                           + (f"\n{rule}\n" if rule else "")
                            + (f"\n{note}\n" if note else ""))
         sections_html.append(
             f"<h2>{html.escape(device)}</h2><p>{html.escape(system)}</p>"
-            + matrix.to_html(index=False, na_rep="n/a", float_format=lambda v: f"{v:.4g}")
+            + shown(matrix).to_html(index=False, na_rep="n/a", float_format=lambda v: f"{v:.4g}")
             + "<ul>" + "".join(f"<li>best: {html.escape(line)}</li>" for line in best) + "</ul>"
+            + (f"<p>{html.escape(rule)}</p>" if rule else "")
             + (f"<p>{html.escape(note)}</p>" if note else "")
             + "".join(f'<img src="{name}" alt="{name}">' for name in names))
 
@@ -87,7 +99,7 @@ def write_report(folders: list[Path], out: Path) -> Report:
     for model in sorted(newest["model"].unique()):
         for scenario in SCENARIO_NAMES:
             name = f"cdf_{_slug(model)}_{scenario}.png"
-            fig, series = figures.latency_cdf(newest, model, scenario)
+            fig, series = figures.latency_cdf(drawn, model, scenario)
             if series:
                 _save(fig, series, out, name, report)
                 shared.append(name)
@@ -96,7 +108,7 @@ def write_report(folders: list[Path], out: Path) -> Report:
     for scenario in SCENARIO_NAMES:
         if (newest["scenario"] == scenario).any():
             name = f"devices_{scenario}.png"
-            _save(*figures.device_comparison(newest, scenario), out, name, report)
+            _save(*figures.device_comparison(drawn, scenario), out, name, report)
             shared.append(name)
 
     warnings_md = "".join(f"- WARNING: {w}\n" for w in report.warnings)
@@ -107,8 +119,11 @@ def write_report(folders: list[Path], out: Path) -> Report:
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "font-size:0.85em}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%;"
         "display:block;margin:1em 0}</style></head><body><h1>edgebench report</h1>"
-        f"<p>{len(runs)} runs read, {len(newest)} configurations shown (the newest run of "
-        "each).</p>"
+        f"<p>{len(runs)} runs read, {len(newest)} configurations in the tables (the newest "
+        "run of each; a configuration is everything that changes the number: device, "
+        "model, backend, precision, scenario, mode, threads, batch, run length, weights, "
+        "dataset, runtime and edgebench versions). The figures draw the newest "
+        "configuration of each model, backend, precision and scenario.</p>"
         + "".join(f"<p><b>WARNING:</b> {html.escape(w)}</p>" for w in report.warnings)
         + "".join(sections_html)
         + "<h2>Latency distributions and devices</h2>"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.results import ResultRecord
+from reports.statistics import wilson_interval
+
 # How `edgebench run` names its run folder for people (`sweep` reads a JSON answer instead).
 RESULTS_LINE = "results: "
 # scenario -> (label, path into metrics, unit): MLPerf's own headline metric of each
@@ -28,16 +31,16 @@ def _lookup(metrics: dict, path: tuple[str, ...]):
     return value
 
 
-def headline(record: dict) -> tuple[str, float | None, str]:
+def headline(record: ResultRecord) -> tuple[str, float | None, str]:
     """The scenario's MLPerf metric (accuracy runs: top-1). The one definition every
     table, figure and console line uses."""
-    if record["mode"] == "accuracy":
-        return "top-1", record["metrics"]["accuracy"]["top1"], ""
-    label, path, unit = HEADLINES[record["scenario"]]
-    value = _lookup(record["metrics"], path)
-    if value is None and record["scenario"] in LEGACY_HEADLINES:
-        label, path, unit = LEGACY_HEADLINES[record["scenario"]]
-        value = _lookup(record["metrics"], path)
+    if record.mode == "accuracy":
+        return "top-1", record.metrics["accuracy"]["top1"], ""
+    label, path, unit = HEADLINES[record.scenario]
+    value = _lookup(record.metrics, path)
+    if value is None and record.scenario in LEGACY_HEADLINES:
+        label, path, unit = LEGACY_HEADLINES[record.scenario]
+        value = _lookup(record.metrics, path)
     return label, value, unit
 
 
@@ -47,69 +50,76 @@ def _number(value: float | None) -> str:
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def verdict(record: dict) -> str:
-    if record["valid"] is None:
+def verdict(record: ResultRecord) -> str:
+    if record.valid is None:
         return "n/a (accuracy run)"
-    return "VALID" if record["valid"] else "INVALID"
+    return "VALID" if record.valid else "INVALID"
 
 
-def flags(record: dict) -> list[str]:
+def flags(record: ResultRecord) -> list[str]:
     """What makes a run less than a full MLPerf-style measurement."""
-    short = (record["mode"] == "performance" and not record["quick"]
-             and not record.get("full_measurement", True))
-    return [flag for flag, on in (("quick", record["quick"]), ("short run", short),
-                                  ("RANDOM WEIGHTS", not record["weights_pretrained"])) if on]
+    short = (record.mode == "performance" and not record.quick
+             and not record.full_measurement)
+    return [flag for flag, on in (("quick", record.quick), ("short run", short),
+                                  ("RANDOM WEIGHTS", not record.weights_pretrained)) if on]
 
 
-def format_run(record: dict, run_dir: Path) -> str:
-    if record.get("unsupported"):
+def format_run(record: ResultRecord, run_dir: Path) -> str:
+    if record.unsupported:
         return "\n".join([
-            f"{record['model']} | {record['backend']} {record['backend_version']} | "
-            f"{record['precision']} | {record['scenario']} {record['mode']}",
-            f"  unsupported on this machine: {record['unsupported']['reason']}",
+            f"{record.model} | {record.backend} {record.backend_version} | "
+            f"{record.precision} | {record.scenario} {record.mode}",
+            f"  unsupported on this machine: {record.unsupported['reason']}",
             f"  {RESULTS_LINE}{run_dir}"])
     label, value, unit = headline(record)
     lines = [
-        f"{record['model']} | {record['backend']} {record['backend_version']} | "
-        f"{record['precision']} | {record['scenario']} {record['mode']}"
+        f"{record.model} | {record.backend} {record.backend_version} | "
+        f"{record.precision} | {record.scenario} {record.mode}"
         + (f"  [{', '.join(flags(record))}]" if flags(record) else ""),
         f"  {label}: {_number(value)} {unit}".rstrip(),
     ]
-    if record.get("precision_executed") and record["precision_executed"] != record["precision"]:
-        lines.append(f"  executed: {record['precision_executed']}")
-    metrics = record["metrics"]
-    if record["mode"] == "performance":
-        if record["scenario"] == "offline":  # its latencies count from its one query
-            lines.append(f"  batch {record['max_batch']}")
+    if record.precision_executed and record.precision_executed != record.precision:
+        lines.append(f"  executed: {record.precision_executed}")
+    metrics = record.metrics
+    if record.mode == "performance":
+        if record.scenario == "offline":  # its latencies count from its one query
+            choice = record.batch_choice
+            lines.append(f"  batch {record.max_batch}" + (
+                " (--max-batch auto; probed samples/s: " + ", ".join(
+                    f"{size}: {sps:.4g}" for size, sps in choice["probe_samples_per_s"].items())
+                + ")" if choice else ""))
         else:
             lat = metrics["latency_ms"]
-            kind = "query" if record["scenario"] == "multi-stream" else "sample"
+            kind = "query" if record.scenario == "multi-stream" else "sample"
             lines.append(
                 f"  raw {kind} latency ms: p50 {_number(lat.get('p50'))}  "
                 f"p90 {_number(lat.get('p90'))}  p99 {_number(lat.get('p99'))}  "
                 f"mean {_number(lat.get('mean'))}   "
                 f"throughput {_number(metrics['throughput_sps'])} samples/s"
             )
-        lines.append("  LoadGen: " + (record["loadgen_verdict"] or "no verdict").replace(
+        lines.append("  LoadGen: " + (record.loadgen_verdict or "no verdict").replace(
             "\n", "\n           "))
     else:
         acc = metrics["accuracy"]
         top5 = f"  top-5 {_number(acc['top5'])}" if acc["top5"] is not None else ""
-        lines.append(f"  top-1 {_number(acc['top1'])}{top5} over {acc['count']} samples")
+        low, high = wilson_interval(acc["top1"], acc["count"])
+        lines.append(f"  top-1 {_number(acc['top1'])} (95% CI {_number(low)}-{_number(high)}, "
+                     f"Wilson){top5} over {acc['count']} samples")
         if acc.get("fidelity"):
             fid = acc["fidelity"]
             lines.append(f"  fidelity to fp32: top-1 agreement {_number(fid['agreement'])}, "
                          f"SQNR {_number(fid['sqnr_db'])} dB "
                          f"({fid['reference']['kind']}, {fid['reference']['backend']} fp32)")
-    lines.append(f"  threads {record['threads']}, weights {record['weights']}, "
-                 f"dataset {record['dataset']['name']} ({record['samples']} samples)")
-    for warning in record["warnings"]:
+    lines.append(f"  device {record.device}, threads {record.threads}, "
+                 f"weights {record.weights}, "
+                 f"dataset {record.dataset['name']} ({record.samples} samples)")
+    for warning in record.warnings:
         lines.append(f"  WARNING: {warning}")
     lines.append(f"  {RESULTS_LINE}{run_dir}")
     return "\n".join(lines)
 
 
-def format_table(rows: list[tuple[dict | None, Path | None, str | None]]) -> str:
+def format_table(rows: list[tuple[ResultRecord | None, Path | None, str | None]]) -> str:
     """One line per run: (record, run_dir, error) with record None for a failed run."""
     header = ("model", "backend", "precision", "scenario", "metric", "value", "LoadGen",
               "notes")
@@ -118,14 +128,14 @@ def format_table(rows: list[tuple[dict | None, Path | None, str | None]]) -> str
         if record is None:
             table.append(("", "", "", "", "FAILED", error or "", "", ""))
             continue
-        if record.get("unsupported"):
-            table.append((record["model"], record["backend"], record["precision"],
-                          record["scenario"], "unsupported", "", "",
-                          record["unsupported"]["reason"]))
+        if record.unsupported:
+            table.append((record.model, record.backend, record.precision,
+                          record.scenario, "unsupported", "", "",
+                          record.unsupported["reason"]))
             continue
         label, value, unit = headline(record)
-        table.append((record["model"], record["backend"], record["precision"],
-                      record["scenario"], f"{label} ({unit})" if unit else label,
+        table.append((record.model, record.backend, record.precision,
+                      record.scenario, f"{label} ({unit})" if unit else label,
                       _number(value), verdict(record), ", ".join(flags(record))))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     return "\n".join(

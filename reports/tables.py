@@ -1,17 +1,31 @@
-"""The comparison matrix per device, speed-ups over FP32, and the best configuration."""
+"""The comparison table per device: one row per configuration, its speed-up over the
+FP32 run of the same configuration, its top-1 with sampling error and a paired test
+against FP32, and the best configuration."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
+from harness.accuracy import load_correct
+from reports.collect import CONFIGURATION
+from reports.statistics import SIGNIFICANCE, paired_comparison, wilson_interval
 from reports.summary import HEADLINES
 from scenarios.settings import SCENARIO_NAMES
 
 BASELINE = "fp32"
 TOP1_TOLERANCE = 0.01  # "within 1 point of FP32"
 HIGHER_IS_BETTER = {"single-stream": False, "multi-stream": False, "offline": True}
+# An accuracy run belongs to every performance configuration it shares these with:
+# top-1 does not depend on the scenario, the batch or the run length.
+ACCURACY_MATCH = ["device", "model", "backend", "precision", "threads", "weights",
+                  "backend_version", "edgebench_version"]
+QUALIFY_RULE = ("the fastest valid run (not INVALID, not unsupported) whose "
+                f"top-1 is within {TOP1_TOLERANCE * 100:g} point of FP32 of the same backend, "
+                "unless McNemar's exact test on the same samples finds a larger drop "
+                f"significant (p < {SIGNIFICANCE})")
 
 
 def caveats(row: pd.Series) -> list[str]:
@@ -43,93 +57,170 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _cell(performance: pd.DataFrame, key: tuple, scenario: str):
-    match = performance[(performance["model"] == key[0]) & (performance["backend"] == key[1])
-                        & (performance["precision"] == key[2])
-                        & (performance["scenario"] == scenario)]
-    return None if match.empty else match.iloc[0]
+def _matching(frame: pd.DataFrame, row: pd.Series, columns: list[str], **fixed) -> pd.DataFrame:
+    """Rows of `frame` equal to `row` in `columns`, with `fixed` values overriding."""
+    mask = pd.Series(True, index=frame.index)
+    for name in columns:
+        want = fixed.get(name, row[name])
+        mask &= frame[name].isna() if _missing(want) else frame[name] == want
+    return frame[mask]
+
+
+def baseline_of(performance: pd.DataFrame, row: pd.Series) -> pd.Series | None:
+    """The FP32 run of exactly the same configuration, if there is one."""
+    match = _matching(performance, row, CONFIGURATION, precision=BASELINE)
+    match = match[~match["unsupported"]]
+    return None if match.empty else match.iloc[-1]
+
+
+def _accuracy_of(accuracy: pd.DataFrame, row: pd.Series, precision: str) -> pd.Series | None:
+    match = _matching(accuracy, row, ACCURACY_MATCH, precision=precision)
+    match = match[~match["unsupported"]].sort_values("started_at")
+    return None if match.empty else match.iloc[-1]
+
+
+def _versus_fp32(mine: pd.Series, base: pd.Series | None) -> dict:
+    """top-1 difference from FP32 and McNemar's p, on the same samples only."""
+    if base is None:
+        return {"vs fp32": None, "p (McNemar)": None,
+                "accuracy test": "no fp32 accuracy run of the same configuration"}
+    if mine["dataset"] != base["dataset"]:
+        return {"vs fp32": None, "p (McNemar)": None,
+                "accuracy test": "fp32 ran on other samples: no paired test"}
+    if _missing(mine["predictions_file"]) or _missing(base["predictions_file"]):
+        return {"vs fp32": mine["top1"] - base["top1"], "p (McNemar)": None,
+                "accuracy test": "no per-sample predictions (older runs): no paired test"}
+    try:
+        test = paired_comparison(load_correct(Path(base["predictions_file"])),
+                                 load_correct(Path(mine["predictions_file"])))
+    except (OSError, ValueError, KeyError) as exc:
+        return {"vs fp32": None, "p (McNemar)": None,
+                "accuracy test": f"predictions unreadable: {exc}"}
+    return {"vs fp32": test.difference, "p (McNemar)": test.p_value,
+            "accuracy test": "McNemar exact"}
+
+
+def _qualifies(row: pd.Series) -> bool:
+    if row["precision"] == BASELINE:
+        return True  # the reference itself
+    if row["accuracy test"] != "McNemar exact":
+        return False
+    return row["vs fp32"] >= -TOP1_TOLERANCE or row["p (McNemar)"] >= SIGNIFICANCE
 
 
 def device_matrix(newest: pd.DataFrame) -> pd.DataFrame:
-    """model x backend x precision rows of one device: each scenario's headline, its
-    speed-up over FP32, top-1 and its difference from FP32, and caveats."""
+    """One row per performance configuration of one device (and per accuracy run no
+    performance run shares): headline, speed-up over the FP32 run of the same
+    configuration, top-1 with its 95% interval and a paired test against FP32."""
     performance = newest[newest["mode"] == "performance"]
     accuracy = newest[newest["mode"] == "accuracy"]
-    keys = sorted({(r.model, r.backend, r.precision) for r in newest.itertuples()},
-                  key=lambda k: (k[0], k[1], k[2] != BASELINE, k[2]))
+    used_accuracy: set[str] = set()
     rows = []
-    for model, backend, precision in keys:
-        row = {"model": model, "backend": backend, "precision": precision}
-        # what the runtime said it executed (one artifact serves every scenario)
-        same = newest[(newest["model"] == model) & (newest["backend"] == backend)
-                      & (newest["precision"] == precision)]
-        said = same["precision_executed"].dropna()
-        row["executed"] = said.iloc[0] if not said.empty else None
-        notes, found = set(), 0
-        for scenario in SCENARIO_NAMES:
-            cell = _cell(performance, (model, backend, precision), scenario)
-            base = _cell(performance, (model, backend, BASELINE), scenario)
-            value = None if cell is None or cell["unsupported"] else cell["headline"]
-            row[column(scenario)] = value
-            row[f"{scenario} speed-up"] = speedup(
-                value, None if base is None else base["headline"], scenario)
-            if cell is not None:
-                notes.update(caveats(cell))
-                found += int(cell["runs_found"])
-        top1 = accuracy[(accuracy["model"] == model) & (accuracy["backend"] == backend)]
-        mine = top1[top1["precision"] == precision]
-        base = top1[top1["precision"] == BASELINE]
-        mine = mine[~mine["unsupported"]]
-        row["top1"] = None if mine.empty else mine.iloc[0]["top1"]
-        row["top1 vs fp32"] = None if mine.empty or base.empty else \
-            mine.iloc[0]["top1"] - base.iloc[0]["top1"]
-        row["agreement with fp32"] = None if mine.empty else mine.iloc[0]["fidelity_agreement"]
-        row["SQNR (dB)"] = None if mine.empty else mine.iloc[0]["fidelity_sqnr_db"]
-        # the largest of this configuration's runs: what a device must have free
-        row["peak RSS (MB)"] = _largest(same["peak_rss_mb"])
-        row["artifact (MB)"] = _largest(same["artifact_size_mb"])
-        if not mine.empty:
-            notes.update(caveats(mine.iloc[0]))
-            found += int(mine.iloc[0]["runs_found"])
-        row["runs found"] = found
-        row["notes"] = ", ".join(sorted(notes))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    for _, cell in performance.iterrows():
+        rows.append(_row(cell, performance, accuracy, used_accuracy))
+    for _, run in accuracy.iterrows():
+        if run["run_dir"] not in used_accuracy:
+            rows.append(_row(run, performance, accuracy, used_accuracy))
+    matrix = pd.DataFrame(rows)
+    if matrix.empty:
+        return matrix
+    order = {name: i for i, name in enumerate(SCENARIO_NAMES)}
+    matrix["_order"] = [(r.model, r.backend, order.get(r.scenario, 9), r.precision != BASELINE,
+                         r.precision, r.threads, str(r.batch)) for r in matrix.itertuples()]
+    return matrix.sort_values("_order").drop(columns="_order").reset_index(drop=True)
 
 
-def _largest(values: pd.Series) -> float | None:
-    values = values.dropna()
-    return None if values.empty else float(values.max())
+def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
+         used_accuracy: set[str]) -> dict:
+    measured = cell["mode"] == "performance"
+    notes = set(caveats(cell))
+    row = {"model": cell["model"], "backend": cell["backend"], "precision": cell["precision"],
+           "scenario": cell["scenario"] if measured else "(accuracy only)",
+           "threads": cell["threads"], "batch": _batch(cell) if measured else None,
+           "run": cell["run_length"], "executed": cell["precision_executed"]}
+    value = cell["headline"] if measured and not cell["unsupported"] else None
+    row["metric"] = (f"{HEADLINES[cell['scenario']][0]} ({HEADLINES[cell['scenario']][2]})"
+                     if measured else None)
+    row["value"] = value
+    base = baseline_of(performance, cell) if measured else None
+    row["speed-up"] = None if base is None or cell["precision"] == BASELINE \
+        else speedup(value, base["headline"], cell["scenario"])
+    if row["speed-up"] is not None:
+        # a speed-up is only as good as its baseline
+        notes.update(f"baseline {note}" for note in caveats(base) if note not in notes)
+    if measured:
+        mine = _accuracy_of(accuracy, cell, cell["precision"])
+    else:
+        mine = None if cell["unsupported"] else cell
+    if mine is not None:
+        used_accuracy.add(mine["run_dir"])
+        notes.update(caveats(mine))
+        low, high = wilson_interval(mine["top1"], int(mine["accuracy_count"]))
+        row.update({"top1": mine["top1"], "top1 95% CI": f"{low:.3f}-{high:.3f}"})
+        if cell["precision"] == BASELINE:
+            row.update({"vs fp32": None, "p (McNemar)": None, "accuracy test": "reference"})
+        else:
+            row.update(_versus_fp32(mine, _accuracy_of(accuracy, mine, BASELINE)))
+        row["agreement with fp32"] = mine["fidelity_agreement"]
+        row["SQNR (dB)"] = mine["fidelity_sqnr_db"]
+    else:
+        row.update({"top1": None, "top1 95% CI": None, "vs fp32": None, "p (McNemar)": None,
+                    "accuracy test": "no accuracy run", "agreement with fp32": None,
+                    "SQNR (dB)": None})
+    row["peak RSS (MB)"] = cell["peak_rss_mb"]
+    row["artifact (MB)"] = cell["artifact_size_mb"]
+    row["runs found"] = int(cell["runs_found"])
+    row["notes"] = ", ".join(sorted(notes))
+    row["_invalid"] = bool(cell["unsupported"]) or "INVALID" in notes
+    return row
+
+
+def _batch(cell: pd.Series) -> str | None:
+    if _missing(cell["batch_size"]):
+        return cell["batch"]
+    size = str(int(cell["batch_size"]))
+    return f"auto: {size}" if cell["batch"] == "auto" else size
 
 
 def column(scenario: str) -> str:
-    """The matrix column of a scenario's headline metric, with its unit."""
+    """A scenario's headline metric, with its unit."""
     label, _, unit = HEADLINES[scenario]
-    return f"{scenario} {label.split()[0]} ({unit})"
+    return f"{scenario} {label} ({unit})"
 
 
 def best_configurations(matrix: pd.DataFrame) -> list[str]:
-    """Per model and scenario: the fastest configuration whose top-1 is within one point
-    of FP32's (of the same backend), or why none qualifies."""
+    """Per model and scenario: the fastest valid configuration whose top-1 qualifies
+    against FP32 (QUALIFY_RULE), or why none does."""
     lines = []
+    if matrix.empty:
+        return lines
     for model in sorted(matrix["model"].unique()):
-        rows = matrix[matrix["model"] == model]
         for scenario in SCENARIO_NAMES:
-            metric = column(scenario)
-            candidates = rows[rows[metric].notna()]
+            candidates = matrix[(matrix["model"] == model) & (matrix["scenario"] == scenario)
+                                & matrix["value"].notna() & ~matrix["_invalid"]]
             if candidates.empty:
                 continue
-            qualified = candidates[candidates["top1 vs fp32"].notna() & (
-                candidates["top1 vs fp32"] >= -TOP1_TOLERANCE)]
+            qualified = candidates[candidates.apply(_qualifies, axis=1)]
             if qualified.empty:
-                lines.append(f"{model}, {scenario}: none qualifies (no top-1 measured against "
-                             "FP32 of the same backend; run --mode accuracy)")
+                lines.append(f"{model}, {scenario}: none qualifies ({QUALIFY_RULE}; no "
+                             "candidate has a paired accuracy test: run --mode accuracy on "
+                             "a labelled dataset)")
                 continue
-            best = qualified.sort_values(metric, ascending=not HIGHER_IS_BETTER[scenario])
-            top = best.iloc[0]
-            lines.append(f"{model}, {scenario}: {top['backend']} {top['precision']} "
-                         f"({metric} {_fmt(top[metric])}, top-1 {_fmt(top['top1'])})"
-                         + (f" [{top['notes']}]" if top["notes"] else ""))
+            top = qualified.sort_values("value",
+                                        ascending=not HIGHER_IS_BETTER[scenario]).iloc[0]
+            faster = candidates[(candidates["value"] > top["value"]) if HIGHER_IS_BETTER[
+                scenario] else (candidates["value"] < top["value"])]
+            untested = int((faster["accuracy test"] != "McNemar exact").sum())
+            test = "" if top["precision"] == BASELINE else (
+                f", {_fmt(top['vs fp32'] * 100)} pt vs fp32, McNemar exact p "
+                f"{_fmt(top['p (McNemar)'])}")
+            lines.append(f"{model}, {scenario}: {top['backend']} {top['precision']}, "
+                         f"{top['threads']} threads, batch {top['batch']} "
+                         f"({top['metric']} {_fmt(top['value'])}, top-1 {_fmt(top['top1'])}"
+                         f"{test})" + (f" [{top['notes']}]" if top["notes"] else "")
+                         + (f"; {untested} faster run(s) have no paired accuracy test against "
+                            "fp32 (run --mode accuracy on a labelled dataset)"
+                            if untested else ""))
     return lines
 
 
@@ -139,16 +230,22 @@ def _fmt(value) -> str:
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+def shown(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The matrix without its internal columns."""
+    return matrix.drop(columns=[c for c in matrix.columns if c.startswith("_")])
+
+
 def to_markdown(matrix: pd.DataFrame) -> str:
+    matrix = shown(matrix)
     columns = list(matrix.columns)
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for _, row in matrix.iterrows():
         cells = []
-        for column in columns:
-            value = row[column]
-            if column.endswith("speed-up"):
+        for name in columns:
+            value = row[name]
+            if name == "speed-up":
                 cells.append("n/a" if _missing(value) else f"{value:.2f}x")
-            elif column == "top1 vs fp32":
+            elif name == "vs fp32":
                 cells.append("n/a" if _missing(value) else f"{value * 100:+.1f} pt")
             elif isinstance(value, float) or value is None:
                 cells.append(_fmt(value))

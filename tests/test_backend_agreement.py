@@ -51,7 +51,15 @@ def calibrated_checkpoint(model_name: str, inputs: np.ndarray, path) -> None:
 ])
 def reference(request, tmp_path_factory):
     """(model, weights, NCHW inputs, PyTorch eager logits), shared by every backend."""
-    model_name = request.param
+    return _reference(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def mobilenet(tmp_path_factory):
+    return _reference("mobilenet_v2", tmp_path_factory)
+
+
+def _reference(model_name, tmp_path_factory):
     count = SAMPLES[model_name]
     if (IMAGENET_SAMPLE / "val_map.txt").is_file():
         dataset = open_dataset(str(IMAGENET_SAMPLE), count, ArtifactCache().root, count)
@@ -98,7 +106,73 @@ def test_pytorch_backend_is_eager_on_the_same_weights(reference):
     context = BuildContext(model_name, weights, ArtifactCache())
     assert backend.prepare(context, "fp32") == weights.path
     # channels-last kernels may sum in another order than the reference's NCHW ones
-    actual = np.concatenate([backend.predict(inputs[s:s + BATCH])
+    actual = np.concatenate([backend.predict(_batch(backend, inputs[s:s + BATCH]))
                              for s in range(0, len(inputs), BATCH)])
-    assert np.abs(actual - expected).max() <= MAX_ABS_DIFF_OF_RANGE * np.ptp(expected)
-    assert (actual.argmax(1) == expected.argmax(1)).all()
+    assert_agrees(actual, expected, f"pytorch backend on {model_name}")
+
+
+def _batch(backend, inputs: np.ndarray) -> np.ndarray:
+    return np.stack([backend.to_input(x) for x in inputs])
+
+
+def assert_agrees(actual: np.ndarray, expected: np.ndarray, where: str,
+                  of_range: float = MAX_ABS_DIFF_OF_RANGE) -> None:
+    """Equal within `of_range` of the logit range (calibrated weights: a real spread),
+    and the same top-1 on every sample."""
+    assert actual.shape == expected.shape, where
+    diff = np.abs(actual - expected).max() / np.ptp(expected)
+    assert diff <= of_range, f"{where}: max |logit difference| is {diff:.2e} of the range"
+    assert (actual.argmax(1) == expected.argmax(1)).all(), where
+
+
+def test_tflite_batch_one_artifact_agrees_with_pytorch(mobilenet):
+    model_name, weights, inputs, expected = mobilenet
+    backend = get_backend_class("tflite")(threads=2, hint="latency", batch_size=1)
+    backend.prepare(BuildContext(model_name, weights, ArtifactCache()), "fp32")
+    actual = np.concatenate([backend.predict(_batch(backend, inputs[i:i + 1]))
+                             for i in range(BATCH)])
+    assert_agrees(actual, expected[:BATCH], "tflite batch 1")
+
+
+def test_tflite_short_last_offline_batch_is_padded_and_cut(mobilenet):
+    model_name, weights, inputs, expected = mobilenet
+    backend = get_backend_class("tflite")(threads=2, hint="throughput", batch_size=BATCH)
+    backend.prepare(BuildContext(model_name, weights, ArtifactCache()), "fp32")
+    short = backend.predict(_batch(backend, inputs[:3]))  # 3 rows into a batch-8 model
+    assert short.shape == (3, expected.shape[1])
+    assert_agrees(short, expected[:3], "tflite short batch")
+    longer = backend.predict(_batch(backend, inputs[:BATCH + 3]))  # 8, then 3 padded
+    assert_agrees(longer, expected[:BATCH + 3], "tflite batch over the artifact's size")
+
+
+def test_openvino_async_offline_outputs_equal_the_synchronous_ones(mobilenet):
+    model_name, weights, inputs, _ = mobilenet
+    backend = get_backend_class("openvino")(threads=2, hint="throughput", batch_size=BATCH)
+    backend.prepare(BuildContext(model_name, weights, ArtifactCache()), "fp32")
+    batches = [_batch(backend, inputs[s:s + BATCH]) for s in range(0, len(inputs), BATCH)]
+    synchronous = [backend.predict(b) for b in batches]
+    streamed: dict[int, np.ndarray] = {}
+    # the callback's logits are the request's own buffer: copied here, as the SUT does
+    backend.predict_stream(enumerate(batches),
+                           lambda tag, logits: streamed.__setitem__(tag, logits.copy()))
+    assert sorted(streamed) == list(range(len(batches)))
+    for number, expected in enumerate(synchronous):
+        assert_agrees(streamed[number], expected, f"async batch {number}", of_range=1e-6)
+
+
+def test_openvino_refuses_a_precision_it_would_silently_change(mobilenet, monkeypatch):
+    """Asked for f16, this machine's CPU plugin (no AVX512-FP16) compiles bf16 without
+    a word: an fp32 run asked that way must be refused, not recorded as fp32."""
+    from backends.openvino import backend as openvino_backend
+    from harness.errors import EdgebenchError, Unsupported
+    from harness.system_info import cpu_features
+
+    if "avx512_fp16" in cpu_features() or "amx_fp16" in cpu_features():
+        pytest.skip("this CPU runs f16 natively: nothing is silently changed")
+    model_name, weights, _, _ = mobilenet
+    monkeypatch.setitem(openvino_backend.INFERENCE_PRECISION, "fp32", "f16")
+    backend = get_backend_class("openvino")(threads=2, hint="latency", batch_size=1)
+    with pytest.raises((EdgebenchError, Unsupported)) as caught:
+        backend.prepare(BuildContext(model_name, weights, ArtifactCache()), "fp32")
+    assert type(caught.value) is EdgebenchError
+    assert "refusing to report it as a fp32 run" in str(caught.value)

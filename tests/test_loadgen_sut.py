@@ -194,3 +194,51 @@ def test_latencies_come_from_loadgen_trace(tmp_path, per_query):
             detail["result_50.00_percentile_latency_ns"] / 1e6, rel=0.05)
     else:
         assert len(latencies) == sum(backend.batch_sizes)
+
+
+def test_qsl_batches_are_taken_into_reused_buffers_without_copies_per_query():
+    dataset = SyntheticDataset(20, size_px=4)
+    qsl = QuerySampleLibrary(dataset, 20, batches_in_flight=2)
+    qsl.load_samples(list(range(20)))
+    indices = [7, 3, 3, 19]
+    expected = np.stack([qsl.to_input(dataset.sample(i)) for i in indices])
+    buffers = [qsl.batch(indices) for _ in range(4)]
+    assert all(np.array_equal(b, expected) for b in buffers[-1:])
+    # three buffers in rotation (2 in flight + the one being filled), then reused
+    assert buffers[0] is buffers[3] and len({id(b) for b in buffers[:3]}) == 3
+    single = qsl.batch([5])
+    assert np.shares_memory(single, qsl._store)  # SingleStream: a view, not a copy
+    qsl.unload_samples(list(range(20)))
+    assert qsl.loaded_count == 0
+    qsl.load_samples([1, 2])
+    assert np.array_equal(qsl.batch([2, 1]), np.stack([qsl.to_input(dataset.sample(i))
+                                                       for i in (2, 1)]))
+    qsl.destroy()
+
+
+class PeakAt8Backend(ToyBackend):
+    """Throughput rises to batch 8, then falls: what `--max-batch auto` must find."""
+
+    def __init__(self, batch_size):
+        super().__init__()
+        self.size = batch_size
+
+    def predict(self, batch):
+        time.sleep(0.002 * len(batch) * (1 + abs(np.log2(len(batch)) - 3) / 2))
+        return np.zeros((len(batch), CLASSES), np.float32)
+
+
+def test_max_batch_auto_picks_the_fastest_probed_size():
+    from harness.probe import choose_offline_batch
+
+    made = []
+
+    def make(size):
+        made.append(size)
+        return PeakAt8Backend(size)
+
+    choice = choose_offline_batch(make, SyntheticDataset(8, size_px=4))
+    assert choice["chosen"] == 8
+    rates = choice["probe_samples_per_s"]
+    assert max(rates, key=rates.get) == "8" and made == [int(k) for k in rates]
+    assert made[:4] == [1, 2, 4, 8]

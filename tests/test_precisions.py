@@ -57,27 +57,27 @@ def grid(tmp_path_factory):
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
 def test_every_backend_and_precision_runs_or_says_why_not(grid, backend, precision):
     record = grid[backend, precision]
-    assert record["precision"] == precision and record["backend"] == backend
-    if record.get("unsupported"):
-        assert (backend, precision) in NEVER_SUPPORTED | CPU_DEPENDENT, record["unsupported"]
-        assert len(record["unsupported"]["reason"]) > 20
-        assert record["precision_executed"] is None and record["metrics"] == {}
+    assert record.precision == precision and record.backend == backend
+    if record.unsupported:
+        assert (backend, precision) in NEVER_SUPPORTED | CPU_DEPENDENT, record.unsupported
+        assert len(record.unsupported["reason"]) > 20
+        assert record.precision_executed is None and record.metrics == {}
         return
     assert (backend, precision) not in NEVER_SUPPORTED
-    assert record["valid"] is True, record["loadgen_verdict"]
-    executed = record["precision_executed"]
+    assert record.valid is True, record.loadgen_verdict
+    executed = record.precision_executed
     assert EXECUTED_MATCHES[precision](executed), f"{backend} {precision} ran {executed!r}"
     if precision == "fp32":
-        assert record["quantization"] is None
+        assert record.quantization is None
         return
-    quantization = record["quantization"]
+    quantization = record.quantization
     assert quantization["tool"]
-    if record["artifact"] is not None:
-        assert quantization["artifact_size_bytes"] == record["artifact_size_bytes"] > 0
+    if record.artifact is not None:
+        assert quantization["artifact_size_bytes"] == record.artifact_size_bytes > 0
     if precision == "int8-static":
         assert quantization["calibration_set"]["synthetic"] is True
         assert quantization["calibration_set"]["count"] == 16
-        assert any("SYNTHETIC CALIBRATION" in w for w in record["warnings"])
+        assert any("SYNTHETIC CALIBRATION" in w for w in record.warnings)
         assert {"activations", "weights", "weight_symmetric",
                 "weight_granularity"} <= set(quantization)
 
@@ -88,9 +88,9 @@ def test_cpu_dependent_precisions_follow_what_the_runtime_reports(grid):
     capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     for capability in ("FP16", "BF16"):
         record = grid["openvino", capability.lower()]
-        assert bool(record.get("unsupported")) == (capability not in capabilities)
-        if record.get("unsupported"):
-            assert "OPTIMIZATION_CAPABILITIES" in record["unsupported"]["reason"]
+        assert bool(record.unsupported) == (capability not in capabilities)
+        if record.unsupported:
+            assert "OPTIMIZATION_CAPABILITIES" in record.unsupported["reason"]
 
 
 def test_sizes_shrink_with_int8_and_dynamic_pytorch_says_linear_only(grid):
@@ -134,14 +134,14 @@ def test_int8_static_keeps_the_trained_models_accuracy(trained, backend, tmp_pat
             model=TINY, backend=backend, precision=precision, mode="accuracy",
             weights=str(checkpoint), dataset=str(eval_dir), calibration=str(calibration_dir),
             calibration_count=48, results_dir=tmp_path))
-        top1[precision] = record["metrics"]["accuracy"]["top1"]
+        top1[precision] = record.metrics["accuracy"]["top1"]
     assert top1["fp32"] >= 0.6, f"the tiny model did not learn ({top1['fp32']})"
     assert abs(top1["int8-static"] - top1["fp32"]) <= 0.02, top1
-    fid = record["metrics"]["accuracy"]["fidelity"]
+    fid = record.metrics["accuracy"]["fidelity"]
     assert fid["agreement"] >= 0.95, fid
     assert fid["samples"] == 100 and fid["reference"]["backend"] == backend
-    assert record["precision_executed"] == "int8"
-    assert record["calibration"]["count"] == 48
+    assert record.precision_executed == "int8"
+    assert record.calibration["count"] == 48
 
 
 # ---- calibration ----
@@ -168,9 +168,9 @@ def test_the_run_records_both_sets(tmp_path):
         model="mobilenet_v2", backend="onnxruntime", mode="accuracy", weights="random",
         dataset=str(folder), calibration=str(folder), calibration_count=5,
         results_dir=tmp_path / "results"))
-    assert record["samples"] == 7 and record["dataset"]["excluded_for_calibration"] == 5
-    assert record["dataset"]["files_digest"]
-    assert record["calibration"]["count"] == 5 and len(record["calibration"]["digest"]) == 16
+    assert record.samples == 7 and record.dataset["excluded_for_calibration"] == 5
+    assert record.dataset["files_digest"]
+    assert record.calibration["count"] == 5 and len(record.calibration["digest"]) == 16
 
 
 def test_a_changed_calibration_set_rebuilds_the_artifact(tmp_path):

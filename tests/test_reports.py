@@ -42,6 +42,9 @@ def make_record(device, backend, precision, scenario, mode="performance", *, val
         metrics = {"accuracy": {"top1": 0.72 - 0.004 * PRECISIONS.index(precision),
                                 "top5": 0.9, "count": 1000}}
     record = {
+        "schema_version": 2, "device": device,
+        "batch_size": {"single-stream": 1, "multi-stream": 8, "offline": 8}[scenario],
+        "full_measurement": not quick and mode == "performance",
         "model": "mobilenet_v2", "backend": backend, "backend_version": "1.0",
         "precision": precision, "scenario": scenario, "mode": mode, "quick": quick,
         "weights": "torchvision" if pretrained else "random:0",
@@ -70,8 +73,21 @@ def write_run(root: Path, record: dict) -> Path:
         p90 = record["metrics"]["latency_ms"]["p90"]
         np.save(run_dir / "latencies_ms.npy", rng.gamma(20, p90 / 25, 200))
         record["latencies_file"] = {"path": "latencies_ms.npy", "unit": "ms", "per": "query"}
+    if record["mode"] == "accuracy" and not record.get("unsupported"):
+        write_predictions(run_dir, record)
     (run_dir / "result.json").write_text(json.dumps(record))
     return run_dir
+
+
+def write_predictions(run_dir: Path, record: dict, correct: np.ndarray | None = None) -> None:
+    """Per-sample predictions that give the record's top-1: the first top-1 x count right."""
+    count = record["metrics"]["accuracy"]["count"]
+    if correct is None:
+        correct = np.arange(count) < round(record["metrics"]["accuracy"]["top1"] * count)
+    label = np.arange(count) % 1000
+    np.savez(run_dir / "predictions.npz", label=label,
+             predicted=np.where(correct, label, (label + 1) % 1000))
+    record["predictions_file"] = {"path": "predictions.npz"}
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +169,23 @@ def test_tables_mark_caveats_and_pick_the_best_configuration(report):
     assert "-0.8 pt" in summary
     assert "configuration(s) run more than once: the newest run of each is shown" in summary
     # an unsupported cell has no numbers at all, not even top-1
-    tflite_fp16 = next(line for line in summary.splitlines()
-                       if line.startswith("| mobilenet_v2 | tflite | fp16 |"))
-    cells = [cell.strip() for cell in tflite_fp16.split("|")[1:-1]]
-    assert cells[3:11] == ["n/a"] * 8, cells
+    tflite_fp16 = table_row(summary, "| mobilenet_v2 | tflite | fp16 | single-stream |")
+    for name in ("value", "speed-up", "top1", "top1 95% CI", "vs fp32", "p (McNemar)",
+                 "peak RSS (MB)"):
+        assert tflite_fp16[name] == "n/a", (name, tflite_fp16)
+    # top-1 with its Wilson interval, and the paired test behind "within one point"
+    int8 = table_row(summary, "| mobilenet_v2 | onnxruntime | int8 | single-stream |")
+    assert int8["top1 95% CI"] == "0.683-0.739" and int8["vs fp32"] == "-0.8 pt"
+    assert int8["accuracy test"] == "McNemar exact" and int8["p (McNemar)"] == "0.007812"
+
+
+def table_row(summary: str, start: str) -> dict[str, str]:
+    """The first markdown table row starting with `start`, keyed by its table's header."""
+    lines = summary.splitlines()
+    number = next(i for i, line in enumerate(lines) if line.startswith(start))
+    header = next(lines[i] for i in range(number, -1, -1) if lines[i + 1].startswith("| ---"))
+    split = lambda line: [cell.strip() for cell in line.split("|")[1:-1]]  # noqa: E731
+    return dict(zip(split(header), split(lines[number]), strict=True))
 
 
 def test_malformed_result_is_a_warning_not_a_failure(report):
@@ -199,9 +228,14 @@ def test_report_of_real_demo_runs(demo_sweep, tmp_path):
     assert runs["quick"].all() and not runs["weights_pretrained"].any()
     summary = (out / "summary.md").read_text()
     assert "quick, random weights" in summary
-    # the INT8 speed-ups: one per backend and scenario, each a real number
-    speedups = re.findall(r"\| int8-static \| int8 \| [\d.,]+ \| ([\d.]+)x \|", summary)
-    assert len(speedups) == len(BACKENDS) and all(float(x) > 0 for x in speedups), summary
+    # the INT8 speed-ups: one per backend and scenario, each a real number, Offline's
+    # each at the batch size its probe chose (--max-batch auto)
+    for backend in BACKENDS:
+        for scenario in ("single-stream", "offline"):
+            row = table_row(summary, f"| mobilenet_v2 | {backend} | int8-static | {scenario} |")
+            assert float(row["speed-up"].removesuffix("x")) > 0, (row, summary)
+            if scenario == "offline":
+                assert row["batch"].startswith("auto: "), row
     page = (out / "report.html").read_text()
     for name in re.findall(r'src="([^"]+)"', page):
         with Image.open(out / name) as image:
@@ -209,7 +243,11 @@ def test_report_of_real_demo_runs(demo_sweep, tmp_path):
 
 
 def test_the_headline_is_the_early_stopping_estimate_not_the_raw_percentile(tmp_path):
-    from reports.summary import headline
+    from harness.results import ResultRecord
+    from reports.summary import headline as headline_of
+
+    def headline(record: dict):
+        return headline_of(ResultRecord.from_json(record)[0])
 
     single = make_record("laptop", "onnxruntime", "fp32", "single-stream")
     assert headline(single) == ("p90 latency (early stopping)",
@@ -250,3 +288,107 @@ def test_tables_show_fidelity_next_to_top1(tmp_path):
     row = matrix[matrix["precision"] == PRECISIONS[-1]].iloc[0]
     assert row["agreement with fp32"] == 0.987 and row["SQNR (dB)"] == 23.4
     assert row["top1"] == quantized["metrics"]["accuracy"]["top1"]
+
+
+def _matrix(folder: Path):
+    from reports.tables import device_matrix
+
+    return device_matrix(newest_per_configuration(collect([folder]).runs))
+
+
+def test_runs_differing_only_in_threads_are_two_configurations(tmp_path):
+    two = make_record("laptop", "onnxruntime", "fp32", "offline")
+    four = make_record("laptop", "onnxruntime", "fp32", "offline",
+                       started="2026-11-20T11:00:00")
+    two["threads"] = 2
+    for record in (two, four):
+        write_run(tmp_path / "runs", record)
+    matrix = _matrix(tmp_path / "runs")
+    assert sorted(matrix["threads"]) == [2, 4] and (matrix["runs found"] == 1).all()
+
+
+def test_speed_up_only_against_the_same_configuration_and_with_its_caveats(tmp_path):
+    base = make_record("laptop", "openvino", "fp32", "single-stream", quick=True)
+    other_threads = make_record("laptop", "openvino", "int8", "single-stream", quick=True)
+    other_threads["threads"] = 2
+    same = make_record("laptop", "openvino", "int8", "single-stream", quick=True,
+                       started="2026-11-20T12:00:00")
+    for record in (base, other_threads, same):
+        write_run(tmp_path / "runs", record)
+    matrix = _matrix(tmp_path / "runs").set_index(["precision", "threads"])
+    assert pd.isna(matrix.loc[("int8", 2), "speed-up"])  # no fp32 run with 2 threads
+    expected = (base["metrics"]["latency_ms"]["p90_early_stopping"]
+                / same["metrics"]["latency_ms"]["p90_early_stopping"])
+    assert matrix.loc[("int8", 4), "speed-up"] == pytest.approx(expected)
+    assert "baseline quick" not in matrix.loc[("int8", 4), "notes"]  # already says quick
+    full = make_record("laptop", "tflite", "int8", "single-stream")
+    full["full_measurement"] = True
+    write_run(tmp_path / "mixed", full)
+    quick_base = make_record("laptop", "tflite", "fp32", "single-stream")
+    quick_base["weights_pretrained"] = False
+    quick_base["weights"] = full["weights"]  # same id, to make them one configuration
+    write_run(tmp_path / "mixed", quick_base)
+    row = _matrix(tmp_path / "mixed").set_index("precision").loc["int8"]
+    assert "baseline random weights" in row["notes"]
+
+
+def test_best_configuration_never_picks_an_invalid_run(tmp_path):
+    for precision in ("fp32", "int8"):
+        write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", precision,
+                                                 "offline", valid=precision != "int8"))
+        write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", precision,
+                                                 "single-stream", "accuracy"))
+    from reports.tables import best_configurations
+
+    best = best_configurations(_matrix(tmp_path / "runs"))
+    assert len(best) == 1 and "onnxruntime fp32" in best[0], best  # int8 is faster, INVALID
+
+
+def test_a_significant_drop_over_one_point_disqualifies(tmp_path):
+    from reports.tables import best_configurations
+
+    fp32 = make_record("laptop", "openvino", "fp32", "single-stream", "accuracy")
+    int8 = make_record("laptop", "openvino", "int8", "single-stream", "accuracy")
+    int8["metrics"]["accuracy"]["top1"] = 0.70  # 2 points below, all 20 flips one way
+    for record in (fp32, int8):
+        write_run(tmp_path / "runs", record)
+        write_run(tmp_path / "runs", make_record("laptop", "openvino", record["precision"],
+                                                 "offline"))
+    matrix = _matrix(tmp_path / "runs")
+    row = matrix[(matrix["precision"] == "int8") & (matrix["scenario"] == "offline")].iloc[0]
+    assert row["vs fp32"] == pytest.approx(-0.02) and row["p (McNemar)"] < 1e-5
+    assert "openvino fp32" in best_configurations(matrix)[0]
+
+
+def test_device_name_is_the_configurations_device(tmp_path):
+    for hostname_device in ("raspberrypi (Raspberry Pi 4 Model B Rev 1.5)",
+                            "raspberrypi (Raspberry Pi 5 Model B Rev 1.0)"):
+        record = make_record("raspberrypi", "tflite", "fp32", "offline")
+        record["device"] = hostname_device
+        write_run(tmp_path / "runs" / hostname_device[-8:], record)
+    runs = newest_per_configuration(collect([tmp_path / "runs"]).runs)
+    assert len(runs) == 2 and runs["device"].nunique() == 2
+
+
+def test_old_results_report_with_defaults_named_in_a_warning(tmp_path):
+    old = make_record("raspberrypi", "tflite", "fp32", "offline")
+    for name in ("schema_version", "device", "batch_size", "full_measurement"):
+        del old[name]
+    old["max_batch"] = 8
+    write_run(tmp_path / "runs", old)
+    collected = collect([tmp_path / "runs"])
+    row = collected.runs.iloc[0]
+    assert row["device"] == "raspberrypi (Cortex-A76)" and row["batch_size"] == 8
+    assert row["run_length"] == "full"  # before run lengths, only quick runs were short
+    warning = next(w for w in collected.warnings if "older edgebench" in w)
+    assert "device (1 runs)" in warning and "batch_size (1 runs)" in warning
+
+
+def test_default_device_name_keeps_two_boards_with_one_hostname_apart():
+    from harness.system_info import default_device_name
+
+    pi4 = {"hostname": "raspberrypi", "cpu": "Cortex-A72", "board": "Raspberry Pi 4 Model B"}
+    pi5 = {"hostname": "raspberrypi", "cpu": "Cortex-A76", "board": "Raspberry Pi 5 Model B"}
+    laptop = {"hostname": "box", "cpu": "AMD EPYC 9V74", "board": None}
+    assert default_device_name(pi4) != default_device_name(pi5)
+    assert default_device_name(laptop) == "box (AMD EPYC 9V74)"

@@ -33,8 +33,8 @@ def test_harness_top1_equals_pytorch_top1(tmp_path):
         dataset=str(eval_dir), save_outputs=True, results_dir=tmp_path / "results",
         cache_dir=tmp_path / "cache"))
 
-    assert record["weights"].startswith("file:") and record["weights_pretrained"]
-    assert record["metrics"]["accuracy"]["top1"] == pytest.approx(torch_top1)
+    assert record.weights.startswith("file:") and record.weights_pretrained
+    assert record.metrics["accuracy"]["top1"] == pytest.approx(torch_top1)
     harness_logits = np.load(run_dir / "outputs.npy")
     np.testing.assert_array_equal(harness_logits.argmax(1), torch_logits.argmax(1))
     np.testing.assert_allclose(harness_logits, torch_logits, atol=1e-3 * np.ptp(torch_logits))

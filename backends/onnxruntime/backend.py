@@ -78,11 +78,15 @@ class OnnxRuntimeBackend(Backend):
             summary = "fp32 compute, fp16 weights"
         return Executed(summary, {"optimized_graph_ops": dict(sorted(ops.items()))})
 
+    def threads_read_back(self) -> int:
+        return self.session.get_session_options().intra_op_num_threads
+
     def settings(self) -> dict:
+        options = self.session.get_session_options()  # read back from the session
         return {
             **super().settings(),
-            "intra_op_num_threads": self.threads,
-            "inter_op_num_threads": 1,
+            "intra_op_num_threads": options.intra_op_num_threads,
+            "inter_op_num_threads": options.inter_op_num_threads,
             "graph_optimization_level": self.graph_optimization_level.name,
             "execution_provider": "CPUExecutionProvider",
         }

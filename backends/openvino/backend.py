@@ -55,14 +55,17 @@ class OpenVinoBackend(Backend):
         on_logits: Callable[[Tag, np.ndarray], None],
     ) -> None:
         # benchmark_app's throughput mode: keep the plugin's optimal number of requests
-        # in flight, each on its own stream.
+        # in flight, each on its own stream. Inputs are shared, not copied: the QSL keeps
+        # `batches_in_flight + 1` buffers, so none is refilled while a request reads it.
+        # Outputs are handed over as a view of the request's tensor, valid during the
+        # callback (the request is not reused before it returns).
         queue = ov.AsyncInferQueue(self.compiled, self.optimal_requests)
         queue.set_callback(
-            lambda request, tag: on_logits(tag, request.get_output_tensor(0).data.copy())
+            lambda request, tag: on_logits(tag, request.get_output_tensor(0).data)
         )
         try:
             for tag, batch in batches:
-                queue.start_async(batch, userdata=tag)  # copies `batch`: it may go after
+                queue.start_async(batch, userdata=tag, share_inputs=True)
         finally:  # even on error: no callback may outlive this call
             queue.wait_all()
 
@@ -86,8 +89,15 @@ class OpenVinoBackend(Backend):
             "runtime_layers": dict(sorted(layers.items()))})
 
     @property
+    def batches_in_flight(self) -> int:
+        return self.optimal_requests if self.hint == "throughput" else 1
+
+    @property
     def optimal_requests(self) -> int:
         return int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    def threads_read_back(self) -> int:
+        return int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
 
     def settings(self) -> dict:
         read = self.compiled.get_property

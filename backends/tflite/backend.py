@@ -102,11 +102,14 @@ class TfliteBackend(Backend):
                                   "input_type": np.dtype(self._input["dtype"]).name,
                                   "output_type": np.dtype(self._output["dtype"]).name})
 
+    def threads_read_back(self) -> str:
+        return "not reported: the LiteRT interpreter has no getter for num_threads"
+
     def settings(self) -> dict:
         return {
             **super().settings(),
             "interpreter": RUNTIME,
-            "num_threads": self.threads,
+            "num_threads_requested": self.threads,
             "delegate": "XNNPACK (default op resolver)",
             "shapes": "static: one file per batch_size",
             "input_layout": self.input_layout,

@@ -1,0 +1,78 @@
+"""Short timings before LoadGen starts: how long a batch takes (LoadGen's expected
+rates are sized from it), and which Offline batch size runs fastest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from backends.base import Backend
+from harness.datasets import Dataset
+from harness.progress import say
+
+PROBE_SECONDS = 0.5
+# What MLPerf submitters try for Offline; the fastest is what `--max-batch auto` runs.
+OFFLINE_BATCH_CANDIDATES = (1, 2, 4, 8, 16, 32)
+CANDIDATE_SECONDS = 0.3
+# Past the fastest size, throughput this far below it twice in a row ends the search:
+# larger batches only add memory and per-batch time.
+STOP_BELOW = 0.9
+
+
+def _batch(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndarray:
+    return np.stack([backend.to_input(dataset.sample(i % len(dataset)))
+                     for i in range(batch_size)])
+
+
+def probe(backend: Backend, dataset: Dataset, batch_size: int, streamed: bool,
+          seconds: float = PROBE_SECONDS, min_runs: int = 3) -> tuple[float, float]:
+    """(seconds per batch after warm-up, first-inference ms): the first sizes LoadGen's
+    query generation, the second is the cold start a deployed app pays once.
+
+    `streamed` measures the way Offline runs (`predict_stream`, where a runtime may
+    keep several batches in flight), the others one batch at a time.
+    """
+    batch = _batch(backend, dataset, batch_size)
+    started = time.perf_counter()
+    backend.predict(batch)  # the first call allocates and picks kernels
+    first_ms = (time.perf_counter() - started) * 1000
+    backend.predict(batch)
+    runs, started = 0, time.perf_counter()
+    while runs < min_runs or time.perf_counter() - started < seconds:
+        if streamed:
+            backend.predict_stream(((i, batch) for i in range(4)), lambda _tag, _logits: None)
+            runs += 4
+        else:
+            backend.predict(batch)
+            runs += 1
+    return (time.perf_counter() - started) / runs, first_ms
+
+
+def choose_offline_batch(make_backend: Callable[[int], Backend], dataset: Dataset) -> dict:
+    """The Offline batch size with the highest probed throughput, and the probe's figures.
+
+    `make_backend(n)` returns a backend prepared for batches of n (static-shape runtimes
+    build, or take from the cache, one artifact per size).
+    """
+    throughput: dict[int, float] = {}
+    best, misses = None, 0
+    for size in OFFLINE_BATCH_CANDIDATES:
+        backend = make_backend(size)
+        seconds_per_batch, _ = probe(backend, dataset, size, streamed=True,
+                                     seconds=CANDIDATE_SECONDS, min_runs=1)
+        throughput[size] = size / seconds_per_batch
+        say(f"  batch {size:>2}: {throughput[size]:.1f} samples/s")
+        if best is None or throughput[size] > throughput[best]:
+            best, misses = size, 0
+        elif throughput[size] < STOP_BELOW * throughput[best]:
+            misses += 1
+            if misses == 2:
+                break
+    return {"asked": "auto", "chosen": best,
+            "probe_samples_per_s": {str(k): round(v, 2) for k, v in throughput.items()},
+            "candidates": list(OFFLINE_BATCH_CANDIDATES),
+            "method": f"streamed as Offline runs, >= {CANDIDATE_SECONDS} s per size after "
+                      f"two warm-up batches; stops after two sizes below "
+                      f"{STOP_BELOW:.0%} of the best"}

@@ -1,0 +1,58 @@
+"""Sampling error of accuracy figures: a top-1 measured on N images is an estimate.
+
+Both tests come from statsmodels: the Wilson score interval for one top-1, and
+McNemar's exact test for two runs on the same samples, which uses only the samples
+on which the two disagree (a 1-point gap on 1000 images is within noise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.proportion import proportion_confint
+
+CONFIDENCE = 0.95
+SIGNIFICANCE = 0.05
+
+
+def wilson_interval(top1: float, count: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a top-1 measured on `count` samples."""
+    low, high = proportion_confint(round(top1 * count), count, alpha=1 - CONFIDENCE,
+                                   method="wilson")
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two runs' per-sample correctness, compared on the same samples."""
+
+    samples: int
+    only_first_right: int  # the samples the first run got right and the second wrong
+    only_second_right: int
+    difference: float  # top-1 of the second minus top-1 of the first
+    p_value: float  # McNemar's exact test (two-sided binomial on the disagreements)
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < SIGNIFICANCE
+
+
+def paired_comparison(first_correct: np.ndarray, second_correct: np.ndarray) -> PairedComparison:
+    """McNemar's exact test of whether two runs' top-1 differ, from per-sample correctness."""
+    if first_correct.shape != second_correct.shape:
+        raise ValueError(f"not the same samples: {first_correct.shape} vs "
+                         f"{second_correct.shape}")
+    first_correct, second_correct = first_correct.astype(bool), second_correct.astype(bool)
+    both = int(np.sum(first_correct & second_correct))
+    only_first = int(np.sum(first_correct & ~second_correct))
+    only_second = int(np.sum(~first_correct & second_correct))
+    neither = int(np.sum(~first_correct & ~second_correct))
+    if only_first + only_second == 0:
+        p_value = 1.0  # identical predictions of right and wrong: no evidence of a difference
+    else:
+        p_value = float(mcnemar([[both, only_first], [only_second, neither]],
+                                exact=True).pvalue)
+    return PairedComparison(len(first_correct), only_first, only_second,
+                            (only_second - only_first) / len(first_correct), p_value)

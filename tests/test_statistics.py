@@ -1,0 +1,53 @@
+"""Sampling error of top-1: Wilson intervals and McNemar's exact paired test."""
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from reports.statistics import paired_comparison, wilson_interval
+
+
+def test_wilson_interval_of_72_percent_on_1000_images():
+    low, high = wilson_interval(0.72, 1000)
+    # Wilson's closed form: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    z, n, p = 1.959963984540054, 1000, 0.72
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert (low, high) == pytest.approx((centre - half, centre + half), abs=1e-9)
+    assert high - low > 0.05  # ±2.8 points: a 1-point gap is inside it
+
+
+def test_mcnemar_exact_on_constructed_disagreements():
+    # 1000 samples: both right on 700, only fp32 right on 15, only int8 right on 5
+    fp32 = np.zeros(1000, bool)
+    int8 = np.zeros(1000, bool)
+    fp32[:700] = int8[:700] = True
+    fp32[700:715] = True
+    int8[715:720] = True
+    test = paired_comparison(fp32, int8)
+    assert (test.only_first_right, test.only_second_right) == (15, 5)
+    assert test.difference == pytest.approx(-0.010)
+    # exact McNemar: two-sided binomial on the 20 disagreements at 1/2
+    assert test.p_value == pytest.approx(binomtest(5, 20, 0.5).pvalue) == pytest.approx(
+        0.041389465)
+    assert test.significant
+
+
+def test_a_one_point_gap_from_few_disagreements_is_not_significant():
+    fp32 = np.zeros(1000, bool)
+    fp32[:720] = True
+    int8 = fp32.copy()
+    int8[:10] = False  # 10 samples flip to wrong, 0 to right... but spread 6 to 4
+    int8[900:904] = True
+    fp32_only, int8_only = 10, 4
+    test = paired_comparison(fp32, int8)
+    assert (test.only_first_right, test.only_second_right) == (fp32_only, int8_only)
+    assert test.p_value == pytest.approx(binomtest(4, 14, 0.5).pvalue)
+    assert not test.significant
+
+
+def test_identical_predictions_and_mismatched_samples():
+    same = np.arange(50) % 3 == 0
+    assert paired_comparison(same, same).p_value == 1.0
+    with pytest.raises(ValueError, match="not the same samples"):
+        paired_comparison(same, same[:40])
