@@ -6,7 +6,16 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint bench install clean
 
+# mlcommons-loadgen has no wheel for aarch64 (a Raspberry Pi): pip builds it from source,
+# which needs a C++ compiler and the Python headers. Say so in one line before pip fails.
+LOADGEN_BUILD_CHECK = $(PYTHON) -c "import platform, sys, sysconfig, os, shutil; \
+	arm = platform.machine().lower() in ('aarch64', 'arm64'); \
+	headers = os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')); \
+	sys.exit(0 if not arm or (shutil.which('g++') and headers) else 1)" \
+	|| { echo "edgebench: building LoadGen on this ARM machine needs a C++ compiler and the Python headers: sudo apt-get install g++ python3-dev" >&2; exit 1; }
+
 $(STAMP): pyproject.toml
+	@$(LOADGEN_BUILD_CHECK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"

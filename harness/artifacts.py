@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from harness.errors import ArtifactError, Unsupported, UsageError
+from harness.errors import ArtifactError, EdgebenchError, Unsupported, UsageError
 from harness.progress import quiet_build_output, say
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,8 @@ class ArtifactCache:
         directory, built = self._get_or_build(label, key_fields, build)
         try:
             return self.main_file(directory), load(self.main_file(directory))
-        except Unsupported:  # the runtime's verdict on this machine, not a damaged file
-            raise
+        except (Unsupported, EdgebenchError):  # the runtime's verdict (or our refusal of
+            raise  # what it compiled), not a damaged file
         except Exception as exc:
             if built:
                 raise ArtifactError(

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 import harness
-from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, EdgebenchError
+from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, EdgebenchError, UsageError
 from harness.progress import say
 
 
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--count", type=int, help="use only the first N samples")
     run.add_argument("--threads", type=int, help="default: physical cores")
     _add_device_option(run)
-    run.add_argument("--max-batch", default="auto",
+    run.add_argument("--max-batch", default="auto", type=_max_batch,
                      help="Offline batch size, or 'auto' (default): the fastest of 1, 2, 4, "
                      "8, 16, 32 in a short probe, recorded with the probe's figures")
     run.add_argument("--results", dest="results_dir", type=Path, default=Path("results"),
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibration_options(run)
     # `sweep` reads each child's answer (run folder or error) from this JSON file
     run.add_argument("--answer-file", type=Path, help=argparse.SUPPRESS)
+    # `sweep` tags each run, to find it again after an interruption and group repeats
+    run.add_argument("--sweep-tag", help=argparse.SUPPRESS)
 
     report = commands.add_parser(
         "report", help="tables and plots from result.json files (several devices at once)")
@@ -77,14 +79,41 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=Path("report"),
                         help="where report.html, the PNGs, results.csv and summary.md go")
 
-    sweep = commands.add_parser("sweep", help="run a named list of benchmarks (e.g. demo)")
-    sweep.add_argument("name", help="the sweep matrix, e.g. demo")
-    sweep.add_argument("--weights", default="auto")
-    sweep.add_argument("--results", dest="results_dir", type=Path, default=Path("results"))
+    sweep = commands.add_parser(
+        "sweep", help="run every cell of a matrix (scenarios/*.toml, e.g. demo or study), "
+        "each in its own process; resumable")
+    sweep.add_argument("name", help="a matrix file, or a shipped one: demo, study, study-quick")
+    sweep.add_argument("--weights", help="override the matrix's weights")
+    sweep.add_argument("--results", dest="results_dir", type=Path, default=Path("results"),
+                       help="results folder; run the same sweep again with it to resume")
     sweep.add_argument("--cache-dir", type=Path)
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="list the runs and the estimated time; run nothing")
+    sweep.add_argument("--only", action="append", default=[], metavar="KEY=VALUE",
+                       help="only cells with this value (repeatable), e.g. backend=openvino")
+    sweep.add_argument("--retry-failed", action="store_true",
+                       help="run again the cells that failed in an earlier attempt")
+    sweep.add_argument("--cell-timeout", type=float, metavar="S",
+                       help="seconds before a cell is killed (default: from its minimum "
+                       "duration plus conversion time)")
+    sweep.add_argument("--repeat", type=int, metavar="N",
+                       help="run each performance cell N times, interleaved")
+    sweep.add_argument("--cooldown", type=float, metavar="S",
+                       help="pause between cells, up to S seconds (until the board's "
+                       "temperature is back where it started, where it has a sensor)")
     _add_device_option(sweep)
-    _add_calibration_options(sweep)
+    _add_calibration_options(sweep, defaults=False)
     return parser
+
+
+def _max_batch(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--max-batch must be 'auto' or a positive integer, got {value!r}") from None
 
 
 def _add_device_option(command: argparse.ArgumentParser) -> None:
@@ -92,13 +121,14 @@ def _add_device_option(command: argparse.ArgumentParser) -> None:
                          "(default: hostname and board or CPU model)")
 
 
-def _add_calibration_options(command: argparse.ArgumentParser) -> None:
+def _add_calibration_options(command: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """`run` gets the defaults; `sweep` leaves them to the matrix unless given."""
     command.add_argument(
         "--calibration", help="int8-static: an image folder, a text file of image paths, or "
         "'synthetic'; images shared with --dataset are left out of the evaluation")
-    command.add_argument("--calibration-count", type=int, default=300,
+    command.add_argument("--calibration-count", type=int, default=300 if defaults else None,
                          help="calibration images (default 300)")
-    command.add_argument("--calibration-method", default="minmax",
+    command.add_argument("--calibration-method", default="minmax" if defaults else None,
                          help="minmax | entropy | percentile (ONNX Runtime; default minmax)")
     command.add_argument("--quant-format", default=None,
                          help="u8s8 | s8s8 (ONNX Runtime int8; default: chosen from the ISA)")
@@ -155,37 +185,39 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from harness.fresh_process import run_in_fresh_process
-    from harness.runner import RunConfig
+    from harness.sweep import Manifest, dry_run, plan, run_sweep
     from reports.summary import format_table
-    from scenarios.matrices import get_matrix
+    from scenarios.matrix import load_matrix, parse_only
 
-    matrix = get_matrix(args.name)
-    rows = []
-    for number, entry in enumerate(matrix, start=1):
-        config = RunConfig(**entry, weights=args.weights, results_dir=args.results_dir,
-                           cache_dir=args.cache_dir, calibration=args.calibration,
-                           calibration_count=args.calibration_count,
-                           calibration_method=args.calibration_method,
-                           quant_format=args.quant_format, device_name=args.device_name)
-        say(f"[{number}/{len(matrix)}] {config.model} {config.backend} {config.precision} "
-            f"{config.scenario} {config.mode}{' --quick' if config.quick else ''}")
-        try:
-            run_dir, record = run_in_fresh_process(config)
-        except EdgebenchError as exc:  # one bad cell must not cost the others
-            say(f"edgebench: error: {exc}")
-            rows.append((None, None, str(exc)))
-            continue
-        say(f"  -> {run_dir}")
-        rows.append((record, run_dir, None))
+    matrix = load_matrix(args.name)
+    if args.repeat is not None and args.repeat < 1:
+        raise UsageError(f"--repeat must be at least 1, got {args.repeat}")
+    if args.cell_timeout is not None and args.cell_timeout <= 0:
+        raise UsageError(f"--cell-timeout must be positive seconds, got {args.cell_timeout}")
+    overrides = {"weights": args.weights, "calibration": args.calibration,
+                 "calibration_count": args.calibration_count,
+                 "calibration_method": args.calibration_method,
+                 "quant_format": args.quant_format, "device_name": args.device_name}
+    planned = plan(matrix, overrides, args.results_dir, args.cache_dir, parse_only(args.only),
+                   args.repeat)
+    if args.dry_run:
+        return dry_run(planned, Manifest.open(args.results_dir, matrix))
+    outcomes = run_sweep(matrix, planned, args.results_dir, args.retry_failed,
+                         args.cell_timeout, args.cooldown)
     print()
-    print(format_table(rows))
-    warnings = sorted({w for record, _, _ in rows if record for w in record.warnings})
+    print(format_table([(o.record, o.run_dir, o.error, o.elapsed_s,
+                         (o.run.cell.model, o.run.cell.backend, o.run.cell.precision,
+                          o.run.cell.scenario)) for o in outcomes]))
+    warnings = sorted({w for o in outcomes if o.record for w in o.record.warnings})
     for warning in warnings:
         print(f"\nWARNING: {warning}")
+    failed = [o for o in outcomes if o.record is None]
+    for outcome in failed:
+        print(f"\nFAILED: {outcome.run.label}: {outcome.error}"
+              + (f" ({outcome.run_dir})" if outcome.run_dir else ""))
     print(f"\nresults are in {args.results_dir.resolve()}/ (one folder per run: result.json "
-          "and LoadGen's logs)")
-    return 0 if all(record is not None for record, _, _ in rows) else 1
+          "and LoadGen's logs; failed.json for a failed cell)")
+    return 0 if not failed else 1
 
 
 def cmd_report(args) -> int:

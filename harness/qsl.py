@@ -65,13 +65,21 @@ class QuerySampleLibrary:
     def loaded_count(self) -> int:
         return int(np.count_nonzero(self._slot >= 0))
 
-    def batch(self, indices: list[int]) -> np.ndarray:
-        rows = self._slot[indices]
-        if rows.min() < 0:
+    def rows(self, indices: list[int]) -> np.ndarray:
+        """Where the samples of `indices` are held; checked once per query, not per batch."""
+        rows = self._slot[np.asarray(indices, dtype=np.int64)]
+        if len(rows) and rows.min() < 0:
             raise KeyError(f"samples not loaded: {np.asarray(indices)[rows < 0].tolist()}")
-        if len(indices) == 1:  # SingleStream: a view, no copy on the latency path
+        return rows
+
+    def batch(self, indices: list[int]) -> np.ndarray:
+        return self.gather(self.rows(indices))
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """The samples at `rows` (from `rows()`) as one batch."""
+        if len(rows) == 1:  # SingleStream: a view, no copy on the latency path
             return self._store[rows[0]][None]
-        size = len(indices)
+        size = len(rows)
         if size not in self._buffers:
             self._buffers[size] = [np.empty((size, *self._store.shape[1:]), self._store.dtype)
                                    for _ in range(self.rotation)]
@@ -79,7 +87,7 @@ class QuerySampleLibrary:
         buffer = self._buffers[size][self._turn[size]]
         self._turn[size] = (self._turn[size] + 1) % self.rotation
         # mode="clip": with the default "raise", numpy buffers `out` (a second copy);
-        # the rows were checked above
+        # `rows()` has checked them
         np.take(self._store, rows, axis=0, out=buffer, mode="clip")
         return buffer
 

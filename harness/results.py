@@ -69,6 +69,8 @@ class ResultRecord:
     emulated: bool = False
     warnings: list[str] = field(default_factory=list)
     duration_s: float | None = None
+    sweep_tag: str | None = None  # the sweep's tag for this run (finds it again on resume)
+    sweep: dict | None = None  # {"id", "repeat", "of"}: a repeated measurement's place
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict:

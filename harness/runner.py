@@ -24,6 +24,7 @@ from backends.recipes import (
 )
 from harness import accuracy, loadgen_logs
 from harness.artifacts import BUILD_LOG, MANIFEST, ArtifactCache
+from harness.board import board_facts, throttled_during
 from harness.calibration import DEFAULT_COUNT, CalibrationSet, resolve_calibration
 from harness.datasets import Dataset, open_dataset
 from harness.errors import EdgebenchError, Unsupported, UsageError
@@ -45,8 +46,8 @@ from harness.system_info import (
     default_device_name,
     describe_system,
     peak_memory_mb,
-    physical_cores,
     reset_peak_memory,
+    usable_cores,
 )
 from harness.weights import resolve_weights
 from harness.zoo import get_spec
@@ -91,6 +92,7 @@ class RunConfig:
     min_queries: int | None = None  # LoadGen's minimum query count (default: MLPerf's)
     user_conf: Path | None = None  # a LoadGen user.conf, as MLPerf's reference harness takes
     device_name: str | None = None  # None: hostname plus board or CPU model
+    sweep_tag: str | None = None  # set by `sweep`: "<sweep id>:<repeat>:<of>:<run key>:<attempt>"
 
     @property
     def run_length(self) -> RunLength:
@@ -137,6 +139,17 @@ def validate(config: RunConfig) -> Scenario:
     if config.save_outputs and config.mode != "accuracy":
         raise UsageError("--save-outputs keeps one row per sample: use it with --mode accuracy")
     return scenario
+
+
+def parse_sweep_tag(tag: str | None) -> dict | None:
+    """Which sweep, and which repeat of how many, a run was (for the report's medians)."""
+    if not tag:
+        return None
+    try:
+        sweep_id, repeat, of, _key, _attempt = tag.split(":")
+        return {"id": sweep_id, "repeat": int(repeat), "of": int(of)}
+    except ValueError:
+        raise UsageError(f"malformed --sweep-tag {tag!r}") from None
 
 
 def parse_max_batch(value: int | str) -> int | str:
@@ -216,7 +229,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
     started_at = utc_now()
     t_start = time.monotonic()
     cache = ArtifactCache(config.cache_dir)
-    threads = config.threads or physical_cores()
+    threads = config.threads or usable_cores()[0]
     calibration = _calibration(config, cache)
     dataset = open_dataset(config.dataset or "synthetic", config.count, cache.root,
                            SYNTHETIC_SAMPLES[config.quick],
@@ -249,7 +262,8 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
         backend_version=installed_version(config.backend),
         edgebench_version=harness.__version__,
         started_at=started_at.isoformat(timespec="seconds"), system=system,
-        calibration=calibration.describe() if calibration else None, warnings=warnings)
+        calibration=calibration.describe() if calibration else None, warnings=warnings,
+        sweep_tag=config.sweep_tag, sweep=parse_sweep_tag(config.sweep_tag))
 
     name = run_name([config.model, config.backend, config.precision, config.scenario,
                      config.mode], started_at)
@@ -262,6 +276,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
                 lambda status: _measure(config, scenario, dataset, context, threads,
                                         staging, status))
             _fill_measured(record, measured, config, scenario, dataset, staging)
+            _board_after(record)
         except Unsupported as exc:
             say(f"{config.backend} cannot run {config.precision} here: {exc.reason}")
             record.unsupported = {"reason": exc.reason}
@@ -271,6 +286,16 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
         discard(staging)
         raise
     return finalize(staging, name), record
+
+
+def _board_after(record: ResultRecord) -> None:
+    """The board's temperature and throttling flags at the end; a warning if it throttled."""
+    end = board_facts()
+    record.system["board_facts_end"] = end
+    warning = throttled_during(record.system.get("board_facts", {}), end)
+    if warning:
+        record.warnings.append(warning)
+        say(f"WARNING: {warning}")
 
 
 def _calibration(config: RunConfig, cache: ArtifactCache) -> CalibrationSet | None:

@@ -97,15 +97,17 @@ class OfflineSUT(SingleStreamSUT):
         self.max_batch = max_batch
 
     def issue_queries(self, query_samples: list) -> None:
-        chunks = [query_samples[start:start + self.max_batch]
-                  for start in range(0, len(query_samples), self.max_batch)]
+        starts = range(0, len(query_samples), self.max_batch)
+        chunks = [query_samples[start:start + self.max_batch] for start in starts]
         unanswered = set(range(len(chunks)))
 
         def batches():
-            for number, chunk in enumerate(chunks):
+            # where every sample is held, looked up once for the whole query
+            rows = self.qsl.rows([s.index for s in query_samples])
+            for number, start in enumerate(starts):
                 if self.error is not None:
                     return
-                yield number, self.qsl.batch([s.index for s in chunk])
+                yield number, self.qsl.gather(rows[start:start + self.max_batch])
 
         def claim(number: int) -> bool:
             # Each chunk is answered exactly once: a runtime callback arriving after a

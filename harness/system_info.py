@@ -6,10 +6,13 @@ the same code describes an x86 laptop and a Raspberry Pi.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import subprocess
 from pathlib import Path
+
+from harness.board import board_facts
 
 # ISA extensions that decide INT8/FP16/BF16 speed; the names are the kernel's.
 RELEVANT_ISA_FLAGS = (
@@ -22,10 +25,10 @@ RELEVANT_ISA_FLAGS = (
 )
 
 
-def _cpuinfo() -> list[dict[str, str]]:
+def _cpuinfo(root: Path = Path("/")) -> list[dict[str, str]]:
     """/proc/cpuinfo as one dict per block ('processor' blocks and the trailer)."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        text = (root / "proc/cpuinfo").read_text()
     except OSError:
         return []
     blocks = []
@@ -70,10 +73,13 @@ def isa_flags(cpuinfo: list[dict[str, str]]) -> list[str]:
     return [flag for flag in RELEVANT_ISA_FLAGS if flag in reported]
 
 
-def physical_cores() -> int:
-    """Distinct (package, core) pairs from sysfs; the logical count where sysfs is silent."""
+def physical_cores(root: Path = Path("/"), cpus: set[int] | None = None) -> int:
+    """Distinct (package, core) pairs from sysfs, among `cpus` when given; the logical
+    count where sysfs is silent."""
     pairs = set()
-    for topology in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/topology"):
+    for topology in (root / "sys/devices/system/cpu").glob("cpu[0-9]*/topology"):
+        if cpus is not None and int(topology.parent.name[3:]) not in cpus:
+            continue
         try:
             pairs.add(
                 ((topology / "physical_package_id").read_text().strip(),
@@ -81,7 +87,40 @@ def physical_cores() -> int:
             )
         except OSError:
             continue
-    return len(pairs) or logical_cores()
+    return len(pairs) or (len(cpus) if cpus is not None else logical_cores())
+
+
+def cgroup_cpu_limit(root: Path = Path("/")) -> float | None:
+    """The CPU quota of this process's cgroup in cores (v2 cpu.max, v1 cfs quota)."""
+    try:
+        quota, period = (root / "sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int((root / "sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cores(root: Path = Path("/"), affinity: set[int] | None = None) -> tuple[int, str]:
+    """(threads, why): the physical cores among the CPUs this process may run on (its
+    affinity mask), capped by its cgroup's CPU quota: what a run defaults to."""
+    if affinity is None:
+        try:
+            affinity = set(os.sched_getaffinity(0))
+        except AttributeError:  # macOS
+            affinity = None
+    cores = physical_cores(root, affinity)
+    basis = (f"{cores} physical cores among the {len(affinity)} CPUs of the affinity mask"
+             if affinity is not None else f"{cores} physical cores")
+    limit = cgroup_cpu_limit(root)
+    if limit is not None and math.ceil(limit) < cores:
+        cores = max(1, math.ceil(limit))
+        basis += f", capped by the cgroup CPU quota of {limit:g} cores"
+    return cores, basis
 
 
 def logical_cores() -> int:
@@ -116,17 +155,22 @@ def default_device_name(system: dict) -> str:
 
 def describe_system() -> dict:
     cpuinfo = _cpuinfo()
+    usable, usable_basis = usable_cores()
     return {
         "cpu": cpu_name(cpuinfo),
         "board": board_name(),
         "arch": platform.machine(),
         "cores_physical": physical_cores(),
         "cores_logical": logical_cores(),
+        "cores_usable": usable,
+        "cores_usable_basis": usable_basis,
         "isa_flags": isa_flags(cpuinfo),
         "memory_gb": memory_gb(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "hostname": platform.node(),
+        # temperature, frequency governor, throttling: where the kernel reports them
+        "board_facts": board_facts(),
     }
 
 

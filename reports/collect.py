@@ -12,6 +12,7 @@ import pandas as pd
 
 from harness.errors import UsageError
 from harness.results import RESULT_FILE, ResultRecord
+from reports.statistics import median_interval
 from reports.summary import HEADLINES, headline
 
 # Everything that changes the number: runs equal in all of these are one configuration
@@ -96,6 +97,7 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "weights": record.weights,
         "weights_pretrained": record.weights_pretrained,
         "emulated": record.emulated,
+        "throttled": any(w.startswith("THROTTLED") for w in record.warnings),
         "unsupported": bool(unsupported),
         "unsupported_reason": (unsupported or {}).get("reason"),
         "samples": record.samples,
@@ -105,6 +107,10 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         if record.latencies_file else None,
         "predictions_file": str(path.parent / record.predictions_file["path"])
         if record.predictions_file else None,
+        # a repeated measurement: its sweep, and which repeat of how many
+        "sweep_id": (record.sweep or {}).get("id"),
+        "repeat": (record.sweep or {}).get("repeat"),
+        "repeats_planned": (record.sweep or {}).get("of"),
         "run_dir": str(path.parent),
     }
 
@@ -140,11 +146,30 @@ def collect(folders: list[Path]) -> Collected:
 
 
 def newest_per_configuration(runs: pd.DataFrame) -> pd.DataFrame:
-    """The newest run of each configuration, with `runs_found` saying how many there were."""
+    """One row per configuration: its newest run, with `runs_found` saying how many there
+    were. When the newest run is one repeat of a sweep's repeated measurement, the
+    headline is the median over that sweep's repeats, with its 95% interval
+    (`headline_ci_low`/`_high`) and `headline_by_repeat` for paired speed-ups."""
     ordered = runs.sort_values("started_at")
-    counts = ordered.groupby(CONFIGURATION, dropna=False)["run_dir"].transform("size")
-    newest = ordered.assign(runs_found=counts).drop_duplicates(CONFIGURATION, keep="last")
-    return newest.reset_index(drop=True)
+    rows = []
+    for _, group in ordered.groupby(CONFIGURATION, dropna=False, sort=False):
+        newest = group.iloc[-1].copy()
+        newest["runs_found"] = len(group)
+        newest["repeats"] = 1
+        newest["headline_ci_low"] = newest["headline_ci_high"] = None
+        newest["headline_by_repeat"] = None
+        if not pd.isna(newest.get("sweep_id")) and newest["headline"] is not None \
+                and not pd.isna(newest["headline"]):
+            same = group[(group["sweep_id"] == newest["sweep_id"]) & group["headline"].notna()]
+            if len(same) > 1:
+                median, low, high = median_interval(list(same["headline"]))
+                newest["headline"] = median
+                newest["headline_ci_low"], newest["headline_ci_high"] = low, high
+                newest["repeats"] = len(same)
+                newest["headline_by_repeat"] = dict(zip(same["repeat"].astype(int),
+                                                        same["headline"], strict=True))
+        rows.append(newest)
+    return pd.DataFrame(rows).reset_index(drop=True)
 
 
 # What a figure draws one bar or point for.

@@ -45,6 +45,14 @@ def _precision_colours(precisions) -> dict[str, tuple]:
     return {p: palette(i % 10) for i, p in enumerate(precisions)}
 
 
+def _error_bar(cell: pd.Series) -> list[list[float]] | None:
+    """The 95% interval of a repeated measurement's median, as matplotlib's yerr."""
+    low, high = cell.get("headline_ci_low"), cell.get("headline_ci_high")
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    return [[cell["headline"] - low], [high - cell["headline"]]]
+
+
 def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
     """Figures 1-3: one panel per model, bars grouped by backend, one bar per precision."""
     data = runs[(runs["scenario"] == scenario) & (runs["mode"] == "performance")]
@@ -74,7 +82,8 @@ def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
                 flagged.update(notes)
                 ax.bar(x, cell["headline"], width, color=colours[precision],
                        hatch=HATCH if notes else None, edgecolor="black", linewidth=0.5,
-                       label=precision if precision not in series else None)
+                       label=precision if precision not in series else None,
+                       yerr=_error_bar(cell), capsize=3)
                 series.add(precision)
                 values.append(cell["headline"])
         _log_scale_if_spread(ax, values)
@@ -84,7 +93,8 @@ def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[p]) for p in precisions]
     fig.legend(handles, precisions, title="precision", loc="center right")
     better = "higher is better" if scenario == "offline" else "lower is better"
-    fig.suptitle(f"{scenario}: {label} ({better})\ndevice: {device}", fontsize=11)
+    fig.suptitle(f"{scenario}: {label} ({better}; error bars: 95% CI over repeats)"
+                 f"\ndevice: {device}", fontsize=11)
     _footnote(fig, flagged)
     fig.tight_layout(rect=(0, 0.04, 0.84, 1))
     return fig, len(series)

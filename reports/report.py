@@ -13,11 +13,12 @@ import matplotlib.pyplot as plt
 from harness.results import write_text_atomic
 from reports import figures
 from reports.collect import collect, latest_per_cell, newest_per_configuration
+from reports.study import study_sections
 from reports.tables import (
     QUALIFY_RULE,
     best_configurations,
     device_matrix,
-    shown,
+    to_html,
     to_markdown,
 )
 from scenarios.settings import SCENARIO_NAMES
@@ -50,6 +51,59 @@ def _system_line(system: dict) -> str:
             f"{' '.join(system.get('isa_flags') or []) or 'none reported'}; runtimes: {runtimes}")
 
 
+class _Page:
+    """One document written twice, as Markdown and as HTML, from the same calls, so the
+    page a user opens reads exactly as summary.md does."""
+
+    def __init__(self):
+        self.md: list[str] = []
+        self.html: list[str] = []
+
+    def heading(self, level: int, text: str, anchor: str | None = None) -> None:
+        self.md.append(f"{'#' * level} {text}\n")
+        self.html.append(f"<h{level}{f' id={anchor!r}' if anchor else ''}>"
+                         f"{html.escape(text)}</h{level}>")
+
+    def paragraph(self, text: str) -> None:
+        if text:
+            self.md.append(f"{text}\n")
+            self.html.append(f"<p>{html.escape(text)}</p>")
+
+    def items(self, lines: list[str], prefix: str = "") -> None:
+        if lines:
+            self.md.append("".join(f"- {prefix}{line}\n" for line in lines))
+            self.html.append("<ul>" + "".join(f"<li>{html.escape(prefix + line)}</li>"
+                                              for line in lines) + "</ul>")
+
+    def table(self, table) -> None:
+        if table.empty:
+            self.paragraph("(nothing measured for this table)")
+            return
+        self.md.append(to_markdown(table) + "\n")
+        self.html.append(to_html(table))
+
+    def links(self, targets: list[tuple[str, str]]) -> None:
+        self.md.append("Contents: " + " · ".join(title for title, _ in targets) + "\n")
+        self.html.append("<nav>Contents: " + " · ".join(
+            f'<a href="#{anchor}">{html.escape(title)}</a>' for title, anchor in targets)
+            + "</nav>")
+
+    def figure(self, name: str) -> None:
+        self.md.append(f"![{name}]({name})\n")
+        self.html.append(f'<img src="{name}" alt="{name}">')
+
+
+def _figures(page: _Page, drawn: list[tuple[str, tuple]], out: Path, report: Report) -> None:
+    """Save and show the figures that have something to show; one line for the rest."""
+    for name, (fig, series, why_empty) in drawn:
+        if series:
+            _save(fig, series, out, name, report)
+            page.figure(name)
+        else:
+            plt.close(fig)
+            page.paragraph(f"({name.removesuffix('.png')}: not drawn, {why_empty})")
+
+
 def write_report(folders: list[Path], out: Path) -> Report:
     collected = collect(folders)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,74 +114,70 @@ def write_report(folders: list[Path], out: Path) -> Report:
     newest = newest_per_configuration(runs)
     drawn = latest_per_cell(newest)
 
-    sections_md, sections_html = [], []
+    page = _Page()
+    page.heading(1, "edgebench report")
+    page.paragraph(
+        f"{len(runs)} runs read, {len(newest)} configurations in the tables (the newest run "
+        "of each, or the median of a sweep's repeats; a configuration is everything that "
+        "changes the number: device, model, backend, precision, scenario, mode, threads, "
+        "batch, run length, weights, dataset, runtime and edgebench versions). The figures "
+        "draw the newest configuration of each model, backend, precision and scenario.")
+    page.items(report.warnings, prefix="WARNING: ")
     for device in sorted(newest["device"].unique()):
+        slug = _slug(device)
         mine = newest[newest["device"] == device]
         mine_drawn = drawn[drawn["device"] == device]
-        names = []
-        for scenario in SCENARIO_NAMES:
-            if (mine["scenario"] == scenario).any():
-                name = f"{_slug(device)}_{scenario}.png"
-                _save(*figures.scenario_bars(mine_drawn, device, scenario), out, name, report)
-                names.append(name)
-        for name, figure in ((f"{_slug(device)}_speedup.png",
-                              figures.speedup_bars(mine, device)),
-                             (f"{_slug(device)}_accuracy_vs_latency.png",
-                              figures.accuracy_vs_latency(mine_drawn, device))):
-            _save(*figure, out, name, report)
-            names.append(name)
         matrix = device_matrix(mine)
+        page.heading(2, device, slug)
+        page.links([("results", f"{slug}-results"), ("study", f"{slug}-study"),
+                    ("figures", f"{slug}-figures")])
+        page.paragraph(_system_line(collected.systems[device]))
+        page.heading(3, "Results", f"{slug}-results")
+        page.table(matrix)
         best = best_configurations(matrix)
-        system = _system_line(collected.systems[device])
+        page.items(best, prefix="best: ")
+        page.paragraph(f"Best: {QUALIFY_RULE}." if best else "")
         repeated = int((mine["runs_found"] > 1).sum())
-        note = (f"{repeated} configuration(s) run more than once: the newest run of each "
-                "is shown ('runs found' counts them all)." if repeated else "")
-        rule = f"Best: {QUALIFY_RULE}." if best else ""
-        sections_md.append(f"## {device}\n\n{system}\n\n{to_markdown(matrix)}\n\n"
-                           + "".join(f"- best: {line}\n" for line in best)
-                           + (f"\n{rule}\n" if rule else "")
-                           + (f"\n{note}\n" if note else ""))
-        sections_html.append(
-            f"<h2>{html.escape(device)}</h2><p>{html.escape(system)}</p>"
-            + shown(matrix).to_html(index=False, na_rep="n/a", float_format=lambda v: f"{v:.4g}")
-            + "<ul>" + "".join(f"<li>best: {html.escape(line)}</li>" for line in best) + "</ul>"
-            + (f"<p>{html.escape(rule)}</p>" if rule else "")
-            + (f"<p>{html.escape(note)}</p>" if note else "")
-            + "".join(f'<img src="{name}" alt="{name}">' for name in names))
-
-    shared = []
-    for model in sorted(newest["model"].unique()):
-        for scenario in SCENARIO_NAMES:
-            name = f"cdf_{_slug(model)}_{scenario}.png"
-            fig, series = figures.latency_cdf(drawn, model, scenario)
-            if series:
-                _save(fig, series, out, name, report)
-                shared.append(name)
+        page.paragraph(f"{repeated} configuration(s) run more than once: the newest run of "
+                       "each is shown ('runs found' counts them all)." if repeated else "")
+        page.heading(3, "Study", f"{slug}-study")
+        for title, content in study_sections(matrix):
+            page.heading(4, title)
+            if isinstance(content, list) and not content:
+                page.paragraph("(none)")
+            elif isinstance(content, list):
+                page.items(content)
             else:
-                plt.close(fig)
-    for scenario in SCENARIO_NAMES:
-        if (newest["scenario"] == scenario).any():
-            name = f"devices_{scenario}.png"
-            _save(*figures.device_comparison(drawn, scenario), out, name, report)
-            shared.append(name)
+                page.table(content)
+        page.heading(3, "Figures", f"{slug}-figures")
+        figures_of_device = [
+            (f"{slug}_{scenario}.png", (*figures.scenario_bars(mine_drawn, device, scenario),
+                                        f"no {scenario} run on this device"))
+            for scenario in SCENARIO_NAMES if (mine["scenario"] == scenario).any()]
+        figures_of_device += [
+            (f"{slug}_speedup.png", (*figures.speedup_bars(mine, device),
+                                     "no precision but fp32 measured with an fp32 baseline "
+                                     "of the same configuration")),
+            (f"{slug}_accuracy_vs_latency.png",
+             (*figures.accuracy_vs_latency(mine_drawn, device),
+              "no configuration has both a SingleStream and an accuracy run"))]
+        _figures(page, figures_of_device, out, report)
 
-    warnings_md = "".join(f"- WARNING: {w}\n" for w in report.warnings)
-    write_text_atomic(report.markdown, "# edgebench report\n\n" + warnings_md + "\n"
-                      + "\n".join(sections_md))
-    page = (
+    page.heading(2, "Latency distributions and devices", "shared")
+    shared = [(f"cdf_{_slug(model)}_{scenario}.png",
+               (*figures.latency_cdf(drawn, model, scenario), "no latencies recorded"))
+              for model in sorted(newest["model"].unique()) for scenario in SCENARIO_NAMES
+              if ((drawn["model"] == model) & (drawn["scenario"] == scenario)).any()]
+    shared += [(f"devices_{scenario}.png", (*figures.device_comparison(drawn, scenario),
+                                            "no supported run"))
+               for scenario in SCENARIO_NAMES if (newest["scenario"] == scenario).any()]
+    _figures(page, shared, out, report)
+
+    write_text_atomic(report.markdown, "\n".join(page.md))
+    write_text_atomic(report.html, (
         "<!doctype html><html><head><meta charset='utf-8'><title>edgebench report</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
-        "font-size:0.85em}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%;"
-        "display:block;margin:1em 0}</style></head><body><h1>edgebench report</h1>"
-        f"<p>{len(runs)} runs read, {len(newest)} configurations in the tables (the newest "
-        "run of each; a configuration is everything that changes the number: device, "
-        "model, backend, precision, scenario, mode, threads, batch, run length, weights, "
-        "dataset, runtime and edgebench versions). The figures draw the newest "
-        "configuration of each model, backend, precision and scenario.</p>"
-        + "".join(f"<p><b>WARNING:</b> {html.escape(w)}</p>" for w in report.warnings)
-        + "".join(sections_html)
-        + "<h2>Latency distributions and devices</h2>"
-        + "".join(f'<img src="{name}" alt="{name}">' for name in shared)
-        + "</body></html>")
-    write_text_atomic(report.html, page)
+        "font-size:0.85em;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "img{max-width:100%;display:block;margin:1em 0}nav{margin:0.5em 0}</style></head>"
+        "<body>" + "".join(page.html) + "</body></html>"))
     return report

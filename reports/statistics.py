@@ -56,3 +56,30 @@ def paired_comparison(first_correct: np.ndarray, second_correct: np.ndarray) -> 
                                 exact=True).pvalue)
     return PairedComparison(len(first_correct), only_first, only_second,
                             (only_second - only_first) / len(first_correct), p_value)
+
+
+NOISY_WIDTH = 0.10  # an interval wider than this fraction of its median: flagged noisy
+BOOTSTRAP_RESAMPLES = 9999
+
+
+def median_interval(values: list[float]) -> tuple[float, float | None, float | None]:
+    """(median, low, high): the 95% percentile-bootstrap interval of the median of
+    repeated measurements (scipy.stats.bootstrap, fixed seed); no interval from one."""
+    from scipy.stats import bootstrap
+
+    data = np.asarray(values, dtype=float)
+    median = float(np.median(data))
+    if len(data) < 2:
+        return median, None, None
+    if np.all(data == data[0]):
+        return median, median, median
+    result = bootstrap((data,), np.median, confidence_level=CONFIDENCE,
+                       n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
+                       random_state=np.random.default_rng(0))
+    interval = result.confidence_interval
+    return median, float(interval.low), float(interval.high)
+
+
+def is_noisy(median: float, low: float | None, high: float | None) -> bool:
+    return low is not None and high is not None and median != 0 and \
+        (high - low) / abs(median) > NOISY_WIDTH

@@ -119,24 +119,28 @@ def format_run(record: ResultRecord, run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def format_table(rows: list[tuple[ResultRecord | None, Path | None, str | None]]) -> str:
-    """One line per run: (record, run_dir, error) with record None for a failed run."""
+def format_table(rows: list[tuple]) -> str:
+    """One line per run: (record, run_dir, error[, seconds[, cell]]) with record None
+    for a failed run, `cell` its (model, backend, precision, scenario); the seconds a
+    sweep spent on the cell, when given, are a column."""
     header = ("model", "backend", "precision", "scenario", "metric", "value", "LoadGen",
-              "notes")
+              "time", "notes")
     table = [header]
-    for record, _run_dir, error in rows:
+    for record, _run_dir, error, *extra in rows:
+        seconds = f"{extra[0]:.0f} s" if extra and extra[0] else ""
         if record is None:
-            table.append(("", "", "", "", "FAILED", error or "", "", ""))
+            cell = extra[1] if len(extra) > 1 else ("", "", "", "")
+            table.append((*cell, "FAILED", "", "", seconds, error or ""))
             continue
         if record.unsupported:
             table.append((record.model, record.backend, record.precision,
-                          record.scenario, "unsupported", "", "",
+                          record.scenario, "unsupported", "", "", seconds,
                           record.unsupported["reason"]))
             continue
         label, value, unit = headline(record)
         table.append((record.model, record.backend, record.precision,
                       record.scenario, f"{label} ({unit})" if unit else label,
-                      _number(value), verdict(record), ", ".join(flags(record))))
+                      _number(value), verdict(record), seconds, ", ".join(flags(record))))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     return "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

@@ -11,7 +11,14 @@ import pandas as pd
 
 from harness.accuracy import load_correct
 from reports.collect import CONFIGURATION
-from reports.statistics import SIGNIFICANCE, paired_comparison, wilson_interval
+from reports.statistics import (
+    NOISY_WIDTH,
+    SIGNIFICANCE,
+    is_noisy,
+    median_interval,
+    paired_comparison,
+    wilson_interval,
+)
 from reports.summary import HEADLINES
 from scenarios.settings import SCENARIO_NAMES
 
@@ -44,6 +51,8 @@ def caveats(row: pd.Series) -> list[str]:
         notes.append("random weights")
     if row["emulated"]:
         notes.append("emulated")
+    if row.get("throttled", False):
+        notes.append("THROTTLED")
     return notes
 
 
@@ -142,9 +151,14 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
     row["metric"] = (f"{HEADLINES[cell['scenario']][0]} ({HEADLINES[cell['scenario']][2]})"
                      if measured else None)
     row["value"] = value
+    row["95% CI"] = _interval(cell["headline_ci_low"], cell["headline_ci_high"]) \
+        if value is not None else None
+    row["repeats"] = int(cell["repeats"]) if measured else None
+    if value is not None and is_noisy(value, cell["headline_ci_low"], cell["headline_ci_high"]):
+        notes.add(f"noisy (95% CI wider than {NOISY_WIDTH:.0%} of the median)")
     base = baseline_of(performance, cell) if measured else None
-    row["speed-up"] = None if base is None or cell["precision"] == BASELINE \
-        else speedup(value, base["headline"], cell["scenario"])
+    row["speed-up"], row["speed-up 95% CI"] = (None, None) \
+        if base is None or cell["precision"] == BASELINE else _speedup(cell, base, value)
     if row["speed-up"] is not None:
         # a speed-up is only as good as its baseline
         notes.update(f"baseline {note}" for note in caveats(base) if note not in notes)
@@ -173,6 +187,24 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
     row["notes"] = ", ".join(sorted(notes))
     row["_invalid"] = bool(cell["unsupported"]) or "INVALID" in notes
     return row
+
+
+def _interval(low, high) -> str | None:
+    return None if _missing(low) or _missing(high) else f"{_fmt(low)}-{_fmt(high)}"
+
+
+def _speedup(cell: pd.Series, base: pd.Series, value) -> tuple[float | None, str | None]:
+    """The speed-up, and its interval from runs paired by repeat when both were repeated
+    in one sweep (repeat i of one against repeat i of the other: same machine state)."""
+    mine, theirs = cell["headline_by_repeat"], base["headline_by_repeat"]
+    if isinstance(mine, dict) and isinstance(theirs, dict) \
+            and cell["sweep_id"] == base["sweep_id"]:
+        paired = [speedup(mine[i], theirs[i], cell["scenario"]) for i in mine if i in theirs]
+        paired = [ratio for ratio in paired if ratio is not None]
+        if len(paired) > 1:
+            median, low, high = median_interval(paired)
+            return median, _interval(low, high)
+    return speedup(value, base["headline"], cell["scenario"]), None
 
 
 def _batch(cell: pd.Series) -> str | None:
@@ -235,15 +267,16 @@ def shown(matrix: pd.DataFrame) -> pd.DataFrame:
     return matrix.drop(columns=[c for c in matrix.columns if c.startswith("_")])
 
 
-def to_markdown(matrix: pd.DataFrame) -> str:
-    matrix = shown(matrix)
-    columns = list(matrix.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    for _, row in matrix.iterrows():
+def formatted(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and cells as text, formatted one way for Markdown and HTML alike."""
+    table = shown(table)
+    columns = list(table.columns)
+    rows = []
+    for _, row in table.iterrows():
         cells = []
         for name in columns:
             value = row[name]
-            if name == "speed-up":
+            if name.startswith("speed-up") and not name.endswith("CI"):
                 cells.append("n/a" if _missing(value) else f"{value:.2f}x")
             elif name == "vs fp32":
                 cells.append("n/a" if _missing(value) else f"{value * 100:+.1f} pt")
@@ -251,5 +284,22 @@ def to_markdown(matrix: pd.DataFrame) -> str:
                 cells.append(_fmt(value))
             else:
                 cells.append(str(value))
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
+    return columns, rows
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    columns, rows = formatted(table)
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines)
+
+
+def to_html(table: pd.DataFrame) -> str:
+    import html
+
+    columns, rows = formatted(table)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+                   for cells in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

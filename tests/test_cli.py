@@ -260,7 +260,7 @@ def test_demo_sweep_prints_a_table_of_valid_runs(demo_sweep):
 
 def test_unknown_sweep_lists_choices():
     proc = run_cli("sweep", "everything")
-    assert proc.returncode == 2 and "choose one of: demo" in proc.stderr
+    assert proc.returncode == 2 and "shipped matrices: demo, study, study-quick" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from harness.errors import EdgebenchError
-from harness.fresh_process import run_child
+from harness.fresh_process import CellFailed, run_child
 
 
 def _child(body: str) -> list[str]:
@@ -36,8 +39,44 @@ def test_the_childs_error_comes_from_its_answer_not_its_output():
 @pytest.mark.parametrize("body", [
     "open(answer, 'w').write('{not json')",
     "json.dump(['a', 'list'], open(answer, 'w'))",
-    "import os; os.abort()",  # a crash: no answer at all
 ])
 def test_a_malformed_or_missing_answer_is_that_cells_failure(body):
-    with pytest.raises(EdgebenchError, match="no readable answer"):
+    with pytest.raises(CellFailed, match="no readable answer"):
         run_child(_child(body))
+
+
+def test_a_crash_is_a_failure_with_its_signal_and_last_lines():
+    with pytest.raises(CellFailed, match="killed by SIGABRT") as caught:
+        run_child(_child("for i in range(80): print('line', i, flush=True)\n"
+                         "import os; os.abort()"))
+    record = caught.value.record()
+    assert record["signal"] == "SIGABRT" and record["exit_code"] == -6
+    assert record["last_50_lines"] == [f"line {i}" for i in range(30, 80)]
+
+
+@pytest.mark.timeout(60)
+def test_a_hang_is_killed_with_the_processes_it_started(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    body = ("import subprocess, time\n"
+            "helper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+            f"open({str(pid_file)!r}, 'w').write(str(helper.pid))\n"
+            "print('hanging', flush=True); time.sleep(300)")
+    started = time.monotonic()
+    with pytest.raises(CellFailed, match="timed out after 3 s") as caught:
+        run_child(_child(body), timeout_s=3)
+    assert time.monotonic() - started < 30 and caught.value.timed_out
+    assert caught.value.tail == ["hanging"]
+    helper = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(helper), "the hung child's own child survived"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")  # a zombie is dead, just not yet reaped
+    return not (status.exists() and "zombie" in status.read_text())

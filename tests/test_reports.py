@@ -392,3 +392,22 @@ def test_default_device_name_keeps_two_boards_with_one_hostname_apart():
     laptop = {"hostname": "box", "cpu": "AMD EPYC 9V74", "board": None}
     assert default_device_name(pi4) != default_device_name(pi5)
     assert default_device_name(laptop) == "box (AMD EPYC 9V74)"
+
+
+def test_repeats_give_the_median_its_interval_and_paired_speed_ups(tmp_path):
+    fp32 = [10.0, 10.4, 9.8, 10.1, 30.0]  # repeat 5 hit a noisy neighbour
+    int8 = [5.0, 5.2, 4.9, 5.05, 15.0]
+    for precision, values in (("fp32", fp32), ("int8", int8)):
+        for repeat, value in enumerate(values, start=1):
+            record = make_record("laptop", "openvino", precision, "single-stream",
+                                 started=f"2026-11-20T10:0{repeat}:00")
+            record["metrics"]["latency_ms"]["p90_early_stopping"] = value
+            record["sweep"] = {"id": "s1", "repeat": repeat, "of": 5}
+            write_run(tmp_path / "runs", record)
+    matrix = _matrix(tmp_path / "runs").set_index("precision")
+    assert matrix.loc["fp32", "value"] == 10.1 and matrix.loc["fp32", "repeats"] == 5
+    assert matrix.loc["fp32", "95% CI"] == "9.8-30"
+    assert "noisy" in matrix.loc["fp32", "notes"]
+    # paired by repeat, every ratio is 2 (the noisy repeat included): a tight interval
+    assert matrix.loc["int8", "speed-up"] == pytest.approx(2.0)
+    assert matrix.loc["int8", "speed-up 95% CI"] == "2-2"

@@ -57,9 +57,14 @@ def test_short_runs_are_flagged_in_tables_and_old_records_keep_their_meaning(tmp
     full = row.copy()
     full["full_measurement"] = True
     assert caveats(full) == []
+    from harness.results import ResultRecord
     from reports.collect import flatten
 
-    old = {"system": {"hostname": "h"}, "model": "m", "backend": "b", "precision": "fp32",
-           "scenario": "offline", "mode": "performance", "quick": False, "metrics": {}}
-    assert flatten(old, tmp_path / "result.json")["full_measurement"] is True
-    assert flatten({**old, "quick": True}, tmp_path / "result.json")["full_measurement"] is False
+    old = {"system": {"hostname": "h", "cpu": "c"}, "model": "m", "backend": "b",
+           "precision": "fp32", "scenario": "offline", "mode": "performance", "quick": False,
+           "metrics": {}}
+    record, defaulted = ResultRecord.from_json(old)
+    assert "full_measurement" in defaulted and "device" in defaulted
+    assert flatten(record, tmp_path / "result.json")["full_measurement"] is True
+    quick, _ = ResultRecord.from_json({**old, "quick": True})
+    assert flatten(quick, tmp_path / "result.json")["full_measurement"] is False

@@ -51,3 +51,22 @@ def test_identical_predictions_and_mismatched_samples():
     assert paired_comparison(same, same).p_value == 1.0
     with pytest.raises(ValueError, match="not the same samples"):
         paired_comparison(same, same[:40])
+
+
+def test_bootstrap_interval_of_a_median_has_its_known_ranks():
+    from scipy.stats import binom
+
+    from reports.statistics import median_interval
+
+    # Five distinct values: a resampled median is the minimum when 3 or more of 5 draws
+    # are, probability 5.8% > 2.5%, so the 95% interval runs from min to max.
+    assert median_interval([100, 102, 98, 101, 99]) == (100, 98, 102)
+    # Nine: the resampled median is at most the k-th smallest with probability
+    # P(Binomial(9, k/9) >= 5); the interval starts at the first k where that
+    # exceeds 2.5%, and ends symmetrically.
+    values = [10.0, 11, 12, 13, 14, 15, 16, 17, 18]
+    k = next(k for k in range(1, 10) if binom.sf(4, 9, k / 9) > 0.025)
+    assert k == 2  # P = 0.0016 for the minimum, 0.036 for the second smallest
+    assert median_interval(values) == (14.0, values[k - 1], values[-k])
+    assert median_interval([7.0]) == (7.0, None, None)
+    assert median_interval([7.0, 7.0, 7.0]) == (7.0, 7.0, 7.0)

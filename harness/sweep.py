@@ -1,0 +1,370 @@
+"""`edgebench sweep`: every cell of a matrix in its own process, resumable.
+
+A manifest in the results folder records each cell's state (pending, running, done,
+failed) and run folder, written atomically before and after every cell. Run again with
+the same --results, a sweep skips what is done; a cell killed with the sweep (kill -9
+included) is found again by the tag its child wrote into result.json, so every cell's
+result exists exactly once. Repeats are interleaved (A B C, A B C) so that the
+machine's slow drift spreads over every cell instead of biasing one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from tqdm import tqdm
+
+import harness
+from harness.errors import EdgebenchError, UsageError
+from harness.fresh_process import CellFailed, run_in_fresh_process
+from harness.progress import console, say
+from harness.results import (
+    RESULT_FILE,
+    STAGING_PREFIX,
+    ResultRecord,
+    finalize,
+    make_staging_dir,
+    run_name,
+    utc_now,
+    write_json_atomic,
+)
+from harness.runner import RunConfig, validate
+from scenarios.matrix import Cell, Matrix
+from scenarios.settings import QUICK_MIN_DURATION_MS
+
+MANIFEST_FILE = "sweep-manifest.json"
+FAILED_FILE = "failed.json"
+# A cold build of the largest artifacts (VGG-19 int8 on a small board) and 662
+# MultiStream queries of VGG-19 both take many minutes: the default per-cell timeout
+# allows for them on top of the run's minimum duration.
+BUILD_ALLOWANCE_S = 1800
+MULTISTREAM_ALLOWANCE_S = 1800
+FULL_DURATION_S = 600
+STARTUP_ESTIMATE_S = 10  # process start, imports, probe: measured ~6-10 s here
+# FP32 seconds per sample at batch 1 on this project's 2-core x86 machine, for estimates
+# of runs whose length is a number of samples rather than a duration
+SECONDS_PER_SAMPLE = {"mobilenet_v2": 0.006, "densenet121": 0.03, "vgg19": 0.25}
+ACCURACY_SAMPLES = 1000
+THERMAL_MARGIN_C = 2.0
+
+
+@dataclass
+class PlannedRun:
+    """One execution of a cell: the cell, its repeat, and the options it runs with."""
+
+    cell: Cell
+    repeat_index: int  # 0-based
+    repeats: int
+    config: RunConfig
+
+    def tag(self, sweep_id: str) -> str:
+        """What the child records (`sweep_tag`): sweep, repeat, run key and attempt."""
+        return (f"{sweep_id}:{self.repeat_index + 1}:{self.repeats}:{self.key}:"
+                f"{uuid.uuid4().hex[:8]}")
+
+    @property
+    def key(self) -> str:
+        """Same configuration and edgebench version, same repeat: the same planned run."""
+        identity = {f.name: str(getattr(self.config, f.name)) for f in fields(RunConfig)
+                    if f.name not in ("results_dir", "cache_dir", "sweep_tag")}
+        digest = hashlib.sha256(json.dumps([identity, harness.__version__],
+                                           sort_keys=True).encode()).hexdigest()[:16]
+        return f"{digest}-r{self.repeat_index + 1}"
+
+    @property
+    def label(self) -> str:
+        more = f" (repeat {self.repeat_index + 1}/{self.repeats})" if self.repeats > 1 else ""
+        return self.cell.label + more
+
+
+@dataclass
+class Manifest:
+    """The sweep's state in its results folder: rewritten atomically after each change."""
+
+    path: Path
+    matrix: dict = field(default_factory=dict)
+    runs: dict[str, dict] = field(default_factory=dict)  # PlannedRun.key -> state
+    # one id for every run this results folder's sweeps make, resumes included: the
+    # report takes the median over the repeats of one sweep id
+    sweep_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @classmethod
+    def open(cls, results_dir: Path, matrix: Matrix) -> Manifest:
+        path = results_dir / MANIFEST_FILE
+        manifest = cls(path)
+        if path.exists():
+            try:
+                saved = json.loads(path.read_text())
+                manifest.runs = dict(saved.get("runs", {}))
+                manifest.sweep_id = saved.get("sweep_id") or manifest.sweep_id
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"{path} is unreadable ({exc}); move it away to start the "
+                                 "sweep afresh") from None
+        manifest.matrix = {"name": matrix.name, "path": str(matrix.path),
+                           "cells": len(matrix.cells), "repeat": matrix.repeat}
+        return manifest
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.path, {"sweep_id": self.sweep_id, "matrix": self.matrix,
+                                      "runs": self.runs})
+
+    def set(self, run: PlannedRun, **state) -> None:
+        entry = self.runs.setdefault(run.key, {"label": run.label})
+        entry.update(state, updated_at=utc_now().isoformat(timespec="seconds"))
+        self.save()
+
+
+def plan(matrix: Matrix, overrides: dict, results_dir: Path, cache_dir: Path | None,
+         only: dict[str, str], repeat: int | None) -> list[PlannedRun]:
+    """Every run of the sweep in the order it executes: repeats interleaved, accuracy
+    cells once (their result does not vary run to run)."""
+    repeats = repeat or matrix.repeat
+    cells = [cell for cell in matrix.cells if cell.matches(only)] if only else matrix.cells
+    if not cells:
+        raise UsageError(f"--only {' '.join(f'{k}={v}' for k, v in only.items())} leaves none "
+                         f"of the {len(matrix.cells)} cells of {matrix.name}")
+    planned = []
+    for index in range(repeats):
+        for cell in cells:
+            times = repeats if cell.mode == "performance" else 1
+            if index >= times:
+                continue
+            options = {**cell.run_options(),
+                       **{k: v for k, v in overrides.items() if v is not None}}
+            config = RunConfig(**options, results_dir=results_dir, cache_dir=cache_dir)
+            validate(config)  # every cell checked before the first one runs
+            planned.append(PlannedRun(cell, index, times, config))
+    return planned
+
+
+def default_timeout_s(config: RunConfig) -> float:
+    """The run's minimum duration, plus conversion time, plus MultiStream's query count."""
+    duration = (config.duration or (QUICK_MIN_DURATION_MS / 1000 if config.quick
+                                    else FULL_DURATION_S))
+    extra = MULTISTREAM_ALLOWANCE_S if config.scenario == "multi-stream" else 0
+    return BUILD_ALLOWANCE_S + 3 * duration + extra
+
+
+def estimate_s(run: PlannedRun, earlier: dict[str, float]) -> tuple[float, str]:
+    """(seconds, basis): an earlier run of the same configuration, else its minimums."""
+    if run.key.rsplit("-r", 1)[0] in earlier:
+        return earlier[run.key.rsplit("-r", 1)[0]], "measured"
+    config = run.config
+    per_sample = SECONDS_PER_SAMPLE.get(config.model, 0.03)
+    duration = (config.duration or (QUICK_MIN_DURATION_MS / 1000 if config.quick
+                                    else FULL_DURATION_S))
+    if config.mode == "accuracy":
+        duration = (config.count or ACCURACY_SAMPLES) * per_sample
+    elif config.scenario == "multi-stream":  # at least 662 queries of 8 samples
+        duration = max(duration, 662 * 8 * per_sample)
+    elif config.scenario == "single-stream":  # at least 100 queries
+        duration = max(duration, 100 * per_sample)
+    return STARTUP_ESTIMATE_S + duration, "minimum"
+
+
+def _earlier_durations(manifest: Manifest) -> dict[str, float]:
+    return {key.rsplit("-r", 1)[0]: state["elapsed_s"] for key, state in manifest.runs.items()
+            if state.get("state") == "done" and state.get("elapsed_s")}
+
+
+def dry_run(planned: list[PlannedRun], manifest: Manifest) -> int:
+    earlier = _earlier_durations(manifest)
+    total, basis_counts = 0.0, {"measured": 0, "minimum": 0}
+    for number, run in enumerate(planned, start=1):
+        state = manifest.runs.get(run.key, {}).get("state", "pending")
+        seconds, basis = estimate_s(run, earlier)
+        if state != "done":
+            total += seconds
+            basis_counts[basis] += 1
+        options = ", ".join(f"{k}={v}" for k, v in run.cell.options)
+        print(f"{number:>4}  {run.label}  [{state}]  ~{seconds:.0f} s"
+              + (f"  ({options})" if options else ""))
+    done = sum(1 for r in planned if manifest.runs.get(r.key, {}).get("state") == "done")
+    print(f"\n{len(planned)} runs, {done} already done; "
+          f"estimated {total / 60:.0f} min for the rest ({basis_counts['measured']} from "
+          f"earlier runs, {basis_counts['minimum']} from LoadGen's minimums at FP32 speeds "
+          f"of a 2-core x86 plus {STARTUP_ESTIMATE_S} s start-up, without model builds)")
+    return 0
+
+
+def _adopt_finished(manifest: Manifest, results_dir: Path) -> None:
+    """A run that was running when the sweep died: kill what is left of it, and keep its
+    result if its child finished and wrote one (found by the tag in result.json)."""
+    running = {state["tag"]: key for key, state in manifest.runs.items()
+               if state.get("state") == "running"}
+    if not running:
+        return
+    for key in running.values():
+        pid = manifest.runs[key].get("pid")
+        if pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # a child that outlived its sweep
+    for path in results_dir.glob(f"*/{RESULT_FILE}"):
+        if path.parent.name.startswith("."):
+            continue
+        try:
+            tag = json.loads(path.read_text()).get("sweep_tag")
+        except (OSError, ValueError):
+            continue
+        if tag in running:
+            key = running.pop(tag)
+            manifest.runs[key].update(state="done", run_dir=str(path.parent))
+    for key in running.values():
+        manifest.runs[key]["state"] = "pending"  # died before its result existed
+    manifest.save()
+
+
+def _write_failure(results_dir: Path, run: PlannedRun, failure: dict) -> Path:
+    name = run_name([run.cell.model, run.cell.backend, run.cell.precision,
+                     run.cell.scenario, run.cell.mode, "failed"], utc_now())
+    staging = make_staging_dir(results_dir, name)
+    write_json_atomic(staging / FAILED_FILE, {
+        "cell": run.cell.run_options(), "repeat": run.repeat_index + 1,
+        "edgebench_version": harness.__version__, **failure})
+    return finalize(staging, name)
+
+
+def _temperature_c() -> float | None:
+    readings = []
+    for zone in Path("/sys/class/thermal").glob("thermal_zone*/temp"):
+        with contextlib.suppress(OSError, ValueError):
+            readings.append(int(zone.read_text()) / 1000)
+    return max(readings) if readings else None
+
+
+def cool_down(cap_s: float, start_c: float | None) -> None:
+    """Pause up to `cap_s`; on a board with a thermal sensor, only until it is back
+    within THERMAL_MARGIN_C of where the sweep started."""
+    if cap_s <= 0:
+        return
+    deadline = time.monotonic() + cap_s
+    while time.monotonic() < deadline:
+        now = _temperature_c()
+        if start_c is not None and now is not None and now <= start_c + THERMAL_MARGIN_C:
+            return
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
+@dataclass
+class Outcome:
+    run: PlannedRun
+    record: ResultRecord | None
+    run_dir: Path | None
+    error: str | None
+    elapsed_s: float
+
+
+def run_sweep(matrix: Matrix, planned: list[PlannedRun], results_dir: Path,
+              retry_failed: bool, cell_timeout_s: float | None,
+              cooldown_s: float | None) -> list[Outcome]:
+    manifest = Manifest.open(results_dir, matrix)
+    clean_staging(results_dir)
+    _adopt_finished(manifest, results_dir)
+    todo = []
+    outcomes: list[Outcome] = []
+    for run in planned:
+        state = manifest.runs.get(run.key, {})
+        if state.get("state") == "done" and (Path(state["run_dir"]) / RESULT_FILE).exists():
+            outcomes.append(_done_outcome(run, state))
+        elif state.get("state") == "failed" and not retry_failed:
+            outcomes.append(Outcome(run, None, None, f"failed earlier (not retried without "
+                                    f"--retry-failed): {state.get('error')}", 0.0))
+        else:
+            todo.append(run)
+    skipped = len(planned) - len(todo)
+    if skipped:
+        say(f"resuming {matrix.name}: {skipped} of {len(planned)} runs already in "
+            f"{results_dir} ({sum(o.error is not None for o in outcomes)} failed earlier)")
+    pause = matrix.cooldown_s if cooldown_s is None else cooldown_s
+    start_c = _temperature_c()
+    bar = tqdm(total=len(planned), initial=skipped, unit="run", file=console(),
+               dynamic_ncols=True) if console().isatty() else None
+    times: list[float] = []
+    try:
+        for number, run in enumerate(todo, start=skipped + 1):
+            if number > skipped + 1:
+                cool_down(pause, start_c)
+            eta = (sum(times) / len(times) * (len(todo) - len(times))) if times else None
+            if bar is not None:
+                bar.set_postfix_str(run.label)
+            else:
+                say(f"[{number}/{len(planned)}] {run.label}"
+                    + (f"  (ETA {eta / 60:.0f} min)" if eta is not None else ""))
+            outcome = _run_one(run, manifest, cell_timeout_s)
+            outcomes.append(outcome)
+            times.append(outcome.elapsed_s)
+            if bar is not None:
+                bar.update()
+            else:
+                say(f"  -> {outcome.run_dir or outcome.error} ({outcome.elapsed_s:.0f} s)")
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        say("edgebench: sweep interrupted; resume it with: "
+            + shlex.join(["edgebench", *sys.argv[1:]]))
+        raise
+    if bar is not None:
+        bar.close()
+    order = {run.key: i for i, run in enumerate(planned)}
+    return sorted(outcomes, key=lambda o: order[o.run.key])
+
+
+def _done_outcome(run: PlannedRun, state: dict) -> Outcome:
+    run_dir = Path(state["run_dir"])
+    try:
+        record = ResultRecord.read(run_dir / RESULT_FILE)[0]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Outcome(run, None, run_dir, f"unreadable earlier result: {exc}", 0.0)
+    return Outcome(run, record, run_dir, None, float(state.get("elapsed_s") or 0))
+
+
+def _run_one(run: PlannedRun, manifest: Manifest, cell_timeout_s: float | None) -> Outcome:
+    tag = run.tag(manifest.sweep_id)
+    config = RunConfig(**{**asdict(run.config), "sweep_tag": tag})
+    manifest.set(run, state="running", tag=tag, pid=None)
+    timeout = cell_timeout_s or run.cell.timeout_s or default_timeout_s(config)
+    started = time.monotonic()
+    try:
+        run_dir, record = run_in_fresh_process(
+            config, timeout, on_start=lambda pid: manifest.set(run, pid=pid))
+    except CellFailed as exc:
+        failure = exc.record()
+        folder = _write_failure(Path(config.results_dir), run, failure)
+        manifest.set(run, state="failed", error=str(exc), run_dir=str(folder), pid=None,
+                     elapsed_s=round(exc.elapsed_s, 1))
+        say(f"edgebench: cell failed: {exc} (details: {folder / FAILED_FILE})")
+        return Outcome(run, None, folder, str(exc), exc.elapsed_s)
+    except EdgebenchError as exc:  # the child's own one-line error
+        elapsed = time.monotonic() - started
+        folder = _write_failure(Path(config.results_dir), run, {
+            "reason": str(exc), "exit_code": 2, "signal": None, "timed_out": False,
+            "elapsed_s": round(elapsed, 1)})
+        manifest.set(run, state="failed", error=str(exc), run_dir=str(folder), pid=None,
+                     elapsed_s=round(elapsed, 1))
+        say(f"edgebench: error: {exc}")
+        return Outcome(run, None, folder, str(exc), elapsed)
+    elapsed = time.monotonic() - started
+    manifest.set(run, state="done", run_dir=str(run_dir), pid=None, elapsed_s=round(elapsed, 1))
+    return Outcome(run, record, run_dir, None, elapsed)
+
+
+def clean_staging(results_dir: Path, older_than_s: float = 24 * 3600) -> None:
+    """Half-written run folders are hidden (reports skip them); old ones are removed."""
+    import shutil
+
+    now = time.time()
+    for staging in results_dir.glob(f"{STAGING_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if now - staging.stat().st_mtime > older_than_s:
+                shutil.rmtree(staging, ignore_errors=True)

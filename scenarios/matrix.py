@@ -1,0 +1,239 @@
+"""Sweep matrices: TOML files of axes to multiply, fixed options, exclusions and extra
+cells, read into the list of cells `edgebench sweep` runs.
+
+    [axes]                       # every combination of these
+    model = ["mobilenet_v2"]
+    backend = ["onnxruntime", "openvino"]
+    precision = ["fp32", "int8-static"]
+    scenario = ["single-stream", "offline"]
+    mode = ["performance"]
+
+    [options]                    # the same for every cell
+    quick = true
+    repeat = 1
+
+    [[exclude]]                  # cells matching all of these keys are left out
+    backend = "onnxruntime"
+    precision = "bf16"
+
+    [[extra]]                    # cells added as they are
+    model = "vgg19"
+    backend = "openvino"
+    precision = "fp32"
+    scenario = "offline"
+    mode = "accuracy"
+
+Relative paths in options (dataset, calibration, user_conf) are relative to the file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from backends import BACKEND_NAMES
+from backends.recipes import PRECISIONS
+from harness.errors import UsageError
+from harness.zoo import MODEL_NAMES
+from scenarios.settings import MODES, SCENARIO_NAMES
+
+MATRIX_DIR = Path(__file__).resolve().parent
+AXES = {"model": MODEL_NAMES, "backend": BACKEND_NAMES, "precision": PRECISIONS,
+        "scenario": SCENARIO_NAMES, "mode": MODES}
+# option -> (type, what it means); each is a RunConfig field unless the sweep uses it
+OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "quick": bool, "duration": (int, float), "min_queries": int, "user_conf": str,
+    "dataset": str, "count": int, "weights": str, "threads": int, "max_batch": (int, str),
+    "calibration": str, "calibration_count": int, "calibration_method": str,
+    "quant_format": str, "device_name": str,
+    # the sweep's own
+    "repeat": int, "cooldown": (int, float), "cell_timeout": (int, float),
+}
+PATH_OPTIONS = ("dataset", "calibration", "user_conf")
+SWEEP_OPTIONS = ("repeat", "cooldown")  # of the whole sweep: [options] only
+CELL_OPTIONS = ("cell_timeout",)  # how the sweep treats a cell, not how it runs
+TOP_LEVEL = ("description", "axes", "options", "exclude", "extra")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a sweep: the axes' values and the options it runs with."""
+
+    model: str
+    backend: str
+    precision: str
+    scenario: str
+    mode: str
+    options: tuple[tuple[str, object], ...] = ()
+
+    def run_options(self) -> dict:
+        """What `edgebench run` takes for this cell."""
+        return {"model": self.model, "backend": self.backend, "precision": self.precision,
+                "scenario": self.scenario, "mode": self.mode,
+                **{k: v for k, v in self.options if k not in CELL_OPTIONS}}
+
+    @property
+    def timeout_s(self) -> float | None:
+        return dict(self.options).get("cell_timeout")
+
+    def matches(self, wanted: dict[str, str]) -> bool:
+        values = {k: str(v) for k, v in (*self.run_options().items(), *self.options)}
+        return all(values.get(key) == value for key, value in wanted.items())
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} {self.backend} {self.precision} {self.scenario} {self.mode}"
+
+
+@dataclass
+class Matrix:
+    name: str
+    path: Path | None
+    cells: list[Cell]
+    repeat: int = 1
+    cooldown_s: float = 0.0
+    description: str = ""
+    options: dict = field(default_factory=dict)
+
+
+class _Source:
+    """A matrix file's text, to point an error at its line."""
+
+    def __init__(self, path: Path, text: str):
+        self.path, self.lines = path, text.splitlines()
+
+    def line_of(self, key: str, value: object = None) -> int:
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=" if value is None
+                             else rf"^\s*{re.escape(key)}\s*=.*{re.escape(repr_toml(value))}")
+        for number, line in enumerate(self.lines, start=1):
+            if pattern.search(line):
+                return number
+        if value is not None:  # a value on a continuation line of an array
+            for number, line in enumerate(self.lines, start=1):
+                if repr_toml(value) in line:
+                    return number
+        return 0
+
+    def error(self, message: str, key: str, value: object = None) -> UsageError:
+        line = self.line_of(key, value)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return UsageError(f"{where}: {message}")
+
+
+def repr_toml(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value).lower() \
+        if isinstance(value, bool) else str(value)
+
+
+def find_matrix(name_or_path: str) -> Path:
+    """A path to a .toml file, or the name of one shipped in scenarios/ (e.g. 'demo')."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise UsageError(f"no such matrix file: {path}")
+        return path
+    shipped = MATRIX_DIR / f"{name_or_path}.toml"
+    if shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in MATRIX_DIR.glob("*.toml"))
+    raise UsageError(f"unknown sweep {name_or_path!r}: not a file, and not one of the shipped "
+                     f"matrices: {', '.join(names)} (scenarios/*.toml)")
+
+
+def load_matrix(name_or_path: str) -> Matrix:
+    path = find_matrix(name_or_path)
+    text = path.read_text()
+    source = _Source(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise source.error(f"unknown key {key!r}; a matrix has: {', '.join(TOP_LEVEL)}",
+                               key)
+    options = _options(data.get("options", {}), source, path.parent)
+    axes = data.get("axes", {})
+    for key, values in axes.items():
+        _check_axis(key, values if isinstance(values, list) else [values], source)
+    missing = [key for key in AXES if key not in axes] if axes else []
+    if missing:
+        raise source.error(f"[axes] lacks {', '.join(missing)}; give each of: "
+                           f"{', '.join(AXES)}", "axes")
+    exclusions = data.get("exclude", [])
+    for exclusion in exclusions:
+        for key, value in exclusion.items():
+            _check_axis(key, [value], source)
+    fixed = tuple(sorted((k, v) for k, v in options.items() if k not in SWEEP_OPTIONS))
+    cells = []
+    if axes:
+        lists = [axes[key] if isinstance(axes[key], list) else [axes[key]] for key in AXES]
+        for values in itertools.product(*lists):
+            cell = Cell(*values, options=fixed)
+            if not any(cell.matches({k: str(v) for k, v in e.items()}) for e in exclusions):
+                cells.append(cell)
+    for extra in data.get("extra", []):
+        lacking = [key for key in AXES if key not in extra]
+        if lacking:
+            raise source.error(f"an [[extra]] cell lacks {', '.join(lacking)}", "extra")
+        for key in AXES:
+            _check_axis(key, [extra[key]], source)
+        own = _options({k: v for k, v in extra.items() if k not in AXES}, source, path.parent)
+        merged = {**dict(fixed), **{k: v for k, v in own.items() if k not in SWEEP_OPTIONS}}
+        cells.append(Cell(*(extra[key] for key in AXES), options=tuple(sorted(merged.items()))))
+    if not cells:
+        raise UsageError(f"{path}: the matrix has no cells (give [axes] or [[extra]] cells)")
+    return Matrix(path.stem, path, _unique(cells), int(options.get("repeat", 1)),
+                  float(options.get("cooldown", 0)), str(data.get("description", "")),
+                  options)
+
+
+def _unique(cells: list[Cell]) -> list[Cell]:
+    return list(dict.fromkeys(cells))
+
+
+def _check_axis(key: str, values: list, source: _Source) -> None:
+    if key not in AXES:
+        raise source.error(f"unknown axis {key!r}; choose from: {', '.join(AXES)}", key)
+    for value in values:
+        if value not in AXES[key]:
+            raise source.error(f"unknown {key} {value!r}; choose one of: "
+                               f"{', '.join(AXES[key])}", key, value)
+
+
+def _options(options: dict, source: _Source, base: Path) -> dict:
+    checked = {}
+    for key, value in options.items():
+        if key not in OPTIONS:
+            raise source.error(f"unknown option {key!r}; choose from: {', '.join(OPTIONS)}",
+                               key)
+        if not isinstance(value, OPTIONS[key]) or (isinstance(value, bool)
+                                                   and OPTIONS[key] is not bool):
+            raise source.error(f"option {key} = {value!r} has the wrong type", key)
+        if key in PATH_OPTIONS and value != "synthetic" and not Path(value).is_absolute():
+            value = str((base / value).resolve())
+        checked[key] = value
+    if checked.get("repeat", 1) < 1:
+        raise source.error("repeat must be at least 1", "repeat")
+    return checked
+
+
+def parse_only(filters: list[str]) -> dict[str, str]:
+    """`--only KEY=VALUE` options, checked against the axes and options."""
+    wanted = {}
+    for item in filters:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in {*AXES, *OPTIONS}:
+            raise UsageError(f"--only {item!r}: expected KEY=VALUE with KEY one of: "
+                             f"{', '.join([*AXES, *OPTIONS])}")
+        wanted[key] = value.strip()
+    return wanted

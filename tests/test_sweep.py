@@ -1,0 +1,217 @@
+"""`edgebench sweep` on matrix files: parse errors, dry runs, crashing and hanging cells,
+and resuming after SIGKILL with every cell's result exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UsageError
+from scenarios.matrix import load_matrix
+from tests.conftest import ROOT, run_cli
+
+FAULTS = Path(__file__).resolve().parent / "faults"
+QUICK_CELL = """
+[options]
+quick = true
+threads = 1
+max_batch = 2
+"""
+
+
+def write_matrix(folder: Path, text: str, name: str = "m.toml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message, line", [
+    ('[axes]\nmodel = ["mobilenet_v2"]\nbackend = ["onnxruntime"]\nprecision = ["fp32"]\n'
+     'scenario = ["offline"]\nmodes = ["performance"]\n', "unknown axis 'modes'", 6),
+    ('[axes]\nmodel = ["mobilenet_v2"]\nbackend = ["tensorrt"]\nprecision = ["fp32"]\n'
+     'scenario = ["offline"]\nmode = ["performance"]\n',
+     "unknown backend 'tensorrt'; choose one of: onnxruntime", 3),
+    ('[options]\nquick = true\nthread = 2\n', "unknown option 'thread'", 3),
+    ('[options]\nquick = "yes"\n', "option quick = 'yes' has the wrong type", 2),
+    ('[[extra]]\nmodel = "mobilenet_v2"\nbackend = "openvino"\nprecision = "fp33"\n'
+     'scenario = "offline"\nmode = "performance"\n', "unknown precision 'fp33'", 4),
+    ('[axes\nmodel = 1\n', "not valid TOML", None),
+])
+def test_a_bad_matrix_is_one_line_naming_file_and_line_exit_2(tmp_path, text, message, line):
+    path = write_matrix(tmp_path, text)
+    proc = run_cli("sweep", str(path), "--dry-run", "--results", str(tmp_path / "r"))
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert message in proc.stderr
+    if line is not None:
+        assert f"{path}:{line}:" in proc.stderr
+    assert not (tmp_path / "r").exists()  # nothing ran
+
+
+def test_dry_run_lists_exactly_the_cells(tmp_path):
+    path = write_matrix(tmp_path, """
+[axes]
+model = ["mobilenet_v2"]
+backend = ["onnxruntime", "openvino"]
+precision = ["fp32", "int8-dynamic"]
+scenario = ["single-stream", "offline"]
+mode = ["performance", "accuracy"]
+
+[options]
+quick = true
+repeat = 2
+dataset = "images"
+
+[[exclude]]
+mode = "accuracy"
+scenario = "single-stream"
+
+[[exclude]]
+backend = "openvino"
+precision = "int8-dynamic"
+
+[[extra]]
+model = "vgg19"
+backend = "pytorch"
+precision = "fp32"
+scenario = "multi-stream"
+mode = "performance"
+""")
+    matrix = load_matrix(str(path))
+    labels = [cell.label for cell in matrix.cells]
+    # 1 x 2 x 2 x 2 x 2 = 16, minus 4 single-stream accuracy, minus 3 openvino int8-dynamic
+    # cells left after that, plus one extra
+    assert len(labels) == 16 - 4 - 3 + 1 and len(set(labels)) == len(labels)
+    assert "mobilenet_v2 openvino int8-dynamic offline performance" not in labels
+    assert "vgg19 pytorch fp32 multi-stream performance" in labels
+    assert dict(matrix.cells[0].options)["dataset"] == str(tmp_path / "images")
+    proc = run_cli("sweep", str(path), "--dry-run", "--only", "backend=onnxruntime",
+                   "--results", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    listed = [match[1] for line in proc.stdout.splitlines()
+              if (match := re.match(r"^\s*\d+  (.*?)  \[pending\]", line))]
+    onnx = [label for label in labels if " onnxruntime " in label]
+    performance = [label for label in onnx if label.endswith("performance")]
+    # repeats interleaved: every cell once, then the performance cells again (accuracy
+    # runs once: its result does not vary from run to run)
+    assert listed == [f"{label} (repeat 1/2)" if label.endswith("performance") else label
+                      for label in onnx] + [f"{label} (repeat 2/2)" for label in performance]
+    assert "estimated" in proc.stdout
+
+
+def test_shipped_matrices_load():
+    demo = load_matrix("demo")
+    assert len(demo.cells) == 16 and all(dict(c.options)["quick"] for c in demo.cells)
+    study, quick = load_matrix("study"), load_matrix("study-quick")
+    assert len(study.cells) == len(quick.cells) == 3 * 4 * 5 * 3 + 3 * 4 * 5
+    assert [c.label for c in study.cells] == [c.label for c in quick.cells]
+    with pytest.raises(UsageError, match="demo, study, study-quick"):
+        load_matrix("nonesuch")
+
+
+def _sweep_env(faults: str = "") -> dict:
+    env = os.environ.copy()
+    env["PYTHONPATH"] = os.pathsep.join([str(FAULTS), str(ROOT), env.get("PYTHONPATH", "")])
+    env["EDGEBENCH_TEST_FAULT"] = faults
+    return env
+
+
+def _three_cells(tmp_path, hang_timeout: str = "") -> Path:
+    """Three quick cells; with `hang_timeout`, the tflite one has that cell timeout."""
+    backends = '"onnxruntime", "openvino"' + ("" if hang_timeout else ', "tflite"')
+    extra = f"""
+[[extra]]
+model = "mobilenet_v2"
+backend = "tflite"
+precision = "fp32"
+scenario = "single-stream"
+mode = "performance"
+cell_timeout = {hang_timeout}
+""" if hang_timeout else ""
+    return write_matrix(tmp_path, f"""
+[axes]
+model = ["mobilenet_v2"]
+backend = [{backends}]
+precision = ["fp32"]
+scenario = ["single-stream"]
+mode = ["performance"]
+""" + QUICK_CELL + extra)
+
+
+@pytest.mark.timeout(600)
+def test_a_crashing_and_a_hanging_cell_fail_and_the_others_complete(tmp_path):
+    # the hang sleeps past its cell's 5-second timeout (the matrix's `cell_timeout`;
+    # --cell-timeout would set it for every cell, and a real cell needs longer)
+    matrix = _three_cells(tmp_path, hang_timeout="5")
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "sweep", str(matrix), "--results", str(results),
+         "--weights", "random"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        env=_sweep_env("openvino=crash,tflite=hang"))
+    assert proc.returncode == 1, proc.stderr
+    (done,) = list(results.glob("*/result.json"))
+    assert "_onnxruntime_" in done.parent.name
+    failures = {json.loads(p.read_text())["cell"]["backend"]: json.loads(p.read_text())
+                for p in results.glob("*_failed/failed.json")}
+    assert failures["openvino"]["signal"] == "SIGABRT"
+    assert failures["openvino"]["last_50_lines"][-1] == "about to crash"
+    assert failures["tflite"]["timed_out"] and failures["tflite"]["elapsed_s"] < 30
+    assert "about to hang" in failures["tflite"]["last_50_lines"]
+    assert "FAILED: mobilenet_v2 tflite" in proc.stdout and "timed out" in proc.stdout
+    manifest = json.loads((results / "sweep-manifest.json").read_text())
+    assert sorted(state["state"] for state in manifest["runs"].values()) == \
+        ["done", "failed", "failed"]
+    # run again: nothing re-runs without --retry-failed
+    again = subprocess.run(
+        [sys.executable, "-m", "harness", "sweep", str(matrix), "--results", str(results),
+         "--weights", "random"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env=_sweep_env())
+    assert "3 of 3 runs already in" in again.stderr
+    assert len(list(results.glob("*/result.json"))) == 1
+
+
+@pytest.mark.timeout(900)
+def test_a_sweep_killed_mid_way_resumes_with_every_cell_exactly_once(tmp_path):
+    matrix = _three_cells(tmp_path)
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "harness", "sweep", str(matrix), "--results",
+               str(results), "--weights", "random"]
+    sweep = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             cwd=ROOT, env=_sweep_env())
+    manifest = results / "sweep-manifest.json"
+    deadline = time.monotonic() + 300
+    # kill it while its second cell runs: one result written, one in flight
+    while time.monotonic() < deadline:
+        states = _states(manifest)
+        if states.count("done") == 1 and "running" in states:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the sweep never reached its second cell: {_states(manifest)}")
+    time.sleep(1.5)
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    resumed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
+                             env=_sweep_env())
+    assert resumed.returncode == 0, resumed.stderr
+    assert "runs already in" in resumed.stderr
+    names = sorted(p.parent.name.split("_", 1)[1] for p in results.glob("*/result.json"))
+    assert names == [f"mobilenet_v2_{b}_fp32_single-stream_performance"
+                     for b in ("onnxruntime", "openvino", "tflite")], names
+    assert _states(manifest) == ["done"] * 3
+
+
+def _states(manifest: Path) -> list[str]:
+    try:
+        return sorted(s["state"] for s in json.loads(manifest.read_text())["runs"].values())
+    except (OSError, ValueError):
+        return []
