@@ -51,6 +51,7 @@ class Backend(ABC):
         self.batch_size = batch_size  # what most queries will hold; static-shape runtimes use it
         self.precision = "fp32"
         self.context: BuildContext | None = None
+        self.provenance: dict | None = None  # set when the artifact came prepared
 
     @classmethod
     def precisions(cls) -> tuple[str, ...]:
@@ -89,6 +90,13 @@ class Backend(ABC):
         if recipe.build is None:
             self.load(None)
             return self.source_path(ctx)
+        if ctx.prepared is not None:
+            located = ctx.prepared.locate(
+                self.name, self.runtime_version(), recipe.label(self.name, ctx), ctx.weights.id,
+                ctx.calibration.digest if recipe.needs_calibration and ctx.calibration else None)
+            self.load(located.path)
+            self.provenance = located.provenance
+            return located.path
         path, _ = ctx.cache.load(recipe.label(self.name, ctx), recipe.full_key(ctx),
                                  lambda staging: recipe.build(ctx, staging), self.load)
         return path

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.artifacts import ArtifactCache
 from harness.calibration import CalibrationSet
+from harness.prepared import PreparedArtifacts
 from harness.weights import WeightsSource
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8-static", "int8-dynamic")
@@ -39,6 +40,8 @@ class BuildContext:
     batch_size: int = 1  # set by the backend that builds: static shapes need it
     calibration: CalibrationSet | None = None
     options: QuantOptions = field(default_factory=QuantOptions)
+    # artifacts built elsewhere (`edgebench prepare`): looked up there, never built here
+    prepared: PreparedArtifacts | None = None
 
 
 def _no_reason() -> str | None:

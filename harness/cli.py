@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", dest="results_dir", type=Path, default=Path("results"),
                      help="results folder (default results/)")
     run.add_argument("--cache-dir", type=Path, help="artifact cache (default ~/.cache/edgebench)")
+    _add_artifacts_option(run)
     run.add_argument("--save-outputs", action="store_true",
                      help="accuracy mode: keep every sample's logits in outputs.npy")
     run.add_argument("--keep-trace", action="store_true",
@@ -102,7 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pause between cells, up to S seconds (until the board's "
                        "temperature is back where it started, where it has a sensor)")
     _add_device_option(sweep)
+    _add_artifacts_option(sweep)
     _add_calibration_options(sweep, defaults=False)
+
+    prepare = commands.add_parser(
+        "prepare", help="build every artifact a matrix needs into a portable folder, to run "
+        "on a board with --artifacts (only the runtimes installed there)")
+    prepare.add_argument("name", help="a matrix file, or a shipped one: demo, study, ...")
+    prepare.add_argument("--out", type=Path, required=True, help="the folder to fill")
+    prepare.add_argument("--weights", help="override the matrix's weights")
+    prepare.add_argument("--only", action="append", default=[], metavar="KEY=VALUE")
+    _add_calibration_options(prepare, defaults=False)
     return parser
 
 
@@ -114,6 +125,11 @@ def _max_batch(value: str) -> int | str:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"--max-batch must be 'auto' or a positive integer, got {value!r}") from None
+
+
+def _add_artifacts_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--artifacts", type=Path, help="a folder made by 'edgebench prepare' "
+                         "on another machine: its artifacts are checked and used, never built")
 
 
 def _add_device_option(command: argparse.ArgumentParser) -> None:
@@ -197,7 +213,8 @@ def cmd_sweep(args) -> int:
     overrides = {"weights": args.weights, "calibration": args.calibration,
                  "calibration_count": args.calibration_count,
                  "calibration_method": args.calibration_method,
-                 "quant_format": args.quant_format, "device_name": args.device_name}
+                 "quant_format": args.quant_format, "device_name": args.device_name,
+                 "artifacts": args.artifacts}
     planned = plan(matrix, overrides, args.results_dir, args.cache_dir, parse_only(args.only),
                    args.repeat)
     if args.dry_run:
@@ -218,6 +235,24 @@ def cmd_sweep(args) -> int:
     print(f"\nresults are in {args.results_dir.resolve()}/ (one folder per run: result.json "
           "and LoadGen's logs; failed.json for a failed cell)")
     return 0 if not failed else 1
+
+
+def cmd_prepare(args) -> int:
+    from harness.prepared import CHECKSUMS, INDEX, prepare
+    from harness.sweep import plan
+    from scenarios.matrix import load_matrix, parse_only
+
+    matrix = load_matrix(args.name)
+    overrides = {"weights": args.weights, "calibration": args.calibration,
+                 "calibration_count": args.calibration_count,
+                 "calibration_method": args.calibration_method,
+                 "quant_format": args.quant_format}
+    planned = plan(matrix, overrides, args.out / "unused-results", None,
+                   parse_only(args.only), 1)
+    entries = prepare(planned, args.out)
+    print(f"prepared {len(entries)} artifacts in {args.out.resolve()}/ ({INDEX}, {CHECKSUMS}); "
+          f"on the board: edgebench sweep {args.name} --artifacts DIR")
+    return 0
 
 
 def cmd_report(args) -> int:
@@ -252,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     # Explicit: a process started in the background inherits SIGINT ignored, and Python
     # then installs no handler of its own.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep,
+    handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep, "prepare": cmd_prepare,
                "report": cmd_report}[args.command]
     try:
         return handler(args)

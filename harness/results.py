@@ -65,6 +65,7 @@ class ResultRecord:
     backend_settings: dict | None = None
     artifact: str | None = None
     artifact_size_bytes: int | None = None
+    artifact_provenance: dict | None = None  # --artifacts: the prepared folder's record
     costs: dict = field(default_factory=dict)
     emulated: bool = False
     warnings: list[str] = field(default_factory=list)

@@ -29,6 +29,7 @@ from harness.calibration import DEFAULT_COUNT, CalibrationSet, resolve_calibrati
 from harness.datasets import Dataset, open_dataset
 from harness.errors import EdgebenchError, Unsupported, UsageError
 from harness.fidelity import fidelity
+from harness.prepared import PreparedArtifacts
 from harness.probe import choose_offline_batch, probe
 from harness.progress import say
 from harness.qsl import QuerySampleLibrary
@@ -92,6 +93,7 @@ class RunConfig:
     min_queries: int | None = None  # LoadGen's minimum query count (default: MLPerf's)
     user_conf: Path | None = None  # a LoadGen user.conf, as MLPerf's reference harness takes
     device_name: str | None = None  # None: hostname plus board or CPU model
+    artifacts: Path | None = None  # a folder from `edgebench prepare`: no building here
     sweep_tag: str | None = None  # set by `sweep`: "<sweep id>:<repeat>:<of>:<run key>:<attempt>"
 
     @property
@@ -108,7 +110,7 @@ def validate(config: RunConfig) -> Scenario:
             f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}"
         )
     recipe = backend_class.recipe(config.precision)
-    if recipe.needs_calibration and config.calibration is None \
+    if recipe.needs_calibration and config.calibration is None and config.artifacts is None \
             and not backend_class.unsupported_reason(config.precision):
         raise UsageError(
             f"{config.precision} on {config.backend} needs calibration images: pass "
@@ -230,7 +232,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
     t_start = time.monotonic()
     cache = ArtifactCache(config.cache_dir)
     threads = config.threads or usable_cores()[0]
-    calibration = _calibration(config, cache)
+    calibration = resolve_calibration_of(config, cache)
     dataset = open_dataset(config.dataset or "synthetic", config.count, cache.root,
                            SYNTHETIC_SAMPLES[config.quick],
                            exclude=frozenset(f.resolve() for f in calibration.files)
@@ -249,7 +251,9 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
                         "inputs, not images; its accuracy says little about real use")
         say(f"WARNING: {warnings[-1]}")
     context = BuildContext(config.model, weights, cache, calibration=calibration,
-                           options=QuantOptions(config.quant_format, config.calibration_method))
+                           options=QuantOptions(config.quant_format, config.calibration_method),
+                           prepared=PreparedArtifacts(config.artifacts)
+                           if config.artifacts else None)
     system = describe_system()
     record = ResultRecord(
         model=config.model, backend=config.backend, precision=config.precision,
@@ -298,7 +302,7 @@ def _board_after(record: ResultRecord) -> None:
         say(f"WARNING: {warning}")
 
 
-def _calibration(config: RunConfig, cache: ArtifactCache) -> CalibrationSet | None:
+def resolve_calibration_of(config: RunConfig, cache: ArtifactCache) -> CalibrationSet | None:
     if config.calibration is None:
         return None
     dataset_dir = None if config.dataset in (None, "synthetic") else Path(config.dataset)
@@ -465,6 +469,8 @@ def _fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
     record.backend_settings = backend.settings()
     record.artifact = None if artifact is None else str(artifact)
     record.artifact_size_bytes = size_bytes
+    # built on another machine (`edgebench prepare`): where, when, by what, from what
+    record.artifact_provenance = backend.provenance
     # what a deployment pays besides speed; memory is the whole run process's peak
     record.costs = {**measured.costs, **peak_memory_mb(), "artifact_size_bytes": size_bytes}
 
