@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench install clean
+.PHONY: demo test test-fast lint bench install clean arm-smoke
 
 # mlcommons-loadgen has no wheel for aarch64 (a Raspberry Pi): pip builds it from source,
 # which needs a C++ compiler and the Python headers. Say so in one line before pip fails.
@@ -49,6 +49,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/runtime_parity.py
 	$(BIN)/python benchmarks/quantization_speedup.py
+
+# An emulated arm64 Debian 12 runs quick benchmarks from artifacts prepared here (root;
+# the first run builds the root and LoadGen, later runs reuse them). Not part of `make test`.
+arm-smoke: $(STAMP)
+	scripts/arm-smoke.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -194,3 +194,14 @@ class ArtifactCache:
     @staticmethod
     def main_file(directory: Path) -> Path:
         return directory / json.loads((directory / MANIFEST).read_text())["main"]
+
+
+def tool_version(package: str) -> str:
+    """A converter's version for a result's `quantization` record. On a board running a
+    prepared artifact the converter is absent: its version is in the artifact's key."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "(not installed here: see artifact_provenance.key)"

@@ -255,6 +255,9 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
                            prepared=PreparedArtifacts(config.artifacts)
                            if config.artifacts else None)
     system = describe_system()
+    if system["emulation"]:
+        warnings.append(f"EMULATED: {system['emulation']}; timings mean nothing")
+        say(f"WARNING: {warnings[-1]}")
     record = ResultRecord(
         model=config.model, backend=config.backend, precision=config.precision,
         scenario=config.scenario, mode=config.mode,
@@ -267,6 +270,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
         edgebench_version=harness.__version__,
         started_at=started_at.isoformat(timespec="seconds"), system=system,
         calibration=calibration.describe() if calibration else None, warnings=warnings,
+        emulated=bool(system["emulation"]),
         sweep_tag=config.sweep_tag, sweep=parse_sweep_tag(config.sweep_tag))
 
     name = run_name([config.model, config.backend, config.precision, config.scenario,

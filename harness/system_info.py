@@ -153,18 +153,37 @@ def default_device_name(system: dict) -> str:
     return f"{system.get('hostname') or 'unknown'} ({system.get('board') or system['cpu']})"
 
 
+def emulation(cpuinfo: list[dict[str, str]] | None = None) -> str | None:
+    """Why this process is judged to run under CPU emulation, or None.
+
+    Under qemu-user an ARM process reads the host's /proc/cpuinfo: x86 fields beside an
+    ARM machine name give it away. EDGEBENCH_EMULATED=1 says so explicitly.
+    """
+    if os.environ.get("EDGEBENCH_EMULATED") == "1":
+        return "EDGEBENCH_EMULATED=1"
+    blocks = _cpuinfo() if cpuinfo is None else cpuinfo
+    if is_arm() and any("vendor_id" in block or "flags" in block for block in blocks):
+        return (f"{platform.machine()} process reading an x86 /proc/cpuinfo "
+                "(qemu-user emulation)")
+    return None
+
+
 def describe_system() -> dict:
     cpuinfo = _cpuinfo()
     usable, usable_basis = usable_cores()
+    emulated = emulation(cpuinfo)
     return {
-        "cpu": cpu_name(cpuinfo),
+        "emulation": emulated,
+        "cpu": cpu_name(cpuinfo) if not emulated else f"emulated {platform.machine()} "
+                                                      f"on {cpu_name(cpuinfo)}",
         "board": board_name(),
         "arch": platform.machine(),
         "cores_physical": physical_cores(),
         "cores_logical": logical_cores(),
         "cores_usable": usable,
         "cores_usable_basis": usable_basis,
-        "isa_flags": isa_flags(cpuinfo),
+        # under emulation /proc/cpuinfo is the host's: its flags are not this CPU's
+        "isa_flags": isa_flags(cpuinfo) if not emulated else [],
         "memory_gb": memory_gb(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
@@ -175,8 +194,10 @@ def describe_system() -> dict:
 
 
 def cpu_features() -> frozenset[str]:
-    """The relevant ISA flags of this CPU, as the OS reports them (for recipes' choices)."""
-    return frozenset(isa_flags(_cpuinfo()))
+    """The relevant ISA flags of this CPU, as the OS reports them (for recipes' choices);
+    none under emulation, where /proc/cpuinfo describes the host."""
+    cpuinfo = _cpuinfo()
+    return frozenset() if emulation(cpuinfo) else frozenset(isa_flags(cpuinfo))
 
 
 def is_arm() -> bool:

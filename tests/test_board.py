@@ -100,3 +100,17 @@ def test_int8_engine_and_format_follow_the_architecture(monkeypatch, machine, en
         "uint8" if fmt == "u8s8" else "int8")
     if machine == "aarch64":
         assert not choice["reduce_range"]  # 7-bit weights are an x86-without-VNNI remedy
+
+
+def test_emulation_is_recognised_from_a_host_cpuinfo(monkeypatch):
+    import platform
+
+    monkeypatch.delenv("EDGEBENCH_EMULATED", raising=False)
+    x86 = [{"processor": "0", "vendor_id": "AuthenticAMD", "flags": "fpu avx2 avx512f"}]
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert "qemu-user" in system_info.emulation(x86)
+    assert system_info.emulation(_cpuinfo("pi5")) is None  # a real board
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    assert system_info.emulation(x86) is None
+    monkeypatch.setenv("EDGEBENCH_EMULATED", "1")
+    assert system_info.emulation(x86) == "EDGEBENCH_EMULATED=1"

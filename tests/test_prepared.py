@@ -16,12 +16,27 @@ import pytest
 from tests.conftest import ROOT, run_cli
 
 CONVERTERS = ("onnxscript", "litert_torch", "nncf", "ai_edge_quantizer", "litert_quantizer")
+CONVERTER_PACKAGES = ("onnxscript", "litert-torch", "nncf", "ai-edge-quantizer",
+                      "litert-quantizer")
+# A board without the converters: neither their modules nor their package metadata.
+BOARD = f"""
+import importlib.metadata, sys
+for module in {CONVERTERS!r}:
+    sys.modules[module] = None
+_version = importlib.metadata.version
+def version(name):
+    if name in {CONVERTER_PACKAGES!r}:
+        raise importlib.metadata.PackageNotFoundError(name)
+    return _version(name)
+importlib.metadata.version = version
+from harness.cli import main
+sys.exit(main())
+"""
 
 
 def _board_cli(cache: Path, *args: str) -> subprocess.CompletedProcess:
-    """`edgebench` as on a board: a fresh cache and no converter importable."""
-    blocker = "; ".join(f"sys.modules[{m!r}] = None" for m in CONVERTERS)
-    code = f"import sys; {blocker}; from harness.cli import main; sys.exit(main())"
+    """`edgebench` as on a board: a fresh cache and no converter installed."""
+    code = BOARD
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=600,
                           env={**os.environ, "EDGEBENCH_CACHE": str(cache)})

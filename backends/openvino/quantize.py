@@ -18,7 +18,7 @@ from pathlib import Path
 from backends.onnx_export import onnx_artifact
 from backends.openvino.ov_import import ov
 from backends.recipes import BuildContext, Recipe
-from harness.artifacts import source_digest
+from harness.artifacts import source_digest, tool_version
 
 # What the CPU plugin is asked to compute in, per precision (read back after compiling).
 INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16",
@@ -110,7 +110,7 @@ RECIPES: dict[str, Recipe] = {
         lambda ctx: _key(ctx, nncf=_nncf_version(), preset="performance"),
         build_int8_static, needs_calibration=True,
         quantization=lambda ctx: {
-            "tool": f"nncf.quantize {_nncf_version()} (preset PERFORMANCE)",
+            "tool": f"nncf.quantize {tool_version('nncf')} (preset PERFORMANCE)",
             "format": "FakeQuantize IR", "activations": "uint8/int8 (chosen by NNCF per op)",
             "weights": "int8", "activation_symmetric": True, "weight_symmetric": True,
             "weight_granularity": "per-channel", "activation_granularity": "per-tensor",
@@ -120,7 +120,7 @@ RECIPES: dict[str, Recipe] = {
         "activations: OpenVINO has no dynamic quantization of convolutions",
         lambda ctx: _key(ctx, nncf=_nncf_version(), mode="INT8_ASYM"), build_int8_weights,
         quantization=lambda _ctx: {
-            "tool": f"nncf.compress_weights {_nncf_version()} (INT8_ASYM)",
+            "tool": f"nncf.compress_weights {tool_version('nncf')} (INT8_ASYM)",
             "what": "int8 weight compression; OpenVINO's closest thing to dynamic "
                     "quantization (activations stay float)",
             "weights": "uint8 with zero point", "activations": "float",

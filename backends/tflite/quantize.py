@@ -22,7 +22,7 @@ from pathlib import Path
 
 from backends.recipes import BuildContext, Recipe, unsupported
 from backends.tflite.convert import convert_to_tflite, tflite_key_fields
-from harness.artifacts import source_digest
+from harness.artifacts import source_digest, tool_version
 from harness.errors import UsageError
 
 
@@ -80,7 +80,7 @@ def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
 
 
 def _record(tool: str, **fields) -> dict:
-    return {"tool": f"litert-quantizer {version('litert-quantizer')} {tool}", **fields}
+    return {"tool": f"litert-quantizer {tool_version('litert-quantizer')} {tool}", **fields}
 
 
 RECIPES: dict[str, Recipe] = {
