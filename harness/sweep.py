@@ -25,6 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import harness
+from harness.board import soc_temperature_c
 from harness.errors import EdgebenchError, UsageError
 from harness.fresh_process import CellFailed, run_in_fresh_process
 from harness.progress import console, say
@@ -235,14 +236,6 @@ def _write_failure(results_dir: Path, run: PlannedRun, failure: dict) -> Path:
     return finalize(staging, name)
 
 
-def _temperature_c() -> float | None:
-    readings = []
-    for zone in Path("/sys/class/thermal").glob("thermal_zone*/temp"):
-        with contextlib.suppress(OSError, ValueError):
-            readings.append(int(zone.read_text()) / 1000)
-    return max(readings) if readings else None
-
-
 def cool_down(cap_s: float, start_c: float | None) -> None:
     """Pause up to `cap_s`; on a board with a thermal sensor, only until it is back
     within THERMAL_MARGIN_C of where the sweep started."""
@@ -250,7 +243,7 @@ def cool_down(cap_s: float, start_c: float | None) -> None:
         return
     deadline = time.monotonic() + cap_s
     while time.monotonic() < deadline:
-        now = _temperature_c()
+        now = soc_temperature_c()
         if start_c is not None and now is not None and now <= start_c + THERMAL_MARGIN_C:
             return
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
@@ -287,7 +280,7 @@ def run_sweep(matrix: Matrix, planned: list[PlannedRun], results_dir: Path,
         say(f"resuming {matrix.name}: {skipped} of {len(planned)} runs already in "
             f"{results_dir} ({sum(o.error is not None for o in outcomes)} failed earlier)")
     pause = matrix.cooldown_s if cooldown_s is None else cooldown_s
-    start_c = _temperature_c()
+    start_c = soc_temperature_c()
     bar = tqdm(total=len(planned), initial=skipped, unit="run", file=console(),
                dynamic_ncols=True) if console().isatty() else None
     times: list[float] = []
