@@ -12,59 +12,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROJECT=$(pwd)
-ARM_ROOT=${ARM_ROOT:-$HOME/.cache/edgebench/arm64-bookworm}
+ARM_SCRIPT=arm-smoke
+. scripts/arm-root.sh
 OUT=${ARM_SMOKE_RESULTS:-$PROJECT/results/arm-smoke-$(date -u +%Y%m%dT%H%M%S)}
 HOST_PY=$PROJECT/.venv/bin/python
 started=$(date +%s)
-say() { echo "arm-smoke: $*" >&2; }
 
-if [ "$(id -u)" != 0 ]; then say "needs root (debootstrap, chroot, mounts): sudo $0"; exit 2; fi
 [ -x "$HOST_PY" ] || { say "run 'make install' first (the host prepares the artifacts)"; exit 2; }
-
-# 1. qemu-user-static and debootstrap from Debian's packages; binfmt_misc for arm64
-if ! command -v debootstrap >/dev/null || ! [ -e /usr/bin/qemu-aarch64-static ]; then
-    say "installing qemu-user-static debootstrap binfmt-support"
-    apt-get install -y -q qemu-user-static debootstrap binfmt-support >/dev/null
-fi
-mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-update-binfmts --enable qemu-aarch64 2>/dev/null || true
-
-# 2. the arm64 root, once
-if [ ! -e "$ARM_ROOT/.complete" ]; then
-    say "debootstrap arm64 bookworm into $ARM_ROOT (about 3 minutes)"
-    rm -rf "$ARM_ROOT"
-    mkdir -p "$ARM_ROOT"
-    debootstrap --arch=arm64 --variant=minbase \
-        --include=python3,python3-venv,python3-pip,python3-dev,g++,ca-certificates \
-        bookworm "$ARM_ROOT" http://deb.debian.org/debian >/dev/null
-    touch "$ARM_ROOT/.complete"
-fi
-
-# 3. what pip needs inside: the host's certificates, resolver and pip settings
-cp /etc/ssl/certs/ca-certificates.crt "$ARM_ROOT/etc/ssl/certs/ca-certificates.crt"
-cp /etc/resolv.conf "$ARM_ROOT/etc/resolv.conf"
-[ -e /etc/pip.conf ] && cp /etc/pip.conf "$ARM_ROOT/etc/pip.conf"
-cleanup() { for m in dev proc; do umount -l "$ARM_ROOT/$m" 2>/dev/null || true; done; }
-trap cleanup EXIT
-for m in proc dev; do mountpoint -q "$ARM_ROOT/$m" || mount --bind "/$m" "$ARM_ROOT/$m"; done
-# /sys: the host's CPU list and topology (ONNX Runtime's cpuinfo reads them), plus the
-# ARM identification register PyTorch's oneDNN reads at import (absent under qemu-user,
-# where it segfaults without it): a Cortex-A76's, as on a Raspberry Pi 5.
-umount -l "$ARM_ROOT/sys" 2>/dev/null || true
-rm -rf "$ARM_ROOT/sys" && mkdir -p "$ARM_ROOT/sys/devices/system/cpu"
-for f in online possible present kernel_max; do
-    [ -e "/sys/devices/system/cpu/$f" ] && cat "/sys/devices/system/cpu/$f" \
-        > "$ARM_ROOT/sys/devices/system/cpu/$f"
-done
-for cpu in /sys/devices/system/cpu/cpu[0-9]*; do
-    name=$(basename "$cpu")
-    mkdir -p "$ARM_ROOT/sys/devices/system/cpu/$name/topology" \
-             "$ARM_ROOT/sys/devices/system/cpu/$name/regs/identification"
-    for f in "$cpu"/topology/*; do
-        [ -f "$f" ] && cat "$f" > "$ARM_ROOT/sys/devices/system/cpu/$name/topology/$(basename "$f")" || true
-    done
-    echo 0x00000000414fd0b1 > "$ARM_ROOT/sys/devices/system/cpu/$name/regs/identification/midr_el1"
-done
+# 1-3. the arm64 root (cached), its mounts and its CPU tree
+arm_root_setup
 
 # 4. the project from the working tree (not .venv, results or caches)
 rm -rf "$ARM_ROOT/edgebench" && mkdir -p "$ARM_ROOT/edgebench"
@@ -78,9 +34,7 @@ rm -rf "$ARM_ROOT/prepared"
 "$HOST_PY" -m harness prepare "$MATRIX" --out "$ARM_ROOT/prepared" >&2
 
 # 6. inside: a venv with LoadGen built from source (cached as a wheel) and the runtimes
-chroot "$ARM_ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin \
-    PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    /bin/sh -ec '
+arm_chroot /bin/sh -ec '
     [ -x /opt/venv/bin/python ] || python3 -m venv /opt/venv
     mkdir -p /wheels
     if ! ls /wheels/mlcommons_loadgen-*.whl >/dev/null 2>&1; then
@@ -93,8 +47,7 @@ chroot "$ARM_ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin \
 
 # 7. the runs, from the prepared artifacts
 rm -rf "$ARM_ROOT/results"
-chroot "$ARM_ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin EDGEBENCH_CACHE=/cache \
-    /opt/venv/bin/edgebench sweep /edgebench/scripts/arm-smoke.toml \
+arm_chroot EDGEBENCH_CACHE=/cache /opt/venv/bin/edgebench sweep /edgebench/scripts/arm-smoke.toml \
     --artifacts /prepared --results /results >&2 || true
 mkdir -p "$OUT" && cp -r "$ARM_ROOT/results/." "$OUT/"
 

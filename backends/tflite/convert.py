@@ -10,27 +10,58 @@ from __future__ import annotations
 
 import contextlib
 import io
+import platform
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
 
 from backends.onnx_export import source_key_fields
 from harness.artifacts import source_digest
-from harness.errors import UsageError
+from harness.errors import Unsupported, UsageError
 from harness.weights import WeightsSource
+
+
+def _converter_installed() -> bool:
+    try:
+        version("litert-torch")
+        return True
+    except PackageNotFoundError:
+        return False
+
+
+def converter_unavailable_reason() -> str | None:
+    """Why no install can give this machine a .tflite converter (None: it has one, or
+    `pip install` would give it one).
+
+    litert-torch's converter (litert-converter) ships wheels for Linux x86-64 and macOS
+    only, so on Linux aarch64 a build is a verdict about the machine (`Unsupported`):
+    the artifacts come from `edgebench prepare` on a host.
+    """
+    if _converter_installed() or platform.system() != "Linux" \
+            or platform.machine().lower() not in ("aarch64", "arm64"):
+        return None
+    return ("building .tflite models needs litert-torch, whose converter has no Linux "
+            "aarch64 wheel: build them on an x86-64 host with `edgebench prepare MATRIX "
+            "--out DIR` and run here with --artifacts DIR")
+
+
+def _require_converter() -> None:
+    reason = converter_unavailable_reason()
+    if reason:
+        raise Unsupported(reason)
+    if not _converter_installed():
+        raise UsageError(
+            "converting to .tflite needs LiteRT's converter: pip install 'edgebench[tflite]'")
 
 
 def convert_to_tflite(
     model_name: str, weights: WeightsSource, target: Path, batch_size: int,
     input_size: int = 224,
 ) -> Path:
-    try:  # heavy (pulls in JAX and TensorFlow's converter): imported at build time only
-        import litert_torch
-    except ModuleNotFoundError:
-        raise UsageError(
-            "converting to .tflite needs LiteRT's converter: pip install 'edgebench[tflite]'"
-        ) from None
+    _require_converter()
+    import litert_torch  # heavy (JAX and TensorFlow's converter): at build time only
 
     model = litert_torch.to_channel_last_io(weights.build_model(model_name), args=[0]).eval()
     sample = torch.zeros(batch_size, input_size, input_size, 3)
@@ -43,8 +74,7 @@ def convert_to_tflite(
 
 
 def tflite_key_fields(model_name: str, weights: WeightsSource) -> dict:
-    from importlib.metadata import version
-
+    _require_converter()  # before the key: a board without it says why, not KeyError
     return {
         **source_key_fields(model_name, weights),
         "format": "tflite",
