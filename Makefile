@@ -30,9 +30,12 @@ CALIBRATION ?= $(if $(wildcard $(SAMPLE)/val_map.txt),$(SAMPLE),synthetic)
 
 # Each demo writes its own results folder, so a second demo never mixes with the first;
 # the report is made even when a cell failed, and the failure still fails `make demo`.
+# ARTIFACTS=DIR runs what `edgebench prepare demo --out DIR` built on another machine
+# (on a Raspberry Pi, the only way to its TFLite cells: no .tflite converter runs there).
 demo: $(STAMP)
 	@runs=results/demo-$$(date -u +%Y%m%dT%H%M%S); \
-	$(BIN)/edgebench sweep demo --calibration $(CALIBRATION) --results $$runs; status=$$?; \
+	$(BIN)/edgebench sweep demo --calibration $(CALIBRATION) --results $$runs \
+		$(if $(ARTIFACTS),--artifacts $(ARTIFACTS)); status=$$?; \
 	$(BIN)/edgebench report $$runs --out $$runs/report && exit $$status
 
 test: $(STAMP)

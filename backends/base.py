@@ -71,6 +71,11 @@ class Backend(ABC):
         return cls.recipe(precision).unsupported_reason()
 
     @staticmethod
+    def cannot_build_reason() -> str | None:
+        """Why this machine can run only prepared artifacts (`--artifacts`), or None."""
+        return None
+
+    @staticmethod
     @abstractmethod
     def runtime_version() -> str:
         """Version of the runtime package that executes the model."""

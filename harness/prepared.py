@@ -17,7 +17,7 @@ from pathlib import Path
 
 import harness
 from harness.artifacts import MANIFEST, ArtifactCache, sha256_of
-from harness.errors import UsageError
+from harness.errors import Unsupported, UsageError
 from harness.results import utc_now, write_json_atomic, write_text_atomic
 
 INDEX = "prepared.json"
@@ -113,7 +113,11 @@ def prepare(planned, out: Path) -> list[dict]:
                 continue  # built in memory from the weights on the board
             for size in sizes if recipe.per_batch_size else sizes[:1]:
                 backend = backend_class(1, scenario.hint, size)
-                path = backend.prepare(context, precision)
+                try:
+                    path = backend.prepare(context, precision)
+                except Unsupported as exc:  # asked to build it: not a verdict, an error
+                    raise UsageError(f"cannot prepare {backend_class.name} {precision} on "
+                                     f"this machine: {exc.reason}") from None
                 label = recipe.label(backend_class.name, replace(context, batch_size=size))
                 manifest = json.loads((path.parent / MANIFEST).read_text())
                 uses_calibration = recipe.needs_calibration and calibration is not None

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULT_FILE = "result.json"
+FAILED_FILE = "failed.json"  # a sweep's cell that crashed, hung or was refused
 STAGING_PREFIX = ".partial-"
 # 1: before the typed record (no schema_version); 2: device, batch_size, predictions_file
 SCHEMA_VERSION = 2

@@ -30,6 +30,7 @@ from harness.errors import EdgebenchError, UsageError
 from harness.fresh_process import CellFailed, run_in_fresh_process
 from harness.progress import console, say
 from harness.results import (
+    FAILED_FILE,
     RESULT_FILE,
     STAGING_PREFIX,
     ResultRecord,
@@ -44,7 +45,6 @@ from scenarios.matrix import Cell, Matrix
 from scenarios.settings import QUICK_MIN_DURATION_MS
 
 MANIFEST_FILE = "sweep-manifest.json"
-FAILED_FILE = "failed.json"
 # A cold build of the largest artifacts (VGG-19 int8 on a small board) and 662
 # MultiStream queries of VGG-19 both take many minutes: the default per-cell timeout
 # allows for them on top of the run's minimum duration.
@@ -227,11 +227,13 @@ def _adopt_finished(manifest: Manifest, results_dir: Path) -> None:
 
 
 def _write_failure(results_dir: Path, run: PlannedRun, failure: dict) -> Path:
+    failed_at = utc_now()
     name = run_name([run.cell.model, run.cell.backend, run.cell.precision,
-                     run.cell.scenario, run.cell.mode, "failed"], utc_now())
+                     run.cell.scenario, run.cell.mode, "failed"], failed_at)
     staging = make_staging_dir(results_dir, name)
     write_json_atomic(staging / FAILED_FILE, {
         "cell": run.cell.run_options(), "repeat": run.repeat_index + 1,
+        "failed_at": failed_at.isoformat(timespec="seconds"),
         "edgebench_version": harness.__version__, **failure})
     return finalize(staging, name)
 

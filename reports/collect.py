@@ -5,13 +5,14 @@ One row per run; the columns are flat so that `results.csv` loads with pandas as
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from harness.errors import UsageError
-from harness.results import RESULT_FILE, ResultRecord
+from harness.results import FAILED_FILE, RESULT_FILE, ResultRecord
 from reports.statistics import median_interval
 from reports.summary import HEADLINES, headline
 
@@ -27,6 +28,42 @@ class Collected:
     runs: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     systems: dict[str, dict] = field(default_factory=dict)  # device -> system description
+    failures: list[dict] = field(default_factory=list)  # sweep cells without a result
+
+
+def _visible(path: Path, folder: Path) -> bool:
+    """Not inside a hidden (staging) folder."""
+    return not any(part.startswith(".") for part in path.relative_to(folder).parts)
+
+
+def find_failures(folders: list[Path], runs: pd.DataFrame) -> list[dict]:
+    """Every failed sweep cell (`failed.json`), and whether a later run of the same cell
+    produced a result (a `--retry-failed`, say): a missing row is never silent."""
+    failures = []
+    for folder in folders:
+        for path in sorted(Path(folder).rglob(FAILED_FILE)):
+            if not _visible(path, Path(folder)):
+                continue
+            try:
+                failed = json.loads(path.read_text())
+                cell = failed["cell"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            failed_at = failed.get("failed_at") or "9999"  # older files: time unknown
+            later = runs[(runs["model"] == cell.get("model"))
+                         & (runs["backend"] == cell.get("backend"))
+                         & (runs["precision"] == cell.get("precision"))
+                         & (runs["scenario"] == cell.get("scenario"))
+                         & (runs["mode"] == cell.get("mode"))
+                         & (runs["started_at"] > failed_at)].sort_values("started_at")
+            later = list(later["run_dir"])
+            failures.append({
+                "cell": " ".join(str(cell.get(k)) for k in
+                                 ("model", "backend", "precision", "scenario", "mode")),
+                "repeat": failed.get("repeat"), "reason": failed.get("reason"),
+                "elapsed_s": failed.get("elapsed_s"), "folder": str(path.parent),
+                "later_result": later[-1] if later else None})
+    return failures
 
 
 def find_results(folders: list[Path]) -> list[Path]:
@@ -34,7 +71,7 @@ def find_results(folders: list[Path]) -> list[Path]:
     if missing:
         raise UsageError(f"no such results folder: {', '.join(missing)}")
     found = sorted({p for f in folders for p in Path(f).rglob(RESULT_FILE)
-                    if not any(part.startswith(".") for part in p.relative_to(f).parts)})
+                    if _visible(p, Path(f))})
     if not found:
         raise UsageError(f"no {RESULT_FILE} found under {', '.join(map(str, folders))} "
                          "(looked recursively; run 'edgebench run' or 'edgebench sweep' first)")
@@ -142,7 +179,12 @@ def collect(folders: list[Path]) -> Collected:
     if len(versions) > 1:
         warnings.append(f"results come from different edgebench versions: {', '.join(versions)}"
                         "; compare with care")
-    return Collected(runs, warnings, systems)
+    failures = find_failures(folders, runs)
+    unresolved = [f for f in failures if not f["later_result"]]
+    if unresolved:
+        warnings.append(f"{len(unresolved)} sweep cell(s) failed and have no result, so they "
+                        "are missing from the tables: see 'Failed cells'")
+    return Collected(runs, warnings, systems, failures)
 
 
 def newest_per_configuration(runs: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from harness.results import write_text_atomic
+from harness.results import FAILED_FILE, write_text_atomic
 from reports import figures
 from reports.collect import collect, latest_per_cell, newest_per_configuration
 from reports.study import study_sections
@@ -123,6 +123,13 @@ def write_report(folders: list[Path], out: Path) -> Report:
         "batch, run length, weights, dataset, runtime and edgebench versions). The figures "
         "draw the newest configuration of each model, backend, precision and scenario.")
     page.items(report.warnings, prefix="WARNING: ")
+    if collected.failures:
+        page.heading(2, "Failed cells", "failed")
+        page.items([f"{f['cell']} (repeat {f['repeat']}): {f['reason']} after "
+                    f"{f['elapsed_s']} s; details: {f['folder']}/{FAILED_FILE}"
+                    + (f"; a later run has a result: {f['later_result']}"
+                       if f["later_result"] else "; no result")
+                    for f in collected.failures])
     for device in sorted(newest["device"].unique()):
         slug = _slug(device)
         mine = newest[newest["device"] == device]

@@ -14,6 +14,28 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 IMAGENET_SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 
+# A test that builds a .tflite: skipped, with the reason, where no converter can be
+# installed (Linux aarch64, where edgebench records such builds as unsupported and the
+# artifacts come from `edgebench prepare` on a host).
+needs_tflite_converter = pytest.mark.needs_tflite_converter
+
+
+def building(backends) -> list:
+    """Backend names to parametrize a test that builds their artifacts with."""
+    return [pytest.param(name, marks=needs_tflite_converter) if name == "tflite" else name
+            for name in backends]
+
+
+def pytest_collection_modifyitems(config, items):
+    from backends.tflite.convert import converter_unavailable_reason
+
+    reason = converter_unavailable_reason()
+    if reason is None:
+        return
+    for item in items:
+        if item.get_closest_marker("needs_tflite_converter"):
+            item.add_marker(pytest.mark.skip(reason=f"no .tflite converter here: {reason}"))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_caches(tmp_path_factory):
@@ -36,6 +58,24 @@ def imagenet_sample() -> Path:
     if not (IMAGENET_SAMPLE / "val_map.txt").is_file():
         pytest.skip(f"{IMAGENET_SAMPLE} is not present on this machine")
     return IMAGENET_SAMPLE
+
+
+def cli_without(modules, distributions=()) -> str:
+    """A `python -c` program: the CLI on a machine where `modules` cannot be imported and
+    `distributions` are not installed (no package metadata either)."""
+    return f"""
+import importlib.metadata, sys
+for module in {tuple(modules)!r}:
+    sys.modules[module] = None
+_version = importlib.metadata.version
+def version(name):
+    if name in {tuple(distributions)!r}:
+        raise importlib.metadata.PackageNotFoundError(name)
+    return _version(name)
+importlib.metadata.version = version
+from harness.cli import main
+sys.exit(main())
+"""
 
 
 def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None):

@@ -14,7 +14,7 @@ from harness.datasets import SyntheticDataset, open_dataset
 from harness.preprocess import to_layout
 from harness.weights import resolve_weights
 from harness.zoo import build_model
-from tests.conftest import IMAGENET_SAMPLE
+from tests.conftest import IMAGENET_SAMPLE, building, needs_tflite_converter
 
 BACKENDS = ["onnxruntime", "openvino", "tflite"]
 SAMPLES = {"mobilenet_v2": 48, "densenet121": 32, "vgg19": 16}
@@ -79,7 +79,7 @@ def _reference(model_name, tmp_path_factory):
     return model_name, weights, inputs, expected
 
 
-@pytest.mark.parametrize("backend_name", BACKENDS)
+@pytest.mark.parametrize("backend_name", building(BACKENDS))
 def test_fp32_logits_agree_with_pytorch_eager(reference, backend_name):
     model_name, weights, inputs, expected = reference
     backend = get_backend_class(backend_name)(threads=2, hint="latency", batch_size=BATCH)
@@ -125,6 +125,7 @@ def assert_agrees(actual: np.ndarray, expected: np.ndarray, where: str,
     assert (actual.argmax(1) == expected.argmax(1)).all(), where
 
 
+@needs_tflite_converter
 def test_tflite_batch_one_artifact_agrees_with_pytorch(mobilenet):
     model_name, weights, inputs, expected = mobilenet
     backend = get_backend_class("tflite")(threads=2, hint="latency", batch_size=1)
@@ -134,6 +135,7 @@ def test_tflite_batch_one_artifact_agrees_with_pytorch(mobilenet):
     assert_agrees(actual, expected[:BATCH], "tflite batch 1")
 
 
+@needs_tflite_converter
 def test_tflite_short_last_offline_batch_is_padded_and_cut(mobilenet):
     model_name, weights, inputs, expected = mobilenet
     backend = get_backend_class("tflite")(threads=2, hint="throughput", batch_size=BATCH)

@@ -15,7 +15,7 @@ from backends.recipes import BuildContext
 from harness.artifacts import ArtifactCache
 from harness.errors import ArtifactError
 from harness.weights import resolve_weights
-from tests.conftest import ROOT
+from tests.conftest import ROOT, building, cli_without, needs_tflite_converter
 
 SCENARIOS = ["single-stream", "offline"]  # the demo's; MultiStream: tests/test_cli.py
 NEW_BACKENDS = ["openvino", "tflite", "pytorch"]
@@ -31,7 +31,7 @@ def demo_record(demo_sweep, backend: str, scenario: str, precision: str = "fp32"
 
 @pytest.mark.parametrize("precision", ["fp32", "int8-static"])
 @pytest.mark.parametrize("scenario", SCENARIOS)
-@pytest.mark.parametrize("backend", [*NEW_BACKENDS, "onnxruntime"])
+@pytest.mark.parametrize("backend", building([*NEW_BACKENDS, "onnxruntime"]))
 def test_quick_run_on_every_backend_is_valid_and_records_what_ran(
         demo_sweep, backend, scenario, precision):
     record = demo_record(demo_sweep, backend, scenario, precision)
@@ -71,6 +71,7 @@ def test_openvino_runs_pinned_f32_with_the_scenarios_hint(demo_sweep, scenario):
         assert settings["performance_hint"] == "LATENCY" and not settings["async_queue"]
 
 
+@needs_tflite_converter
 def test_tflite_and_pytorch_record_their_own_settings(demo_sweep):
     tflite = demo_record(demo_sweep, "tflite", "single-stream")["backend_settings"]
     assert tflite["input_layout"] == "NHWC"
@@ -103,12 +104,10 @@ def test_threads_option_reaches_every_runtime():
 
 # ---- part 5: errors ----
 
-def _cli_without(modules: list[str], *args: str) -> subprocess.CompletedProcess:
+def _cli_without(modules: list[str], *args: str, distributions: tuple = ()):
     """The CLI in a process where `modules` cannot be imported, as if not installed."""
-    blocker = "; ".join(f"sys.modules[{m!r}] = None" for m in modules)
-    code = f"import sys; {blocker}; from harness.cli import main; sys.exit(main())"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
+    return subprocess.run([sys.executable, "-c", cli_without(modules, distributions), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
 @pytest.mark.parametrize(("backend", "modules", "extra"), [
@@ -125,16 +124,71 @@ def test_missing_runtime_names_its_pip_extra(tmp_path, backend, modules, extra):
     assert not list(tmp_path.iterdir())
 
 
+@needs_tflite_converter  # where none can be installed: test_no_converter_on_linux_aarch64
 def test_missing_tflite_converter_names_its_pip_extra(tmp_path):
     proc = _cli_without(["litert_torch"], "run", "--model", "mobilenet_v2", "--backend",
                         "tflite", "--quick", "--results", str(tmp_path / "results"),
-                        "--cache-dir", str(tmp_path / "empty-cache"))
+                        "--cache-dir", str(tmp_path / "empty-cache"),
+                        distributions=("litert-torch",))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
         "edgebench: error: converting to .tflite needs LiteRT's converter: "
         "pip install 'edgebench[tflite]'")
     # nothing half-built is left in the cache as if it were an artifact
     assert not list((tmp_path / "empty-cache" / "artifacts").glob("*tflite*"))
+
+
+@pytest.fixture()
+def linux_aarch64_without_converter(monkeypatch):
+    """This machine as a Raspberry Pi sees it: Linux aarch64, where litert-torch (whose
+    converter has no wheel there) cannot be installed."""
+    import backends.tflite.convert as convert
+
+    monkeypatch.setattr(convert, "_on_linux_aarch64", lambda: True)
+    monkeypatch.setattr(convert, "_converter_installed", lambda: False)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8-static"])
+def test_a_tflite_build_on_linux_aarch64_is_unsupported_with_the_fix(
+        linux_aarch64_without_converter, tmp_path, precision):
+    from harness.runner import RunConfig, run_benchmark
+
+    run_dir, record = run_benchmark(RunConfig(
+        model="mobilenet_v2", backend="tflite", precision=precision, quick=True,
+        weights="random", calibration="synthetic", calibration_count=4,
+        results_dir=tmp_path / "results", cache_dir=tmp_path / "cache"))
+    reason = record.unsupported["reason"]
+    assert "no Linux aarch64 wheel" in reason and "edgebench prepare" in reason
+    assert "--artifacts DIR" in reason
+    assert json.loads((run_dir / "result.json").read_text())["unsupported"] == {
+        "reason": reason}
+    assert not list((tmp_path / "cache").glob("artifacts/*tflite*"))  # nothing half-built
+
+
+def test_preparing_tflite_on_linux_aarch64_is_one_line_exit_2(
+        linux_aarch64_without_converter, tmp_path, capsys):
+    from harness.cli import main
+
+    matrix = tmp_path / "board.toml"
+    matrix.write_text('[axes]\nmodel = ["mobilenet_v2"]\nbackend = ["tflite"]\n'
+                      'precision = ["fp32"]\nscenario = ["single-stream"]\n'
+                      'mode = ["performance"]\n[options]\nquick = true\n'
+                      'weights = "random"\n')
+    assert main(["prepare", str(matrix), "--out", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line.startswith("edgebench: error: cannot prepare tflite fp32 on this machine: ")
+    assert "no Linux aarch64 wheel" in line
+
+
+def test_info_says_tflite_runs_only_prepared_artifacts_on_linux_aarch64(
+        linux_aarch64_without_converter, capsys):
+    from harness.cli import main
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    tflite = out[out.index("  tflite"):out.index("  pytorch")]
+    assert "builds:      nothing here, runs prepared artifacts only" in tflite
+    assert "builds:" not in out.replace(tflite, "")  # the other runtimes build here
 
 
 def test_failed_conversion_names_model_message_and_partial_artifact(tmp_path, monkeypatch):
@@ -158,7 +212,7 @@ def test_failed_conversion_names_model_message_and_partial_artifact(tmp_path, mo
     backend.prepare(BuildContext("mobilenet_v2", random_weights, cache), "fp32")
 
 
-@pytest.mark.parametrize("backend_name", ["onnxruntime", "openvino", "tflite"])
+@pytest.mark.parametrize("backend_name", building(["onnxruntime", "openvino", "tflite"]))
 def test_corrupt_cached_artifact_is_rebuilt(tmp_path, backend_name, capfd):
     weights = resolve_weights("random", "mobilenet_v2")
     cache = ArtifactCache(tmp_path)

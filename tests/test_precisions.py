@@ -21,7 +21,7 @@ from harness.datasets import open_dataset
 from harness.fidelity import fidelity
 from harness.runner import RunConfig, run_benchmark
 from harness.weights import resolve_weights
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, building, needs_tflite_converter, run_cli
 from tests.learnable import TINY, learnable_folder, register_tiny_model, train_tiny_model
 
 # What "executed" must say for each precision asked: nothing falls back silently.
@@ -54,7 +54,7 @@ def grid(tmp_path_factory):
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
-@pytest.mark.parametrize("backend", BACKEND_NAMES)
+@pytest.mark.parametrize("backend", building(BACKEND_NAMES))
 def test_every_backend_and_precision_runs_or_says_why_not(grid, backend, precision):
     record = grid[backend, precision]
     assert record.precision == precision and record.backend == backend
@@ -93,6 +93,7 @@ def test_cpu_dependent_precisions_follow_what_the_runtime_reports(grid):
             assert "OPTIMIZATION_CAPABILITIES" in record.unsupported["reason"]
 
 
+@needs_tflite_converter
 def test_sizes_shrink_with_int8_and_dynamic_pytorch_says_linear_only(grid):
     for backend in ("onnxruntime", "openvino", "tflite"):
         fp32 = grid[backend, "fp32"].artifact_size_bytes
@@ -125,7 +126,7 @@ def trained(tmp_path_factory):
     return checkpoint, folder / "train", learnable_folder(folder / "eval", 25, seed=1)
 
 
-@pytest.mark.parametrize("backend", BACKEND_NAMES)
+@pytest.mark.parametrize("backend", building(BACKEND_NAMES))
 def test_int8_static_keeps_the_trained_models_accuracy(trained, backend, tmp_path):
     checkpoint, calibration_dir, eval_dir = trained
     top1 = {}
@@ -219,6 +220,7 @@ def test_quantizer_failure_is_one_line_and_caches_nothing(tmp_path):
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").iterdir())
 
 
+@needs_tflite_converter
 def test_converter_noise_goes_to_the_build_log(tmp_path):
     proc = run_cli("run", "--model", "mobilenet_v2", "--backend", "tflite", "--precision",
                    "int8-dynamic", "--scenario", "single-stream", "--quick",

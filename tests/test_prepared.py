@@ -13,25 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, cli_without, needs_tflite_converter, run_cli
+
+pytestmark = needs_tflite_converter  # preparing is a host's job: the fixture builds .tflite
 
 CONVERTERS = ("onnxscript", "litert_torch", "nncf", "ai_edge_quantizer", "litert_quantizer")
 CONVERTER_PACKAGES = ("onnxscript", "litert-torch", "nncf", "ai-edge-quantizer",
                       "litert-quantizer")
 # A board without the converters: neither their modules nor their package metadata.
-BOARD = f"""
-import importlib.metadata, sys
-for module in {CONVERTERS!r}:
-    sys.modules[module] = None
-_version = importlib.metadata.version
-def version(name):
-    if name in {CONVERTER_PACKAGES!r}:
-        raise importlib.metadata.PackageNotFoundError(name)
-    return _version(name)
-importlib.metadata.version = version
-from harness.cli import main
-sys.exit(main())
-"""
+BOARD = cli_without(CONVERTERS, CONVERTER_PACKAGES)
 
 
 def _board_cli(cache: Path, *args: str) -> subprocess.CompletedProcess:

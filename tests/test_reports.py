@@ -16,7 +16,7 @@ from reports.collect import collect, newest_per_configuration
 from reports.figures import pareto_front
 from reports.report import write_report
 from reports.tables import caveats
-from tests.conftest import run_cli
+from tests.conftest import needs_tflite_converter, run_cli
 
 BACKENDS = ["onnxruntime", "openvino", "tflite", "pytorch"]
 PRECISIONS = ["fp32", "fp16", "int8"]
@@ -215,6 +215,7 @@ def test_pareto_front_keeps_only_undominated_points():
     assert pareto_front(points) == [(0.5, 60.0), (1.0, 70.0), (2.0, 72.0)]
 
 
+@needs_tflite_converter
 def test_report_of_real_demo_runs(demo_sweep, tmp_path):
     results, proc = demo_sweep
     assert proc.returncode == 0, proc.stderr
@@ -262,6 +263,35 @@ def test_the_headline_is_the_early_stopping_estimate_not_the_raw_percentile(tmp_
     write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", "fp32", "single-stream"))
     row = collect([tmp_path / "runs"]).runs.iloc[0]
     assert row["headline"] == row["latency_p90_early_stopping_ms"] != row["latency_p90_ms"]
+
+
+def _failed_cell(root: Path, backend: str, failed_at: str) -> Path:
+    folder = root / f"{failed_at.replace(':', '')}_{backend}_failed"
+    folder.mkdir(parents=True)
+    (folder / "failed.json").write_text(json.dumps({
+        "cell": {"model": "mobilenet_v2", "backend": backend, "precision": "fp32",
+                 "scenario": "offline", "mode": "performance"},
+        "repeat": 1, "failed_at": failed_at, "reason": "killed by SIGSEGV", "exit_code": None,
+        "signal": "SIGSEGV", "timed_out": False, "elapsed_s": 12.5}))
+    return folder
+
+
+def test_failed_cells_are_listed_in_the_report_and_a_later_result_is_named(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, make_record("laptop", "onnxruntime", "fp32", "offline",
+                                started="2026-11-20T10:00:00"))  # retried after failing
+    write_run(runs, make_record("laptop", "openvino", "fp32", "offline",
+                                started="2026-11-20T08:00:00"))  # before its failure
+    _failed_cell(runs, "onnxruntime", "2026-11-20T09:00:00")
+    openvino = _failed_cell(runs, "openvino", "2026-11-20T09:00:00")
+    summary = write_report([runs], tmp_path / "report").markdown.read_text()
+    section = summary[summary.index("## Failed cells"):]
+    lines = [line for line in section.splitlines() if line.startswith("- ")][:2]
+    (retried,) = [line for line in lines if "onnxruntime" in line]
+    (unresolved,) = [line for line in lines if "openvino" in line]
+    assert "killed by SIGSEGV after 12.5 s" in retried and "a later run has a result" in retried
+    assert unresolved.endswith("; no result") and str(openvino) in unresolved
+    assert "WARNING: 1 sweep cell(s) failed and have no result" in summary
 
 
 def test_invalid_is_flagged_when_every_run_is_a_performance_run(tmp_path):

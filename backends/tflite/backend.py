@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from backends.base import Backend, Executed, compute_summary
+from backends.tflite.convert import converter_unavailable_reason
 from backends.tflite.quantize import RECIPES
 from harness.preprocess import to_layout
 
@@ -37,6 +38,10 @@ class TfliteBackend(Backend):
     @staticmethod
     def runtime_version() -> str:
         return _RUNTIME_VERSION
+
+    @staticmethod
+    def cannot_build_reason() -> str | None:
+        return converter_unavailable_reason()
 
     def load(self, path: Path | None) -> Interpreter:
         # The default op resolver applies the XNNPACK delegate to every op it supports.

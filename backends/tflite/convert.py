@@ -31,6 +31,10 @@ def _converter_installed() -> bool:
         return False
 
 
+def _on_linux_aarch64() -> bool:
+    return platform.system() == "Linux" and platform.machine().lower() in ("aarch64", "arm64")
+
+
 def converter_unavailable_reason() -> str | None:
     """Why no install can give this machine a .tflite converter (None: it has one, or
     `pip install` would give it one).
@@ -39,8 +43,7 @@ def converter_unavailable_reason() -> str | None:
     only, so on Linux aarch64 a build is a verdict about the machine (`Unsupported`):
     the artifacts come from `edgebench prepare` on a host.
     """
-    if _converter_installed() or platform.system() != "Linux" \
-            or platform.machine().lower() not in ("aarch64", "arm64"):
+    if _converter_installed() or not _on_linux_aarch64():
         return None
     return ("building .tflite models needs litert-torch, whose converter has no Linux "
             "aarch64 wheel: build them on an x86-64 host with `edgebench prepare MATRIX "
