@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench install clean arm-smoke
+.PHONY: demo test test-fast lint bench install clean arm-smoke arm-readme
 
 # mlcommons-loadgen has no wheel for aarch64 (a Raspberry Pi): pip builds it from source,
 # which needs a C++ compiler and the Python headers. Say so in one line before pip fails.
@@ -57,6 +57,11 @@ bench: $(STAMP)
 # the first run builds the root and LoadGen, later runs reuse them). Not part of `make test`.
 arm-smoke: $(STAMP)
 	scripts/arm-smoke.sh
+
+# The README's `make demo` and `make test` in a fresh clone inside that emulated root
+# (root; hours: emulated inference is ~150x slower). ARM_TEST_TIMEOUT=S caps `make test`.
+arm-readme:
+	scripts/arm-readme.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -9,10 +9,8 @@
 # ARM_TEST_TIMEOUT=SECONDS stops `make test` there (emulation is 20-100x slower than the
 # board; the log then says how far it got). Timings mean nothing here, results do.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-PROJECT=$(pwd)
 ARM_SCRIPT=arm-readme
-. scripts/arm-root.sh
+. "$(dirname "$0")/arm-root.sh"
 OUT=${ARM_README_LOGS:-$PROJECT/results/arm-readme-$(date -u +%Y%m%dT%H%M%S)}
 TARGETS=${*:-demo test}
 arm_root_setup || exit 2

@@ -1,6 +1,8 @@
 # Sourced by scripts/arm-smoke.sh and scripts/arm-readme.sh: an emulated arm64 Debian 12
 # root (debootstrap + qemu-user-static, Debian's packages), built once and cached in
-# $ARM_ROOT, ready to chroot into. Needs root.
+# $ARM_ROOT, ready to chroot into. Needs root. Runs from the project's folder ($PROJECT).
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+PROJECT=$(pwd)
 ARM_ROOT=${ARM_ROOT:-$HOME/.cache/edgebench/arm64-bookworm}
 say() { echo "${ARM_SCRIPT:-arm}: $*" >&2; }
 

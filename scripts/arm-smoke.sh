@@ -10,10 +10,8 @@
 # The root and the LoadGen wheel are cached in $ARM_ROOT (default
 # ~/.cache/edgebench/arm64-bookworm): a second run skips debootstrap and the build.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PROJECT=$(pwd)
 ARM_SCRIPT=arm-smoke
-. scripts/arm-root.sh
+. "$(dirname "$0")/arm-root.sh"
 OUT=${ARM_SMOKE_RESULTS:-$PROJECT/results/arm-smoke-$(date -u +%Y%m%dT%H%M%S)}
 HOST_PY=$PROJECT/.venv/bin/python
 started=$(date +%s)
