@@ -20,6 +20,27 @@ IMAGENET_SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 needs_tflite_converter = pytest.mark.needs_tflite_converter
 
 
+def _time_scale() -> float:
+    """How much longer than on our 2-core x86 machine a test may take here. The models run
+    about 3x (Pi 5) to 8x (Pi 4) slower on a Raspberry Pi, and about 150x under qemu-user
+    emulation; EDGEBENCH_TEST_TIME_SCALE says it outright."""
+    from harness.system_info import emulation, is_arm
+
+    if os.environ.get("EDGEBENCH_TEST_TIME_SCALE"):
+        return float(os.environ["EDGEBENCH_TEST_TIME_SCALE"])
+    if emulation():
+        return 200.0
+    return 10.0 if is_arm() else 1.0
+
+
+TIME_SCALE = _time_scale()
+
+
+def scaled(seconds: float) -> float:
+    """A subprocess timeout, stretched for a slower machine."""
+    return seconds * TIME_SCALE
+
+
 def building(backends) -> list:
     """Backend names to parametrize a test that builds their artifacts with."""
     return [pytest.param(name, marks=needs_tflite_converter) if name == "tflite" else name
@@ -30,11 +51,12 @@ def pytest_collection_modifyitems(config, items):
     from backends.tflite.convert import converter_unavailable_reason
 
     reason = converter_unavailable_reason()
-    if reason is None:
-        return
+    per_test_s = float(config.getini("timeout") or 0)  # pytest-timeout's, for this machine
     for item in items:
-        if item.get_closest_marker("needs_tflite_converter"):
+        if reason and item.get_closest_marker("needs_tflite_converter"):
             item.add_marker(pytest.mark.skip(reason=f"no .tflite converter here: {reason}"))
+        if TIME_SCALE != 1 and per_test_s and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(per_test_s * TIME_SCALE))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,7 +104,8 @@ def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None):
     """`python -m harness ARGS` in a subprocess, as a user would run it."""
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=os.environ.copy(),
+        capture_output=True, text=True, timeout=scaled(timeout), cwd=cwd or ROOT,
+        env=os.environ.copy(),
     )
 
 

@@ -15,7 +15,7 @@ from backends.recipes import BuildContext
 from harness.artifacts import ArtifactCache
 from harness.errors import ArtifactError
 from harness.weights import resolve_weights
-from tests.conftest import ROOT, building, cli_without, needs_tflite_converter
+from tests.conftest import ROOT, building, cli_without, needs_tflite_converter, scaled
 
 SCENARIOS = ["single-stream", "offline"]  # the demo's; MultiStream: tests/test_cli.py
 NEW_BACKENDS = ["openvino", "tflite", "pytorch"]
@@ -107,7 +107,7 @@ def test_threads_option_reaches_every_runtime():
 def _cli_without(modules: list[str], *args: str, distributions: tuple = ()):
     """The CLI in a process where `modules` cannot be imported, as if not installed."""
     return subprocess.run([sys.executable, "-c", cli_without(modules, distributions), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          capture_output=True, text=True, cwd=ROOT, timeout=scaled(300))
 
 
 @pytest.mark.parametrize(("backend", "modules", "extra"), [

@@ -15,7 +15,7 @@ import pytest
 
 from backends import BACKEND_NAMES
 from harness import loadgen_logs
-from tests.conftest import ROOT, run_cli, write_image
+from tests.conftest import ROOT, run_cli, scaled, write_image
 
 REQUIRED_FIELDS = {
     "model", "backend", "backend_version", "precision", "scenario", "mode", "quick", "weights",
@@ -236,7 +236,7 @@ def test_interrupt_stops_cleanly_and_keeps_nothing_half_written(earlier_results,
         cwd=ROOT, env=os.environ.copy(), stderr=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + scaled(300)
     for line in proc.stderr:
         if line.startswith("running ") or time.monotonic() > deadline:
             break
@@ -244,7 +244,7 @@ def test_interrupt_stops_cleanly_and_keeps_nothing_half_written(earlier_results,
     assert proc.poll() is None, "the run ended before it could be interrupted"
     started = time.monotonic()
     proc.send_signal(sig)
-    rest = proc.communicate(timeout=60)[1]
+    rest = proc.communicate(timeout=scaled(60))[1]
     assert proc.returncode == 130
     assert time.monotonic() - started < 30
     assert "interrupted" in rest and "Traceback" not in rest

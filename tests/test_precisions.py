@@ -21,7 +21,7 @@ from harness.datasets import open_dataset
 from harness.fidelity import fidelity
 from harness.runner import RunConfig, run_benchmark
 from harness.weights import resolve_weights
-from tests.conftest import ROOT, building, needs_tflite_converter, run_cli
+from tests.conftest import ROOT, building, needs_tflite_converter, run_cli, scaled
 from tests.learnable import TINY, learnable_folder, register_tiny_model, train_tiny_model
 
 # What "executed" must say for each precision asked: nothing falls back silently.
@@ -209,7 +209,7 @@ def test_quantizer_failure_is_one_line_and_caches_nothing(tmp_path):
          "onnxruntime", "--precision", "int8-static", "--calibration", "synthetic",
          "--calibration-count", "2", "--quick", "--results", str(tmp_path / "results"),
          "--cache-dir", str(tmp_path / "cache")],
-        capture_output=True, text=True, cwd=ROOT, timeout=300)
+        capture_output=True, text=True, cwd=ROOT, timeout=scaled(300))
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("edgebench: error: building mobilenet_v2-onnxruntime-int8-static")

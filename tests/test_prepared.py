@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, cli_without, needs_tflite_converter, run_cli
+from tests.conftest import ROOT, cli_without, needs_tflite_converter, run_cli, scaled
 
 pytestmark = needs_tflite_converter  # preparing is a host's job: the fixture builds .tflite
 
@@ -28,7 +28,7 @@ def _board_cli(cache: Path, *args: str) -> subprocess.CompletedProcess:
     """`edgebench` as on a board: a fresh cache and no converter installed."""
     code = BOARD
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=600,
+                          cwd=ROOT, timeout=scaled(600),
                           env={**os.environ, "EDGEBENCH_CACHE": str(cache)})
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from harness.errors import UsageError
 from scenarios.matrix import load_matrix
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, scaled
 
 FAULTS = Path(__file__).resolve().parent / "faults"
 QUICK_CELL = """
@@ -155,7 +155,7 @@ def test_a_crashing_and_a_hanging_cell_fail_and_the_others_complete(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "sweep", str(matrix), "--results", str(results),
          "--weights", "random"],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        capture_output=True, text=True, cwd=ROOT, timeout=scaled(600),
         env=_sweep_env("openvino=crash,tflite=hang"))
     assert proc.returncode == 1, proc.stderr
     (done,) = list(results.glob("*/result.json"))
@@ -173,7 +173,7 @@ def test_a_crashing_and_a_hanging_cell_fail_and_the_others_complete(tmp_path):
     # run again: nothing re-runs without --retry-failed
     again = subprocess.run(
         [sys.executable, "-m", "harness", "sweep", str(matrix), "--results", str(results),
-         "--weights", "random"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+         "--weights", "random"], capture_output=True, text=True, cwd=ROOT, timeout=scaled(120),
         env=_sweep_env())
     assert "3 of 3 runs already in" in again.stderr
     assert len(list(results.glob("*/result.json"))) == 1
@@ -188,7 +188,7 @@ def test_a_sweep_killed_mid_way_resumes_with_every_cell_exactly_once(tmp_path):
     sweep = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              cwd=ROOT, env=_sweep_env())
     manifest = results / "sweep-manifest.json"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + scaled(300)
     # kill it while its second cell runs: one result written, one in flight
     while time.monotonic() < deadline:
         states = _states(manifest)
@@ -200,7 +200,7 @@ def test_a_sweep_killed_mid_way_resumes_with_every_cell_exactly_once(tmp_path):
     time.sleep(1.5)
     sweep.send_signal(signal.SIGKILL)
     sweep.wait()
-    resumed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
+    resumed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=scaled(600),
                              env=_sweep_env())
     assert resumed.returncode == 0, resumed.stderr
     assert "runs already in" in resumed.stderr
