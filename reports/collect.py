@@ -36,7 +36,7 @@ def _visible(path: Path, folder: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
-def find_failures(folders: list[Path], runs: pd.DataFrame) -> list[dict]:
+def find_failures(folders: list[Path], runs: pd.DataFrame, warnings: list[str]) -> list[dict]:
     """Every failed sweep cell (`failed.json`), and whether a later run of the same cell
     produced a result (a `--retry-failed`, say): a missing row is never silent."""
     failures = []
@@ -47,7 +47,9 @@ def find_failures(folders: list[Path], runs: pd.DataFrame) -> list[dict]:
             try:
                 failed = json.loads(path.read_text())
                 cell = failed["cell"]
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                warnings.append(f"skipped {path}: not a readable failed-cell record "
+                                f"({type(exc).__name__}: {exc})")
                 continue
             failed_at = failed.get("failed_at") or "9999"  # older files: time unknown
             later = runs[(runs["model"] == cell.get("model"))
@@ -179,7 +181,7 @@ def collect(folders: list[Path]) -> Collected:
     if len(versions) > 1:
         warnings.append(f"results come from different edgebench versions: {', '.join(versions)}"
                         "; compare with care")
-    failures = find_failures(folders, runs)
+    failures = find_failures(folders, runs, warnings)
     unresolved = [f for f in failures if not f["later_result"]]
     if unresolved:
         warnings.append(f"{len(unresolved)} sweep cell(s) failed and have no result, so they "

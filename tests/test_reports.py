@@ -292,6 +292,11 @@ def test_failed_cells_are_listed_in_the_report_and_a_later_result_is_named(tmp_p
     assert "killed by SIGSEGV after 12.5 s" in retried and "a later run has a result" in retried
     assert unresolved.endswith("; no result") and str(openvino) in unresolved
     assert "WARNING: 1 sweep cell(s) failed and have no result" in summary
+    broken = runs / "2026-11-20T110000_pytorch_failed"
+    broken.mkdir()
+    (broken / "failed.json").write_text("{not json")
+    assert any(str(broken) in w and "not a readable failed-cell record" in w
+               for w in collect([runs]).warnings)
 
 
 def test_invalid_is_flagged_when_every_run_is_a_performance_run(tmp_path):
