@@ -191,6 +191,28 @@ def test_info_says_tflite_runs_only_prepared_artifacts_on_linux_aarch64(
     assert "builds:" not in out.replace(tflite, "")  # the other runtimes build here
 
 
+def test_a_pytorch_whose_linear_layer_is_wrong_is_refused(monkeypatch, tmp_path):
+    """As torch's aarch64 BLAS behaved under emulation: linear off, matmul right."""
+    from backends.pytorch import backend as pytorch_backend
+    from harness.runner import RunConfig, run_benchmark
+
+    right = torch.nn.functional.linear
+    monkeypatch.setattr(torch.nn.functional, "linear",
+                        lambda x, w, b=None: right(x, w, b) * 1.2)
+    pytorch_backend.linear_self_check.cache_clear()
+    try:
+        _, record = run_benchmark(RunConfig(
+            model="mobilenet_v2", backend="pytorch", precision="fp32", quick=True,
+            weights="random", results_dir=tmp_path))
+    finally:
+        monkeypatch.undo()
+        pytorch_backend.linear_self_check.cache_clear()
+    reason = record.unsupported["reason"]
+    assert "linear layer computes wrong results on this CPU" in reason
+    assert "of the output range off a float64 reference" in reason
+    assert pytorch_backend.linear_self_check() is None  # this machine's torch is right
+
+
 def test_failed_conversion_names_model_message_and_partial_artifact(tmp_path, monkeypatch):
     import openvino as ov
 

@@ -3,6 +3,7 @@ memory (int8-static from its cached calibration)."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +18,35 @@ from backends.pytorch.quantize import (
     quantized_engine,
 )
 from backends.recipes import BuildContext
+from harness.errors import Unsupported
 from harness.preprocess import to_layout
+
+# fp32 GEMM rounding is ~1e-6 of the output range; a wrong kernel is off by far more.
+LINEAR_TOLERANCE_OF_RANGE = 1e-4
+
+
+@functools.cache
+def linear_self_check() -> str | None:
+    """Why this torch build's linear layer cannot be trusted on this CPU, or None.
+
+    Seen under qemu-user emulation of aarch64: torch 2.13's `F.linear` (its BLAS) was off
+    by 18% of the output range while `matmul` was exact, so every classifier head was
+    wrong and nothing said so. A known answer, once per process, costs ~15 ms.
+    """
+    generator = torch.Generator().manual_seed(0)
+    # a classifier head's shape (MobileNetV2's): smaller ones took a right kernel there
+    inputs = torch.randn(4, 1280, generator=generator)
+    weight = torch.randn(1000, 1280, generator=generator)
+    bias = torch.randn(1000, generator=generator)
+    with torch.inference_mode():
+        actual = torch.nn.functional.linear(inputs, weight, bias).numpy().astype(np.float64)
+    expected = inputs.double().numpy() @ weight.double().numpy().T + bias.double().numpy()
+    error = float(np.abs(actual - expected).max() / np.ptp(expected))
+    if error <= LINEAR_TOLERANCE_OF_RANGE:
+        return None
+    return (f"torch {torch.__version__}'s linear layer computes wrong results on this CPU "
+            f"({error:.1e} of the output range off a float64 reference; tolerance "
+            f"{LINEAR_TOLERANCE_OF_RANGE:.0e}), so its logits cannot be trusted")
 
 FLOAT_DTYPES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
@@ -39,6 +68,9 @@ class PyTorchBackend(Backend):
 
     def load(self, path: Path | None) -> torch.nn.Module:
         torch.set_num_threads(self.threads)
+        reason = linear_self_check()
+        if reason:
+            raise Unsupported(reason)
         ctx = self.context
         if self.precision == "int8-static":
             model = load_int8_static(ctx, path)
