@@ -172,9 +172,8 @@ def cmd_info(_args) -> int:
         backend = get_backend_class(name)
         runs = [p for p in backend.precisions() if not backend.unsupported_reason(p)]
         print(f"    runs:        {', '.join(runs)}")
-        if backend.cannot_build_reason():
-            print(f"    builds:      nothing here, runs prepared artifacts only: "
-                  f"{backend.cannot_build_reason()}")
+        if cannot_build := backend.cannot_build_reason():
+            print(f"    builds:      nothing here, runs prepared artifacts only: {cannot_build}")
         for precision in backend.precisions():
             if precision not in runs:
                 print(f"    unsupported: {precision}: {backend.unsupported_reason(precision)}")

@@ -62,8 +62,8 @@ def mobilenet(tmp_path_factory):
 def _reference(model_name, tmp_path_factory):
     from backends.pytorch.backend import linear_self_check
 
-    if linear_self_check():  # the reference itself is wrong here (seen under qemu)
-        pytest.skip(f"PyTorch eager, the reference, cannot be trusted: {linear_self_check()}")
+    if wrong := linear_self_check():  # the reference itself is wrong here (seen under qemu)
+        pytest.skip(f"PyTorch eager, the reference, cannot be trusted: {wrong}")
     count = SAMPLES[model_name]
     if (IMAGENET_SAMPLE / "val_map.txt").is_file():
         dataset = open_dataset(str(IMAGENET_SAMPLE), count, ArtifactCache().root, count)

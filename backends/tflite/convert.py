@@ -20,6 +20,7 @@ import torch
 from backends.onnx_export import source_key_fields
 from harness.artifacts import source_digest
 from harness.errors import Unsupported, UsageError
+from harness.system_info import is_arm
 from harness.weights import WeightsSource
 
 
@@ -32,7 +33,7 @@ def _converter_installed() -> bool:
 
 
 def _on_linux_aarch64() -> bool:
-    return platform.system() == "Linux" and platform.machine().lower() in ("aarch64", "arm64")
+    return platform.system() == "Linux" and is_arm()
 
 
 def converter_unavailable_reason() -> str | None:
