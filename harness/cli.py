@@ -90,8 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--cache-dir", type=Path)
     sweep.add_argument("--dry-run", action="store_true",
                        help="list the runs and the estimated time; run nothing")
-    sweep.add_argument("--only", action="append", default=[], metavar="KEY=VALUE",
-                       help="only cells with this value (repeatable), e.g. backend=openvino")
+    _add_selection_options(sweep)
     sweep.add_argument("--retry-failed", action="store_true",
                        help="run again the cells that failed in an earlier attempt")
     sweep.add_argument("--cell-timeout", type=float, metavar="S",
@@ -112,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("name", help="a matrix file, or a shipped one: demo, study, ...")
     prepare.add_argument("--out", type=Path, required=True, help="the folder to fill")
     prepare.add_argument("--weights", help="override the matrix's weights")
-    prepare.add_argument("--only", action="append", default=[], metavar="KEY=VALUE")
+    _add_selection_options(prepare)
     _add_calibration_options(prepare, defaults=False)
     return parser
 
@@ -125,6 +124,15 @@ def _max_batch(value: str) -> int | str:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"--max-batch must be 'auto' or a positive integer, got {value!r}") from None
+
+
+def _add_selection_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
+                         help="keep the cells with one of these values; repeat a key for "
+                         "more values, different keys must all match (e.g. "
+                         "--only backend=onnxruntime,tflite --only precision=fp32)")
+    command.add_argument("--exclude", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
+                         help="then drop the cells matching these, by the same rules")
 
 
 def _add_artifacts_option(command: argparse.ArgumentParser) -> None:
@@ -203,9 +211,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from harness.sweep import Manifest, dry_run, plan, run_sweep
+    from harness.sweep import Manifest, describe_selection, dry_run, plan, run_sweep
     from reports.summary import format_table
-    from scenarios.matrix import load_matrix, parse_only
+    from scenarios.matrix import Selection, load_matrix
 
     matrix = load_matrix(args.name)
     if args.repeat is not None and args.repeat < 1:
@@ -217,10 +225,13 @@ def cmd_sweep(args) -> int:
                  "calibration_method": args.calibration_method,
                  "quant_format": args.quant_format, "device_name": args.device_name,
                  "artifacts": args.artifacts}
-    planned = plan(matrix, overrides, args.results_dir, args.cache_dir, parse_only(args.only),
-                   args.repeat)
+    selection = Selection.parse(args.only, args.exclude, matrix)
+    planned = plan(matrix, overrides, args.results_dir, args.cache_dir, selection, args.repeat)
     if args.dry_run:
+        print(describe_selection(matrix, selection, planned) + "\n")
         return dry_run(planned, Manifest.open(args.results_dir, matrix))
+    if selection:
+        say(describe_selection(matrix, selection, planned))
     outcomes = run_sweep(matrix, planned, args.results_dir, args.retry_failed,
                          args.cell_timeout, args.cooldown)
     print()
@@ -241,16 +252,18 @@ def cmd_sweep(args) -> int:
 
 def cmd_prepare(args) -> int:
     from harness.prepared import CHECKSUMS, INDEX, prepare
-    from harness.sweep import plan
-    from scenarios.matrix import load_matrix, parse_only
+    from harness.sweep import describe_selection, plan
+    from scenarios.matrix import Selection, load_matrix
 
     matrix = load_matrix(args.name)
     overrides = {"weights": args.weights, "calibration": args.calibration,
                  "calibration_count": args.calibration_count,
                  "calibration_method": args.calibration_method,
                  "quant_format": args.quant_format}
-    planned = plan(matrix, overrides, args.out / "unused-results", None,
-                   parse_only(args.only), 1)
+    selection = Selection.parse(args.only, args.exclude, matrix)
+    planned = plan(matrix, overrides, args.out / "unused-results", None, selection, 1)
+    if selection:
+        say(describe_selection(matrix, selection, planned))
     entries = prepare(planned, args.out)
     print(f"prepared {len(entries)} artifacts in {args.out.resolve()}/ ({INDEX}, {CHECKSUMS}); "
           f"on the board: edgebench sweep {args.name} --artifacts DIR")

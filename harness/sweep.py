@@ -41,7 +41,7 @@ from harness.results import (
     write_json_atomic,
 )
 from harness.runner import RunConfig, validate
-from scenarios.matrix import Cell, Matrix
+from scenarios.matrix import AXES, Cell, Matrix, Selection
 from scenarios.settings import QUICK_MIN_DURATION_MS
 
 MANIFEST_FILE = "sweep-manifest.json"
@@ -127,14 +127,11 @@ class Manifest:
 
 
 def plan(matrix: Matrix, overrides: dict, results_dir: Path, cache_dir: Path | None,
-         only: dict[str, str], repeat: int | None) -> list[PlannedRun]:
+         selection: Selection, repeat: int | None) -> list[PlannedRun]:
     """Every run of the sweep in the order it executes: repeats interleaved, accuracy
     cells once (their result does not vary run to run)."""
     repeats = repeat or matrix.repeat
-    cells = [cell for cell in matrix.cells if cell.matches(only)] if only else matrix.cells
-    if not cells:
-        raise UsageError(f"--only {' '.join(f'{k}={v}' for k, v in only.items())} leaves none "
-                         f"of the {len(matrix.cells)} cells of {matrix.name}")
+    cells = selection.cells(matrix)
     planned = []
     for index in range(repeats):
         for cell in cells:
@@ -177,6 +174,17 @@ def estimate_s(run: PlannedRun, earlier: dict[str, float]) -> tuple[float, str]:
 def _earlier_durations(manifest: Manifest) -> dict[str, float]:
     return {key.rsplit("-r", 1)[0]: state["elapsed_s"] for key, state in manifest.runs.items()
             if state.get("state") == "done" and state.get("elapsed_s")}
+
+
+def describe_selection(matrix: Matrix, selection: Selection, planned: list[PlannedRun]) -> str:
+    """The selection as understood: its filters, the values kept per axis, the cells left."""
+    cells = list(dict.fromkeys(run.cell for run in planned))
+    lines = [f"selection: {selection.describe()}: {len(cells)} of {len(matrix.cells)} cells "
+             f"of {matrix.name}"]
+    for key in AXES:
+        kept = list(dict.fromkeys(cell.values()[key] for cell in cells))
+        lines.append(f"  {key + ':':<10} {', '.join(kept)}")
+    return "\n".join(lines)
 
 
 def dry_run(planned: list[PlannedRun], manifest: Manifest) -> int:
@@ -278,6 +286,12 @@ def run_sweep(matrix: Matrix, planned: list[PlannedRun], results_dir: Path,
         else:
             todo.append(run)
     skipped = len(planned) - len(todo)
+    planned_keys = {run.key for run in planned}
+    aside = sum(1 for key, state in manifest.runs.items()
+                if key not in planned_keys and state.get("state") == "done")
+    if aside:
+        say(f"{aside} done runs in {results_dir} are not in this selection: left aside, "
+            "their results kept")
     if skipped:
         say(f"resuming {matrix.name}: {skipped} of {len(planned)} runs already in "
             f"{results_dir} ({sum(o.error is not None for o in outcomes)} failed earlier)")

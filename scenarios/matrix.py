@@ -84,8 +84,12 @@ class Cell:
     def timeout_s(self) -> float | None:
         return dict(self.options).get("cell_timeout")
 
+    def values(self) -> dict[str, str]:
+        """Every key of the cell, axes and options, spelled as a selection compares it."""
+        return {k: cell_value(v) for k, v in (*self.run_options().items(), *self.options)}
+
     def matches(self, wanted: dict[str, str]) -> bool:
-        values = {k: str(v) for k, v in (*self.run_options().items(), *self.options)}
+        values = self.values()
         return all(values.get(key) == value for key, value in wanted.items())
 
     @property
@@ -178,7 +182,8 @@ def load_matrix(name_or_path: str) -> Matrix:
         lists = [axes[key] if isinstance(axes[key], list) else [axes[key]] for key in AXES]
         for values in itertools.product(*lists):
             cell = Cell(*values, options=fixed)
-            if not any(cell.matches({k: str(v) for k, v in e.items()}) for e in exclusions):
+            if not any(cell.matches({k: cell_value(v) for k, v in e.items()})
+                           for e in exclusions):
                 cells.append(cell)
     for extra in data.get("extra", []):
         lacking = [key for key in AXES if key not in extra]
@@ -226,14 +231,80 @@ def _options(options: dict, source: _Source, base: Path) -> dict:
     return checked
 
 
-def parse_only(filters: list[str]) -> dict[str, str]:
-    """`--only KEY=VALUE` options, checked against the axes and options."""
-    wanted = {}
-    for item in filters:
-        key, sep, value = item.partition("=")
+def cell_value(value: object) -> str:
+    """A cell's value as a selection compares it: TOML's spelling (true, 2, 1.5, "x")."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which cells of a matrix to run: `--only` and `--exclude` as understood.
+
+    Several values of one key (repeated, or comma-separated) keep a cell that has any of
+    them; different keys must all match. `--exclude` uses the same rules and drops what it
+    matches after `--only` has kept its cells.
+    """
+
+    only: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def parse(cls, only: list[str], exclude: list[str], matrix: Matrix) -> Selection:
+        return cls(_filters("--only", only, matrix), _filters("--exclude", exclude, matrix))
+
+    def keeps(self, cell: Cell) -> bool:
+        values = cell.values()
+        return _match(self.only, values) and not (self.exclude and _match(self.exclude, values))
+
+    def cells(self, matrix: Matrix) -> list[Cell]:
+        """The matrix's cells this selection keeps; none kept is an error."""
+        kept = [cell for cell in matrix.cells if self.keeps(cell)]
+        if not kept:
+            raise UsageError(f"{self.describe()} leaves none of the {len(matrix.cells)} cells "
+                             f"of {matrix.name}: nothing to run")
+        return kept
+
+    def describe(self) -> str:
+        words = [f"{flag} {key}={','.join(values)}"
+                 for flag, filters in (("--only", self.only), ("--exclude", self.exclude))
+                 for key, values in filters]
+        return " ".join(words) or "every cell"
+
+    def __bool__(self) -> bool:
+        return bool(self.only or self.exclude)
+
+
+def _match(filters: tuple[tuple[str, tuple[str, ...]], ...], values: dict[str, str]) -> bool:
+    return all(values.get(key) in wanted for key, wanted in filters)
+
+
+def _filters(flag: str, items: list[str], matrix: Matrix) -> tuple:
+    """`KEY=VALUE[,VALUE...]` items into (key, values) pairs, keys in first-seen order;
+    a key or value that is not a choice is one line naming the choices."""
+    wanted: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in {*AXES, *OPTIONS}:
-            raise UsageError(f"--only {item!r}: expected KEY=VALUE with KEY one of: "
+            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE with KEY one of: "
                              f"{', '.join([*AXES, *OPTIONS])}")
-        wanted[key] = value.strip()
-    return wanted
+        values = [v.strip() for v in text.split(",")]
+        choices = _choices(key, matrix)
+        for value in values:
+            if not choices:
+                raise UsageError(f"{flag} {key}={value}: no cell of {matrix.name} sets {key}")
+            if value not in choices:
+                where = "" if key in AXES else f" in {matrix.name}"
+                raise UsageError(f"{flag} {key}={value}: unknown {key} {value!r}; choose one "
+                                 f"of{where}: {', '.join(choices)}")
+        wanted.setdefault(key, [])
+        wanted[key] += [v for v in values if v not in wanted[key]]
+    return tuple((key, tuple(values)) for key, values in wanted.items())
+
+
+def _choices(key: str, matrix: Matrix) -> list[str]:
+    """An axis's registered names; an option's values in this matrix's cells."""
+    if key in AXES:
+        return list(AXES[key])
+    return sorted({value for cell in matrix.cells for k, value in cell.values().items()
+                   if k == key})

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
-from scenarios.matrix import load_matrix
+from scenarios.matrix import Selection, load_matrix
 from tests.conftest import ROOT, run_cli, scaled
 
 FAULTS = Path(__file__).resolve().parent / "faults"
@@ -107,6 +107,77 @@ mode = "performance"
     assert "estimated" in proc.stdout
 
 
+ISSUE_COMMAND = ["--only", "model=mobilenet_v2", "--only", "backend=onnxruntime",
+                 "--only", "backend=tflite", "--only", "precision=fp32",
+                 "--only", "mode=performance"]
+
+
+def _selected(only: list[str], exclude: list[str] = ()) -> list[str]:
+    matrix = load_matrix("study-quick")
+    return [cell.label for cell in Selection.parse(only, list(exclude), matrix).cells(matrix)]
+
+
+def test_only_ors_values_of_one_key_and_ands_keys():
+    repeated = _selected(["model=mobilenet_v2", "backend=onnxruntime", "backend=tflite",
+                          "precision=fp32", "mode=performance"])
+    assert repeated == [f"mobilenet_v2 {backend} fp32 {scenario} performance"
+                        for backend in ("onnxruntime", "tflite")
+                        for scenario in ("single-stream", "multi-stream", "offline")]
+    assert _selected(["model=mobilenet_v2", "backend=onnxruntime,tflite", "precision=fp32",
+                      "mode=performance"]) == repeated
+    # AND across keys: adding a key narrows, never widens
+    assert _selected(["backend=onnxruntime,tflite", "scenario=offline", "model=vgg19",
+                      "precision=fp32,int8-static"]) == [
+        f"vgg19 {backend} {precision} offline {mode}" for backend in ("onnxruntime", "tflite")
+        for precision in ("fp32", "int8-static") for mode in ("performance", "accuracy")]
+
+
+def test_exclude_drops_matching_cells_after_only():
+    kept = _selected(["model=mobilenet_v2", "precision=fp32", "mode=performance"],
+                     ["backend=tflite,pytorch", "backend=openvino"])
+    assert kept == [f"mobilenet_v2 onnxruntime fp32 {s} performance"
+                    for s in ("single-stream", "multi-stream", "offline")]
+    # keys AND within --exclude too: only cells that are both tflite and offline go
+    kept = _selected(["model=mobilenet_v2", "precision=fp32", "mode=performance"],
+                     ["backend=tflite", "scenario=offline"])
+    assert len(kept) == 4 * 3 - 1 and "mobilenet_v2 tflite fp32 offline performance" not in kept
+    # an option key: the matrix's own values, TOML-spelled
+    assert len(_selected(["quick=true", "model=vgg19"])) == 4 * 5 * 3 + 4 * 5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--only", "backend=onnxrt"], "--only backend=onnxrt: unknown backend 'onnxrt'; choose "
+     "one of: onnxruntime, openvino, tflite, pytorch"),
+    (["--exclude", "precision=int4"], "unknown precision 'int4'"),
+    (["--only", "quick=false"], "unknown quick 'false'; choose one of in study-quick: true"),
+    (["--only", "threads=2"], "no cell of study-quick sets threads"),
+    (["--only", "backends=tflite"], "expected KEY=VALUE with KEY one of: model, backend"),
+    (["--only", "backend=tflite", "--exclude", "scenario=offline,single-stream,multi-stream"],
+     "--only backend=tflite --exclude scenario=offline,single-stream,multi-stream leaves "
+     "none of the 240 cells of study-quick"),
+])
+@pytest.mark.parametrize("command", ["sweep", "prepare"])
+def test_a_bad_or_empty_selection_is_one_line_exit_2(tmp_path, command, args, message):
+    where = ["--results", str(tmp_path / "r")] if command == "sweep" else \
+        ["--out", str(tmp_path / "r")]
+    proc = run_cli(command, "study-quick", *where, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert message in proc.stderr
+    assert not (tmp_path / "r").exists()  # nothing ran, nothing was built
+
+
+def test_dry_run_prints_the_selection_as_understood(tmp_path):
+    proc = run_cli("sweep", "study-quick", "--dry-run", "--results", str(tmp_path / "r"),
+                   *ISSUE_COMMAND)
+    assert proc.returncode == 0, proc.stderr
+    assert ("selection: --only model=mobilenet_v2 --only backend=onnxruntime,tflite --only "
+            "precision=fp32 --only mode=performance: 6 of 240 cells of study-quick") in proc.stdout
+    assert re.search(r"^\s+backend:\s+onnxruntime, tflite$", proc.stdout, re.M)
+    assert re.search(r"^\s+scenario:\s+single-stream, multi-stream, offline$", proc.stdout, re.M)
+    assert "\n6 runs, 0 already done" in proc.stdout
+
+
 def test_shipped_matrices_load():
     demo = load_matrix("demo")
     assert len(demo.cells) == 16 and all(dict(c.options)["quick"] for c in demo.cells)
@@ -176,6 +247,15 @@ def test_a_crashing_and_a_hanging_cell_fail_and_the_others_complete(tmp_path):
          "--weights", "random"], capture_output=True, text=True, cwd=ROOT, timeout=scaled(120),
         env=_sweep_env())
     assert "3 of 3 runs already in" in again.stderr
+    assert len(list(results.glob("*/result.json"))) == 1
+    # resumed with another selection: only its cells, and the done one left aside, said so
+    narrower = subprocess.run(
+        [sys.executable, "-m", "harness", "sweep", str(matrix), "--results", str(results),
+         "--weights", "random", "--only", "backend=openvino"], capture_output=True, text=True,
+        cwd=ROOT, timeout=scaled(120), env=_sweep_env())
+    assert "1 of 1 runs already in" in narrower.stderr, narrower.stderr
+    assert "1 done runs in" in narrower.stderr and "not in this selection" in narrower.stderr
+    assert "mobilenet_v2 onnxruntime" not in narrower.stdout
     assert len(list(results.glob("*/result.json"))) == 1
 
 
