@@ -46,6 +46,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # Runtime parity (FP32 against each runtime's own tool), then what INT8 buys over FP32
 # against the runtimes' own speed-ups (38 minutes here on 2 cores, VGG-19 builds included).

@@ -12,7 +12,7 @@ import importlib.metadata
 from dataclasses import dataclass
 
 from backends.base import Backend
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import ClassVar, Literal, TypeVar
 import numpy as np
 
 from backends.recipes import BuildContext, Recipe
-from harness.errors import Unsupported, UsageError
-from harness.preprocess import to_layout
+from harness.core.errors import Unsupported, UsageError
+from harness.core.preprocess import to_layout
 
 # What the scenario optimises: one request's latency (SingleStream, MultiStream) or
 # the rate of many (Offline). Runtimes with a tuning switch for it (OpenVINO's

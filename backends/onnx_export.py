@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from harness.artifacts import ArtifactCache, source_digest
-from harness.weights import WeightsSource
-from harness.zoo import get_spec
+from harness.core.artifacts import ArtifactCache, source_digest
+from harness.core.weights import WeightsSource
+from harness.core.zoo import get_spec
 
 ONNX_OPSET = 18
 INPUT_NAME = "input"

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.artifacts import ArtifactCache
-from harness.calibration import CalibrationSet
-from harness.prepared import PreparedArtifacts
-from harness.weights import WeightsSource
+from harness.core.artifacts import ArtifactCache
+from harness.core.calibration import CalibrationSet
+from harness.core.prepared import PreparedArtifacts
+from harness.core.weights import WeightsSource
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8-static", "int8-dynamic")
 

@@ -47,12 +47,12 @@ from runtime_parity import (  # noqa: E402
 import scenarios.settings  # noqa: E402
 from backends import get_backend_class, installed_version  # noqa: E402
 from backends.recipes import BuildContext, QuantOptions  # noqa: E402
-from harness.artifacts import ArtifactCache  # noqa: E402
-from harness.calibration import resolve_calibration  # noqa: E402
-from harness.datasets import SyntheticDataset  # noqa: E402
-from harness.runner import RunConfig, run_benchmark  # noqa: E402
-from harness.system_info import describe_system, physical_cores  # noqa: E402
-from harness.weights import resolve_weights  # noqa: E402
+from harness.core.artifacts import ArtifactCache  # noqa: E402
+from harness.core.calibration import resolve_calibration  # noqa: E402
+from harness.core.datasets import SyntheticDataset  # noqa: E402
+from harness.core.system_info import describe_system, physical_cores  # noqa: E402
+from harness.core.weights import resolve_weights  # noqa: E402
+from harness.measure.runner import RunConfig, run_benchmark  # noqa: E402
 
 SECONDS = 5
 BACKENDS = ("onnxruntime", "openvino", "tflite", "pytorch")

@@ -41,12 +41,12 @@ sys.path.insert(0, str(ROOT))
 import scenarios.settings  # noqa: E402
 from backends import get_backend_class, installed_version  # noqa: E402
 from backends.recipes import BuildContext  # noqa: E402
-from harness.artifacts import ArtifactCache  # noqa: E402
-from harness.datasets import SyntheticDataset  # noqa: E402
-from harness.preprocess import to_layout  # noqa: E402
-from harness.runner import RunConfig, run_benchmark  # noqa: E402
-from harness.system_info import describe_system, physical_cores  # noqa: E402
-from harness.weights import resolve_weights  # noqa: E402
+from harness.core.artifacts import ArtifactCache  # noqa: E402
+from harness.core.datasets import SyntheticDataset  # noqa: E402
+from harness.core.preprocess import to_layout  # noqa: E402
+from harness.core.system_info import describe_system, physical_cores  # noqa: E402
+from harness.core.weights import resolve_weights  # noqa: E402
+from harness.measure.runner import RunConfig, run_benchmark  # noqa: E402
 
 SECONDS = 5
 SAMPLES = 128  # what a --quick run holds in memory
@@ -194,7 +194,7 @@ def best_reference(backend: str, model: str, threads: int, batches: set[int],
 def batch_assembly_us(batch: int, samples: int = 1024, rounds: int = 2000) -> dict:
     """Microseconds to assemble one batch of MobileNetV2 inputs from the QSL's samples:
     the old way (np.stack of per-sample arrays) and the QSL's (np.take into a buffer)."""
-    from harness.qsl import QuerySampleLibrary
+    from scenarios.qsl import QuerySampleLibrary
 
     class Inputs:  # the QSL's dataset interface, without image decoding
         def __len__(self):

@@ -11,8 +11,8 @@ import traceback
 from pathlib import Path
 
 import harness
-from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, EdgebenchError, UsageError
-from harness.progress import say
+from harness.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, EdgebenchError, UsageError
+from harness.core.progress import say
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,9 +160,9 @@ def _add_calibration_options(command: argparse.ArgumentParser, defaults: bool = 
 
 def cmd_info(_args) -> int:
     from backends import BACKEND_NAMES, get_backend_class, installed_version
-    from harness.artifacts import default_cache_dir
-    from harness.system_info import describe_system
-    from harness.weights import checkpoint_dir
+    from harness.core.artifacts import default_cache_dir
+    from harness.core.system_info import describe_system
+    from harness.core.weights import checkpoint_dir
 
     system = describe_system()
     print(f"edgebench {harness.__version__}")
@@ -191,29 +191,29 @@ def cmd_info(_args) -> int:
 
 
 def _run_config(args, **overrides):
-    from harness.runner import RunConfig
+    from harness.measure.runner import RunConfig
 
     fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__}
     return RunConfig(**{**fields, **overrides})
 
 
 def cmd_run(args) -> int:
-    from harness.runner import run_benchmark
+    from harness.measure.runner import run_benchmark
     from reports.summary import format_run
 
     run_dir, record = run_benchmark(_run_config(args))
     print(format_run(record, run_dir))
     if args.answer_file:
-        from harness.fresh_process import write_answer
+        from harness.study.fresh_process import write_answer
 
         write_answer(args.answer_file, run_dir=run_dir)
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from harness.sweep import Manifest, describe_selection, dry_run, plan, run_sweep
+    from harness.study.matrix import Selection, load_matrix
+    from harness.study.sweep import Manifest, describe_selection, dry_run, plan, run_sweep
     from reports.summary import format_table
-    from scenarios.matrix import Selection, load_matrix
 
     matrix = load_matrix(args.name)
     if args.repeat is not None and args.repeat < 1:
@@ -251,9 +251,10 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_prepare(args) -> int:
-    from harness.prepared import CHECKSUMS, INDEX, prepare
-    from harness.sweep import describe_selection, plan
-    from scenarios.matrix import Selection, load_matrix
+    from harness.core.prepared import CHECKSUMS, INDEX
+    from harness.study.matrix import Selection, load_matrix
+    from harness.study.prepare import prepare
+    from harness.study.sweep import describe_selection, plan
 
     matrix = load_matrix(args.name)
     overrides = {"weights": args.weights, "calibration": args.calibration,
@@ -285,7 +286,7 @@ def cmd_report(args) -> int:
 def _answer(args, error: str, exit_code: int) -> None:
     """A failed `run` still answers its parent `sweep`, if it has one."""
     if getattr(args, "answer_file", None):
-        from harness.fresh_process import write_answer
+        from harness.study.fresh_process import write_answer
 
         write_answer(args.answer_file, error=error, exit_code=exit_code)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import UsageError
-from harness.results import FAILED_FILE, RESULT_FILE, ResultRecord
+from harness.core.errors import UsageError
+from harness.core.records import FAILED_FILE, RESULT_FILE, ResultRecord
 from reports.statistics import median_interval
 from reports.summary import HEADLINES, headline
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from harness.results import FAILED_FILE, write_text_atomic
+from harness.core.records import FAILED_FILE, write_text_atomic
 from reports import figures
 from reports.collect import collect, latest_per_cell, newest_per_configuration
 from reports.study import study_sections

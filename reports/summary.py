@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.results import ResultRecord
+from harness.core.records import ResultRecord
 from reports.statistics import wilson_interval
 
 # How `edgebench run` names its run folder for people (`sweep` reads a JSON answer instead).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.accuracy import load_correct
+from harness.core.accuracy import load_correct
 from reports.collect import CONFIGURATION
 from reports.statistics import (
     NOISY_WIDTH,

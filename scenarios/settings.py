@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mlperf_loadgen as lg
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 # mlperf.conf has no entry for our three models; its ImageNet classification entry
 # ("resnet50") carries the rules an image classifier is measured under.

@@ -24,7 +24,7 @@ def _time_scale() -> float:
     """How much longer than on our 2-core x86 machine a test may take here. The models run
     about 3x (Pi 5) to 8x (Pi 4) slower on a Raspberry Pi, and about 150x under qemu-user
     emulation; EDGEBENCH_TEST_TIME_SCALE says it outright."""
-    from harness.system_info import emulation, is_arm
+    from harness.core.system_info import emulation, is_arm
 
     if os.environ.get("EDGEBENCH_TEST_TIME_SCALE"):
         return float(os.environ["EDGEBENCH_TEST_TIME_SCALE"])

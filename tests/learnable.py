@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from harness.preprocess import preprocess_image
-from harness.zoo import ModelSpec, get_spec, register_model
-from harness.zoo.mobilenet_v2 import mobilenet_v2
+from harness.core.preprocess import preprocess_image
+from harness.core.zoo import ModelSpec, get_spec, register_model
+from harness.core.zoo.mobilenet_v2 import mobilenet_v2
 
 TINY = "tiny_mobilenet_v2"
 CLASS_COLOURS = [(220, 40, 40), (40, 200, 40), (40, 40, 220), (220, 200, 40)]

@@ -1,6 +1,6 @@
 import numpy as np
 
-from harness.accuracy import score
+from harness.core.accuracy import score
 
 
 def test_top1_counts_over_the_whole_dataset():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from harness.artifacts import MANIFEST, ArtifactCache, source_digest
-from harness.errors import ArtifactError
+from harness.core.artifacts import MANIFEST, ArtifactCache, source_digest
+from harness.core.errors import ArtifactError
 
 
 def _builder(calls):
@@ -73,8 +73,8 @@ def test_freshly_built_artifact_that_cannot_load_is_an_error(tmp_path):
 def test_architecture_code_tells_builder_arguments_apart():
     import functools
 
-    from harness.zoo import ModelSpec
-    from harness.zoo.mobilenet_v2 import mobilenet_v2
+    from harness.core.zoo import ModelSpec
+    from harness.core.zoo.mobilenet_v2 import mobilenet_v2
 
     narrow = ModelSpec("n", functools.partial(mobilenet_v2, width_mult=0.25), None)
     wide = ModelSpec("w", functools.partial(mobilenet_v2, width_mult=1.0), None)

@@ -9,11 +9,11 @@ import torch
 
 from backends import get_backend_class
 from backends.recipes import BuildContext
-from harness.artifacts import ArtifactCache
-from harness.datasets import SyntheticDataset, open_dataset
-from harness.preprocess import to_layout
-from harness.weights import resolve_weights
-from harness.zoo import build_model
+from harness.core.artifacts import ArtifactCache
+from harness.core.datasets import SyntheticDataset, open_dataset
+from harness.core.preprocess import to_layout
+from harness.core.weights import resolve_weights
+from harness.core.zoo import build_model
 from tests.conftest import IMAGENET_SAMPLE, building, needs_tflite_converter
 
 BACKENDS = ["onnxruntime", "openvino", "tflite"]
@@ -170,8 +170,8 @@ def test_openvino_refuses_a_precision_it_would_silently_change(mobilenet, monkey
     """Asked for f16, this machine's CPU plugin (no AVX512-FP16) compiles bf16 without
     a word: an fp32 run asked that way must be refused, not recorded as fp32."""
     from backends.openvino import backend as openvino_backend
-    from harness.errors import EdgebenchError, Unsupported
-    from harness.system_info import cpu_features, is_arm
+    from harness.core.errors import EdgebenchError, Unsupported
+    from harness.core.system_info import cpu_features, is_arm
 
     if is_arm():  # ARM's CPU plugin runs f16 where the core has it, or says so
         pytest.skip("the silent f16-to-bf16 change is the x86 CPU plugin's")

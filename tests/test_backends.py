@@ -12,9 +12,9 @@ import torch
 
 from backends import get_backend_class
 from backends.recipes import BuildContext
-from harness.artifacts import ArtifactCache
-from harness.errors import ArtifactError
-from harness.weights import resolve_weights
+from harness.core.artifacts import ArtifactCache
+from harness.core.errors import ArtifactError
+from harness.core.weights import resolve_weights
 from tests.conftest import ROOT, building, cli_without, needs_tflite_converter, scaled
 
 SCENARIOS = ["single-stream", "offline"]  # the demo's; MultiStream: tests/test_cli.py
@@ -151,7 +151,7 @@ def linux_aarch64_without_converter(monkeypatch):
 @pytest.mark.parametrize("precision", ["fp32", "int8-static"])
 def test_a_tflite_build_on_linux_aarch64_is_unsupported_with_the_fix(
         linux_aarch64_without_converter, tmp_path, precision):
-    from harness.runner import RunConfig, run_benchmark
+    from harness.measure.runner import RunConfig, run_benchmark
 
     run_dir, record = run_benchmark(RunConfig(
         model="mobilenet_v2", backend="tflite", precision=precision, quick=True,
@@ -194,7 +194,7 @@ def test_info_says_tflite_runs_only_prepared_artifacts_on_linux_aarch64(
 def test_a_pytorch_whose_linear_layer_is_wrong_is_refused(monkeypatch, tmp_path):
     """As torch's aarch64 BLAS behaved under emulation: linear off, matmul right."""
     from backends.pytorch import backend as pytorch_backend
-    from harness.runner import RunConfig, run_benchmark
+    from harness.measure.runner import RunConfig, run_benchmark
 
     right = torch.nn.functional.linear
     monkeypatch.setattr(torch.nn.functional, "linear",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import board, system_info
+from harness.core import board, system_info
 
 BOARDS = Path(__file__).resolve().parent / "data" / "boards"
 

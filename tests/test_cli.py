@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from backends import BACKEND_NAMES
-from harness import loadgen_logs
+from scenarios import loadgen_logs
 from tests.conftest import ROOT, run_cli, scaled, write_image
 
 REQUIRED_FIELDS = {
@@ -114,7 +114,7 @@ def test_accuracy_on_real_images(imagenet_sample, tmp_path):
 
 def assert_flags_match_the_kernel(recorded: list[str]) -> None:
     """Every recorded flag is in /proc/cpuinfo, and the ones that matter here are found."""
-    from harness.system_info import emulation
+    from harness.core.system_info import emulation
 
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.exists():
@@ -271,8 +271,8 @@ def test_unknown_sweep_lists_choices():
 
 def test_sweep_cells_reproduce_their_config_as_run_options(tmp_path):
     from harness.cli import _run_config, build_parser
-    from harness.fresh_process import run_argv
-    from harness.runner import RunConfig
+    from harness.measure.runner import RunConfig
+    from harness.study.fresh_process import run_argv
 
     config = RunConfig(model="vgg19", backend="tflite", scenario="offline", mode="accuracy",
                        quick=True, weights="random", dataset=str(tmp_path), count=7,

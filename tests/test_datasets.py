@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness import datasets
-from harness.datasets import SyntheticDataset, open_dataset
-from harness.errors import DatasetError
+from harness.core import datasets
+from harness.core.datasets import SyntheticDataset, open_dataset
+from harness.core.errors import DatasetError
 from tests.conftest import write_image
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import EdgebenchError
-from harness.fresh_process import CellFailed, run_child
+from harness.core.errors import EdgebenchError
+from harness.study.fresh_process import CellFailed, run_child
 
 
 def _child(body: str) -> list[str]:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from backends.base import Backend, Executed
-from harness import loadgen_logs
-from harness.datasets import SyntheticDataset
-from harness.qsl import QuerySampleLibrary
-from harness.runner import run_loadgen
-from harness.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
+from harness.core.datasets import SyntheticDataset
+from harness.measure.runner import run_loadgen
+from scenarios import loadgen_logs
+from scenarios.qsl import QuerySampleLibrary
 from scenarios.settings import RunLength, build_test_settings, get_scenario
+from scenarios.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
 
 CLASSES = 10
 
@@ -229,7 +229,7 @@ class PeakAt8Backend(ToyBackend):
 
 
 def test_max_batch_auto_picks_the_fastest_probed_size():
-    from harness.probe import choose_offline_batch
+    from harness.measure.probe import choose_offline_batch
 
     made = []
 

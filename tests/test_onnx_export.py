@@ -11,8 +11,8 @@ import torch
 from backends.onnx_export import ONNX_OPSET
 from backends.onnxruntime.backend import OnnxRuntimeBackend
 from backends.recipes import BuildContext
-from harness.artifacts import ArtifactCache
-from harness.weights import resolve_weights
+from harness.core.artifacts import ArtifactCache
+from harness.core.weights import resolve_weights
 from tests.test_backend_agreement import calibrated_checkpoint
 
 

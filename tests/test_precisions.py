@@ -15,12 +15,12 @@ import torch
 
 from backends import BACKEND_NAMES, get_backend_class
 from backends.recipes import PRECISIONS, BuildContext
-from harness.artifacts import ArtifactCache
-from harness.calibration import resolve_calibration
-from harness.datasets import open_dataset
-from harness.fidelity import fidelity
-from harness.runner import RunConfig, run_benchmark
-from harness.weights import resolve_weights
+from harness.core.artifacts import ArtifactCache
+from harness.core.calibration import resolve_calibration
+from harness.core.datasets import open_dataset
+from harness.core.weights import resolve_weights
+from harness.measure.fidelity import fidelity
+from harness.measure.runner import RunConfig, run_benchmark
 from tests.conftest import ROOT, building, needs_tflite_converter, run_cli, scaled
 from tests.learnable import TINY, learnable_folder, register_tiny_model, train_tiny_model
 

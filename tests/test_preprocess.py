@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.errors import DatasetError
-from harness.preprocess import IMAGENET_MEAN, IMAGENET_STD, preprocess_image, resize_and_crop
+from harness.core.errors import DatasetError
+from harness.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, preprocess_image, resize_and_crop
 from tests.conftest import write_image
 
 

@@ -244,7 +244,7 @@ def test_report_of_real_demo_runs(demo_sweep, tmp_path):
 
 
 def test_the_headline_is_the_early_stopping_estimate_not_the_raw_percentile(tmp_path):
-    from harness.results import ResultRecord
+    from harness.core.records import ResultRecord
     from reports.summary import headline as headline_of
 
     def headline(record: dict):
@@ -420,7 +420,7 @@ def test_old_results_report_with_defaults_named_in_a_warning(tmp_path):
 
 
 def test_default_device_name_keeps_two_boards_with_one_hostname_apart():
-    from harness.system_info import default_device_name
+    from harness.core.system_info import default_device_name
 
     pi4 = {"hostname": "raspberrypi", "cpu": "Cortex-A72", "board": "Raspberry Pi 4 Model B"}
     pi5 = {"hostname": "raspberrypi", "cpu": "Cortex-A76", "board": "Raspberry Pi 5 Model B"}

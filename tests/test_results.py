@@ -1,6 +1,6 @@
 import json
 
-from harness.results import finalize, make_staging_dir, write_json_atomic
+from harness.core.records import finalize, make_staging_dir, write_json_atomic
 
 
 def test_finalize_never_overwrites(tmp_path):

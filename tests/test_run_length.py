@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.runner import RunConfig, run_benchmark
+from harness.measure.runner import RunConfig, run_benchmark
 from reports.summary import format_run
 from reports.tables import caveats
 from tests.conftest import run_cli
@@ -57,7 +57,7 @@ def test_short_runs_are_flagged_in_tables_and_old_records_keep_their_meaning(tmp
     full = row.copy()
     full["full_measurement"] = True
     assert caveats(full) == []
-    from harness.results import ResultRecord
+    from harness.core.records import ResultRecord
     from reports.collect import flatten
 
     old = {"system": {"hostname": "h", "cpu": "c"}, "model": "m", "backend": "b",

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
-from scenarios.matrix import Selection, load_matrix
+from harness.core.errors import UsageError
+from harness.study.matrix import Selection, load_matrix
 from tests.conftest import ROOT, run_cli, scaled
 
 FAULTS = Path(__file__).resolve().parent / "faults"

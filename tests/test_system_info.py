@@ -1,4 +1,4 @@
-from harness import system_info
+from harness.core import system_info
 
 X86 = [{"processor": "0", "model name": "Intel(R) Core(TM) i7-1185G7",
         "flags": "fpu sse4_2 avx avx2 avx512f avx512_vnni avx512_bf16 amx_tile"}]

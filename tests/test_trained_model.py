@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.runner import RunConfig, run_benchmark
+from harness.measure.runner import RunConfig, run_benchmark
 from tests.learnable import TINY, learnable_folder, register_tiny_model, tensors, train_tiny_model
 
 

@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import weights
-from harness.errors import WeightsError
-from harness.weights import load_checkpoint, resolve_weights
-from harness.zoo import build_model, registry
-from harness.zoo.registry import ModelSpec
+from harness.core import weights
+from harness.core.errors import WeightsError
+from harness.core.weights import load_checkpoint, resolve_weights
+from harness.core.zoo import build_model, registry
+from harness.core.zoo.registry import ModelSpec
 
 
 def _official_style_checkpoint(model: torch.nn.Module, path: Path, legacy: bool = False):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from harness.errors import UsageError
-from harness.zoo import MODEL_NAMES, build_model, get_spec
+from harness.core.errors import UsageError
+from harness.core.zoo import MODEL_NAMES, build_model, get_spec
 
 # Published parameter counts of torchvision's models.
 TORCHVISION_PARAMETERS = {"mobilenet_v2": 3_504_872, "vgg19": 143_667_240,

@@ -25,8 +25,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from backends.onnx_export import INPUT_NAME, onnx_artifact, onnx_key_fields, onnx_recipe
 from backends.recipes import BuildContext, Recipe, unsupported
-from harness.artifacts import source_digest
-from harness.system_info import cpu_features, is_arm
+from harness.core.artifacts import source_digest
+from harness.core.system_info import cpu_features, is_arm
 
 
 def int8_format(override: str | None = None) -> dict:

@@ -12,7 +12,7 @@ import numpy as np
 from backends.base import Backend, Executed, Tag, compute_summary
 from backends.openvino.ov_import import ov
 from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES
-from harness.errors import EdgebenchError, Unsupported
+from harness.core.errors import EdgebenchError, Unsupported
 
 COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "Deconvolution", "GroupConvolution"}
 RUNTIME_PRECISION = {"u8": "int8", "i8": "int8", "f32": "fp32", "bf16": "bf16", "f16": "fp16"}

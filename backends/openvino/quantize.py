@@ -18,7 +18,7 @@ from pathlib import Path
 from backends.onnx_export import onnx_artifact
 from backends.openvino.ov_import import ov
 from backends.recipes import BuildContext, Recipe
-from harness.artifacts import source_digest, tool_version
+from harness.core.artifacts import source_digest, tool_version
 
 # What the CPU plugin is asked to compute in, per precision (read back after compiling).
 INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16",

@@ -18,8 +18,8 @@ from backends.pytorch.quantize import (
     quantized_engine,
 )
 from backends.recipes import BuildContext
-from harness.errors import Unsupported
-from harness.preprocess import to_layout
+from harness.core.errors import Unsupported
+from harness.core.preprocess import to_layout
 
 # fp32 GEMM rounding is ~1e-6 of the output range; a wrong kernel is off by far more.
 LINEAR_TOLERANCE_OF_RANGE = 1e-4

@@ -23,8 +23,8 @@ from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from backends.onnx_export import source_key_fields
 from backends.recipes import BuildContext, Recipe
-from harness.artifacts import source_digest
-from harness.system_info import cpu_features, is_arm
+from harness.core.artifacts import source_digest
+from harness.core.system_info import cpu_features, is_arm
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 

@@ -11,7 +11,7 @@ import numpy as np
 from backends.base import Backend, Executed, compute_summary
 from backends.tflite.convert import converter_unavailable_reason
 from backends.tflite.quantize import RECIPES
-from harness.preprocess import to_layout
+from harness.core.preprocess import to_layout
 
 try:
     from ai_edge_litert import __version__ as _RUNTIME_VERSION

@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 from backends.onnx_export import source_key_fields
-from harness.artifacts import source_digest
-from harness.errors import Unsupported, UsageError
-from harness.system_info import is_arm
-from harness.weights import WeightsSource
+from harness.core.artifacts import source_digest
+from harness.core.errors import Unsupported, UsageError
+from harness.core.system_info import is_arm
+from harness.core.weights import WeightsSource
 
 
 def _converter_installed() -> bool:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from backends.recipes import BuildContext, Recipe, unsupported
 from backends.tflite.convert import convert_to_tflite, tflite_key_fields
-from harness.artifacts import source_digest, tool_version
-from harness.errors import UsageError
+from harness.core.artifacts import source_digest, tool_version
+from harness.core.errors import UsageError
 
 
 def _quantizer():

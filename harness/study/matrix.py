@@ -41,11 +41,11 @@ else:  # pragma: no cover - Python 3.10
 
 from backends import BACKEND_NAMES
 from backends.recipes import PRECISIONS
-from harness.errors import UsageError
-from harness.zoo import MODEL_NAMES
+from harness.core.errors import UsageError
+from harness.core.zoo import MODEL_NAMES
 from scenarios.settings import MODES, SCENARIO_NAMES
 
-MATRIX_DIR = Path(__file__).resolve().parent
+MATRIX_DIR = Path(__file__).resolve().parent / "matrices"
 AXES = {"model": MODEL_NAMES, "backend": BACKEND_NAMES, "precision": PRECISIONS,
         "scenario": SCENARIO_NAMES, "mode": MODES}
 # option -> (type, what it means); each is a RunConfig field unless the sweep uses it
@@ -138,7 +138,7 @@ def repr_toml(value: object) -> str:
 
 
 def find_matrix(name_or_path: str) -> Path:
-    """A path to a .toml file, or the name of one shipped in scenarios/ (e.g. 'demo')."""
+    """A path to a .toml file, or the name of one in harness/study/matrices/ ('demo')."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
@@ -149,7 +149,7 @@ def find_matrix(name_or_path: str) -> Path:
         return shipped
     names = sorted(p.stem for p in MATRIX_DIR.glob("*.toml"))
     raise UsageError(f"unknown sweep {name_or_path!r}: not a file, and not one of the shipped "
-                     f"matrices: {', '.join(names)} (scenarios/*.toml)")
+                     f"matrices: {', '.join(names)} (harness/study/matrices/*.toml)")
 
 
 def load_matrix(name_or_path: str) -> Matrix:

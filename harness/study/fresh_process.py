@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from harness.errors import EXIT_INTERRUPTED, EdgebenchError
-from harness.results import RESULT_FILE, ResultRecord, write_json_atomic
-from harness.runner import RunConfig
+from harness.core.errors import EXIT_INTERRUPTED, EdgebenchError
+from harness.core.records import RESULT_FILE, ResultRecord, write_json_atomic
+from harness.measure.runner import RunConfig
 
 ANSWER_OPTION = "--answer-file"  # hidden option of `edgebench run`
 TAIL_LINES = 50  # of a failed child's output, kept in its failed.json

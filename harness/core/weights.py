@@ -17,10 +17,10 @@ from urllib.parse import urlparse
 
 import torch
 
-from harness.artifacts import sha256_of
-from harness.errors import WeightsError
-from harness.zoo import build_model, get_spec
-from harness.zoo.densenet import upgrade_legacy_keys
+from harness.core.artifacts import sha256_of
+from harness.core.errors import WeightsError
+from harness.core.zoo import build_model, get_spec
+from harness.core.zoo.densenet import upgrade_legacy_keys
 
 log = logging.getLogger(__name__)
 

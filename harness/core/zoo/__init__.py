@@ -5,6 +5,6 @@ loads into these modules with ``strict=True``; torchvision itself is not usable
 with the pinned torch, which is why the architectures live here.
 """
 
-from harness.zoo.registry import MODEL_NAMES, ModelSpec, build_model, get_spec, register_model
+from harness.core.zoo.registry import MODEL_NAMES, ModelSpec, build_model, get_spec, register_model
 
 __all__ = ["MODEL_NAMES", "ModelSpec", "build_model", "get_spec", "register_model"]

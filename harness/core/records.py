@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.core.system_info import default_device_name
+
 RESULT_FILE = "result.json"
 FAILED_FILE = "failed.json"  # a sweep's cell that crashed, hung or was refused
 STAGING_PREFIX = ".partial-"
@@ -119,8 +121,6 @@ class ResultRecord:
 
 def _upgrade(data: dict) -> dict:
     """A schema-1 record (no schema_version) as schema 2."""
-    from harness.system_info import default_device_name  # system facts, read lazily
-
     system = data["system"]
     data.setdefault("device", default_device_name(system))
     if "batch_size" not in data:

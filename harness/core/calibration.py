@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.datasets import (
+from harness.core.datasets import (
     Dataset,
     ImageFolderDataset,
     SyntheticDataset,
     list_images,
 )
-from harness.errors import DatasetError, UsageError
-from harness.preprocess import to_layout
-from harness.progress import progress
+from harness.core.errors import DatasetError, UsageError
+from harness.core.preprocess import to_layout
+from harness.core.progress import progress
 
 DEFAULT_COUNT = 300
 SELECTION_SEED = 0  # which images of a folder calibrate: fixed, so runs are comparable

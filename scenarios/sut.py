@@ -9,13 +9,16 @@ with its own asynchronous queue (OpenVINO) keeps several in flight.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import mlperf_loadgen as lg
 import numpy as np
 
-from backends.base import Backend
-from harness import responses
-from harness.qsl import QuerySampleLibrary
+from scenarios import responses
+from scenarios.qsl import QuerySampleLibrary
+
+if TYPE_CHECKING:  # a SUT drives any backend through this interface; scenarios sit below
+    from backends.base import Backend
 
 
 class OutputRecorder:

@@ -25,11 +25,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 import harness
-from harness.board import soc_temperature_c
-from harness.errors import EdgebenchError, UsageError
-from harness.fresh_process import CellFailed, run_in_fresh_process
-from harness.progress import console, say
-from harness.results import (
+from harness.core.board import soc_temperature_c
+from harness.core.errors import EdgebenchError, UsageError
+from harness.core.progress import console, say
+from harness.core.records import (
     FAILED_FILE,
     RESULT_FILE,
     STAGING_PREFIX,
@@ -40,8 +39,9 @@ from harness.results import (
     utc_now,
     write_json_atomic,
 )
-from harness.runner import RunConfig, validate
-from scenarios.matrix import AXES, Cell, Matrix, Selection
+from harness.measure.runner import RunConfig, validate
+from harness.study.fresh_process import CellFailed, run_in_fresh_process
+from harness.study.matrix import AXES, Cell, Matrix, Selection
 from scenarios.settings import QUICK_MIN_DURATION_MS
 
 MANIFEST_FILE = "sweep-manifest.json"

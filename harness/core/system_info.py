@@ -12,7 +12,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from harness.board import board_facts
+from harness.core.board import board_facts
 
 # ISA extensions that decide INT8/FP16/BF16 speed; the names are the kernel's.
 RELEVANT_ISA_FLAGS = (

@@ -22,18 +22,15 @@ from backends.recipes import (
     BuildContext,
     QuantOptions,
 )
-from harness import accuracy, loadgen_logs
-from harness.artifacts import BUILD_LOG, MANIFEST, ArtifactCache
-from harness.board import board_facts, throttled_during
-from harness.calibration import DEFAULT_COUNT, CalibrationSet, resolve_calibration
-from harness.datasets import Dataset, open_dataset
-from harness.errors import EdgebenchError, Unsupported, UsageError
-from harness.fidelity import fidelity
-from harness.prepared import PreparedArtifacts
-from harness.probe import choose_offline_batch, probe
-from harness.progress import say
-from harness.qsl import QuerySampleLibrary
-from harness.results import (
+from harness.core import accuracy
+from harness.core.artifacts import BUILD_LOG, MANIFEST, ArtifactCache
+from harness.core.board import board_facts, throttled_during
+from harness.core.calibration import DEFAULT_COUNT, CalibrationSet, resolve_calibration
+from harness.core.datasets import Dataset, open_dataset
+from harness.core.errors import EdgebenchError, Unsupported, UsageError
+from harness.core.prepared import PreparedArtifacts
+from harness.core.progress import say
+from harness.core.records import (
     ResultRecord,
     discard,
     finalize,
@@ -42,16 +39,19 @@ from harness.results import (
     utc_now,
     write_record,
 )
-from harness.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
-from harness.system_info import (
+from harness.core.system_info import (
     default_device_name,
     describe_system,
     peak_memory_mb,
     reset_peak_memory,
     usable_cores,
 )
-from harness.weights import resolve_weights
-from harness.zoo import get_spec
+from harness.core.weights import resolve_weights
+from harness.core.zoo import get_spec
+from harness.measure.fidelity import fidelity
+from harness.measure.probe import choose_offline_batch, probe
+from scenarios import loadgen_logs
+from scenarios.qsl import QuerySampleLibrary
 from scenarios.settings import (
     MODES,
     RunLength,
@@ -60,6 +60,7 @@ from scenarios.settings import (
     get_scenario,
     settings_record,
 )
+from scenarios.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
 
 # MLPerf's ImageNet QSL keeps 1024 samples in memory for performance runs.
 MAX_PERFORMANCE_SAMPLES = 1024

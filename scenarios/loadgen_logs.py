@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import responses
+from scenarios import responses
 
 SUMMARY = "mlperf_log_summary.txt"
 DETAIL = "mlperf_log_detail.txt"

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import mlperf_loadgen as lg
 import numpy as np
 
-from harness.datasets import Dataset
-from harness.preprocess import to_layout
+from harness.core.datasets import Dataset
+from harness.core.preprocess import to_layout
 
 
 class QuerySampleLibrary:

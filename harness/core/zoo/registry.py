@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.errors import UsageError
-from harness.zoo.densenet import densenet121
-from harness.zoo.mobilenet_v2 import mobilenet_v2
-from harness.zoo.vgg import vgg19
+from harness.core.errors import UsageError
+from harness.core.zoo.densenet import densenet121
+from harness.core.zoo.mobilenet_v2 import mobilenet_v2
+from harness.core.zoo.vgg import vgg19
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from harness.errors import DatasetError
+from harness.core.errors import DatasetError
 
 RESIZE_SHORTER_PX = 256
 CROP_PX = 224

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from harness.errors import ArtifactError, EdgebenchError, Unsupported, UsageError
-from harness.progress import quiet_build_output, say
+from harness.core.errors import ArtifactError, EdgebenchError, Unsupported, UsageError
+from harness.core.progress import quiet_build_output, say
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import DatasetError
-from harness.preprocess import CROP_PX, PREPROCESS_VERSION, preprocess_image
-from harness.progress import say
+from harness.core.errors import DatasetError
+from harness.core.preprocess import CROP_PX, PREPROCESS_VERSION, preprocess_image
+from harness.core.progress import say
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 SYNTHETIC_SEED = 0

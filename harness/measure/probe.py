@@ -9,8 +9,8 @@ from collections.abc import Callable
 import numpy as np
 
 from backends.base import Backend
-from harness.datasets import Dataset
-from harness.progress import say
+from harness.core.datasets import Dataset
+from harness.core.progress import say
 
 PROBE_SECONDS = 0.5
 # What MLPerf submitters try for Offline; the fastest is what `--max-batch auto` runs.
