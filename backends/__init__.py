@@ -11,8 +11,14 @@ import importlib
 import importlib.metadata
 from dataclasses import dataclass
 
+# each runtime's subpackage declares its recipe options on import (no runtime imported)
+import backends.onnxruntime  # noqa: F401
+import backends.openvino  # noqa: F401
+import backends.pytorch  # noqa: F401
+import backends.tflite  # noqa: F401
 from backends.base import Backend
 from harness.core.errors import UsageError
+from harness.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -23,26 +29,22 @@ class Adapter:
     distributions: tuple[str, ...]  # packages that provide the runtime, preferred first
 
 
-ADAPTERS: dict[str, Adapter] = {
-    "onnxruntime": Adapter("backends.onnxruntime.backend", "OnnxRuntimeBackend",
-                           "onnxruntime", ("onnxruntime",)),
-    "openvino": Adapter("backends.openvino.backend", "OpenVinoBackend",
-                        "openvino", ("openvino",)),
-    "tflite": Adapter("backends.tflite.backend", "TfliteBackend",
-                      "tflite", ("ai-edge-litert", "tflite-runtime")),
-    "pytorch": Adapter("backends.pytorch.backend", "PyTorchBackend",
-                       "pytorch", ("torch",)),
-}
-BACKEND_NAMES: tuple[str, ...] = tuple(ADAPTERS)
+BACKENDS: Registry[Adapter] = Registry("backend")
+for _name, _adapter in (
+    ("onnxruntime", Adapter("backends.onnxruntime.backend", "OnnxRuntimeBackend",
+                            "onnxruntime", ("onnxruntime",))),
+    ("openvino", Adapter("backends.openvino.backend", "OpenVinoBackend",
+                         "openvino", ("openvino",))),
+    ("tflite", Adapter("backends.tflite.backend", "TfliteBackend",
+                       "tflite", ("ai-edge-litert", "tflite-runtime"))),
+    ("pytorch", Adapter("backends.pytorch.backend", "PyTorchBackend",
+                        "pytorch", ("torch",))),
+):
+    BACKENDS.register(_name, _adapter)
 
 
 def get_backend_class(name: str) -> type[Backend]:
-    try:
-        adapter = ADAPTERS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown backend {name!r}; choose one of: {', '.join(BACKEND_NAMES)}"
-        ) from None
+    adapter = BACKENDS.get(name)
     try:
         module = importlib.import_module(adapter.module)
     except ModuleNotFoundError as exc:
@@ -55,7 +57,7 @@ def get_backend_class(name: str) -> type[Backend]:
 
 def installed_version(name: str) -> str | None:
     """The runtime's version if its package is installed, without importing it."""
-    for distribution in ADAPTERS[name].distributions:
+    for distribution in BACKENDS.get(name).distributions:
         try:
             return importlib.metadata.version(distribution)
         except importlib.metadata.PackageNotFoundError:
@@ -63,4 +65,4 @@ def installed_version(name: str) -> str | None:
     return None
 
 
-__all__ = ["ADAPTERS", "BACKEND_NAMES", "Backend", "get_backend_class", "installed_version"]
+__all__ = ["BACKENDS", "Backend", "get_backend_class", "installed_version"]

@@ -134,6 +134,8 @@ class Backend(ABC):
         if recipe.quantization is None or self.context is None:
             return None
         record = recipe.quantization(self.context)
+        if recipe.options:
+            record["options"] = recipe.option_values(self.context)
         if recipe.needs_calibration and self.context.calibration is not None:
             record["calibration_set"] = self.context.calibration.describe()
         return record

@@ -21,10 +21,10 @@ OUTPUT_NAME = "logits"
 
 
 def export_onnx(
-    model_name: str, weights: WeightsSource, target: Path, input_size: int = 224
+    model_name: str, weights: WeightsSource, target: Path
 ) -> Path:
     model = weights.build_model(model_name)
-    example = torch.randn(2, 3, input_size, input_size)
+    example = torch.randn(2, *get_spec(model_name).input.shape)  # (C, H, W) from the spec
     batch = torch.export.Dim("batch", min=1, max=1024)
     # The exporter narrates its passes on stdout and warns about torchvision ops it
     # cannot register; none of it concerns our models. Its errors still raise.

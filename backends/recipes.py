@@ -9,25 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.core.artifacts import ArtifactCache
-from harness.core.calibration import CalibrationSet
-from harness.core.prepared import PreparedArtifacts
-from harness.core.weights import WeightsSource
+from backends.options import resolve as resolve_recipe_options
 
-PRECISIONS = ("fp32", "fp16", "bf16", "int8-static", "int8-dynamic")
-
-
-@dataclass(frozen=True)
-class QuantOptions:
-    """Quantizer settings a user may override; every one is part of the artifact key."""
-
-    quant_format: str | None = None  # "u8s8" | "s8s8"; None: chosen from the CPU's ISA
-    calibration_method: str = "minmax"  # "minmax" | "entropy" | "percentile"
-
-
-CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
-QUANT_FORMATS = ("u8s8", "s8s8")
+if TYPE_CHECKING:  # annotations only: importing `backends` stays free of torch
+    from harness.core.artifacts import ArtifactCache
+    from harness.core.calibration import CalibrationSet
+    from harness.core.prepared import PreparedArtifacts
+    from harness.core.weights import WeightsSource
 
 
 @dataclass(frozen=True)
@@ -39,7 +29,9 @@ class BuildContext:
     cache: ArtifactCache
     batch_size: int = 1  # set by the backend that builds: static shapes need it
     calibration: CalibrationSet | None = None
-    options: QuantOptions = field(default_factory=QuantOptions)
+    # every declared recipe option's value (`backends.options`); a recipe reads those it
+    # lists in `Recipe.options`
+    options: dict[str, object] = field(default_factory=lambda: resolve_recipe_options({}))
     # artifacts built elsewhere (`edgebench prepare`): looked up there, never built here
     prepared: PreparedArtifacts | None = None
 
@@ -64,6 +56,15 @@ class Recipe:
     artifact_runtime: str | None = None  # shared artifacts: "onnx" serves two runtimes
     # another precision's artifact, run differently (OpenVINO's bf16: the fp32 IR)
     artifact_precision: str | None = None
+    # the recipe options (`backends.options`) this recipe reads: in its cache key and
+    # in result.json's `quantization.options`
+    options: tuple[str, ...] = ()
+    # what the runtime reports as fp32 compute runs on weights stored otherwise (weights
+    # compressed to int8 and decompressed as it runs): the adapter's read-back says so
+    float_compute_note: str | None = None
+
+    def option_values(self, ctx: BuildContext) -> dict[str, object]:
+        return {name: ctx.options.get(name) for name in self.options}
 
     def label(self, runtime: str, ctx: BuildContext) -> str:
         suffix = f"-b{ctx.batch_size}" if self.per_batch_size else ""
@@ -72,6 +73,8 @@ class Recipe:
 
     def full_key(self, ctx: BuildContext) -> dict:
         fields = {**self.key_fields(ctx), "precision": self.artifact_precision or self.precision}
+        if self.options:
+            fields["options"] = self.option_values(ctx)
         if self.per_batch_size:
             fields["batch_size"] = ctx.batch_size
         if self.needs_calibration:

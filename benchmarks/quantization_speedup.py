@@ -46,13 +46,15 @@ from runtime_parity import (  # noqa: E402
 
 import scenarios.settings  # noqa: E402
 from backends import get_backend_class, installed_version  # noqa: E402
-from backends.recipes import BuildContext, QuantOptions  # noqa: E402
+from backends.options import resolve as resolve_recipe_options  # noqa: E402
+from backends.recipes import BuildContext  # noqa: E402
 from harness.core.artifacts import ArtifactCache  # noqa: E402
 from harness.core.calibration import resolve_calibration  # noqa: E402
 from harness.core.datasets import SyntheticDataset  # noqa: E402
 from harness.core.system_info import describe_system, physical_cores  # noqa: E402
 from harness.core.weights import resolve_weights  # noqa: E402
-from harness.measure.runner import RunConfig, run_benchmark  # noqa: E402
+from harness.measure.config import RunConfig  # noqa: E402
+from harness.measure.runner import run_benchmark  # noqa: E402
 
 SECONDS = 5
 BACKENDS = ("onnxruntime", "openvino", "tflite", "pytorch")
@@ -72,7 +74,7 @@ def prepared(backend_name: str, model: str, precision: str, threads: int, hint: 
     context = BuildContext(
         model, resolve_weights("random", model), cache,
         calibration=resolve_calibration(CALIBRATION, CALIBRATION_COUNT, None, cache.root),
-        options=QuantOptions(quant_format=quant_format))
+        options=resolve_recipe_options({"quant_format": quant_format}))
     backend = get_backend_class(backend_name)(threads, hint, batch)
     return backend, backend.prepare(context, precision)
 
@@ -137,8 +139,9 @@ def edgebench_in_this_process(backend: str, model: str, precision: str, scenario
             threads=threads, max_batch=batch, weights="random", results_dir=Path(results),
             calibration=CALIBRATION, calibration_count=CALIBRATION_COUNT))
     assert record.valid, record.loadgen_verdict
-    return {"throughput_sps": record.metrics["throughput_sps"],
-            "p50_ms": record.metrics.get("latency_ms", {}).get("p50"),
+    latency = record.metrics.latency_ms
+    return {"throughput_sps": record.metrics.throughput_sps,
+            "p50_ms": latency.p50 if latency else None,
             "executed": record.precision_executed}
 
 

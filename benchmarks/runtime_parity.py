@@ -46,7 +46,8 @@ from harness.core.datasets import SyntheticDataset  # noqa: E402
 from harness.core.preprocess import to_layout  # noqa: E402
 from harness.core.system_info import describe_system, physical_cores  # noqa: E402
 from harness.core.weights import resolve_weights  # noqa: E402
-from harness.measure.runner import RunConfig, run_benchmark  # noqa: E402
+from harness.measure.config import RunConfig  # noqa: E402
+from harness.measure.runner import run_benchmark  # noqa: E402
 
 SECONDS = 5
 SAMPLES = 128  # what a --quick run holds in memory
@@ -234,8 +235,9 @@ def edgebench_in_this_process(backend: str, model: str, scenario: str, threads: 
             model=model, backend=backend, scenario=scenario, quick=True, threads=threads,
             max_batch=batch, weights="random", results_dir=Path(results)))
     assert record.valid, record.loadgen_verdict
-    return {"throughput_sps": record.metrics["throughput_sps"],
-            "p50_ms": record.metrics.get("latency_ms", {}).get("p50"),
+    latency = record.metrics.latency_ms
+    return {"throughput_sps": record.metrics.throughput_sps,
+            "p50_ms": latency.p50 if latency else None,
             "batch_size": record.batch_size}
 
 

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import traceback
+import typing
 from pathlib import Path
 
 import harness
+from backends.options import RECIPE_OPTIONS
 from harness.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, EdgebenchError, UsageError
 from harness.core.progress import say
+from harness.measure.config import (
+    ANSWER_OPTION,
+    RunConfig,
+    field_types,
+    flag,
+    is_axis,
+    options,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,54 +35,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Choices and ranges are validated by the registries and the runner, not argparse,
-    # so each rule lives in one place and an unknown name gets the list of what exists.
+    # Choices and ranges are validated by the registries and RunConfig, not argparse, so
+    # each rule lives in one place and an unknown name gets the list of what exists.
     parser = _Parser(prog="edgebench", description=harness.__doc__)
     parser.add_argument("--version", action="version", version=harness.__version__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("info", help="machine, ISA flags, installed backends and versions")
+    schema = commands.add_parser("schema", help="the JSON Schema of result.json and failed.json")
+    schema.add_argument("file", nargs="?", choices=("result.json", "failed.json"),
+                        help="just this file's schema (default: both, by file name)")
 
     run = commands.add_parser("run", help="benchmark one model/backend/precision/scenario")
-    run.add_argument("--model", required=True, help="mobilenet_v2 | vgg19 | densenet121")
-    run.add_argument("--backend", default="onnxruntime")
-    run.add_argument("--precision", default="fp32",
-                     help="fp32 | fp16 | bf16 | int8-static | int8-dynamic")
-    run.add_argument("--scenario", default="single-stream",
-                     help="single-stream | multi-stream | offline")
-    run.add_argument("--mode", default="performance", help="performance | accuracy")
-    run.add_argument("--quick", action="store_true",
-                     help="short LoadGen minimums (seconds, not minutes); recorded in results")
-    run.add_argument("--duration", type=float,
-                     help="LoadGen's minimum duration in seconds (default: MLPerf's 600)")
-    run.add_argument("--min-queries", type=int,
-                     help="LoadGen's minimum query count (default: MLPerf's for the scenario)")
-    run.add_argument("--user-conf", type=Path,
-                     help="a LoadGen user.conf (e.g. '*.Offline.min_duration = 60000')")
-    run.add_argument("--weights", default="auto",
-                     help="auto | random | torchvision | PATH to a checkpoint (default auto)")
-    run.add_argument("--dataset", default=None,
-                     help="'synthetic' (default for performance) or an ImageNet-layout folder")
-    run.add_argument("--count", type=int, help="use only the first N samples")
-    run.add_argument("--threads", type=int, help="default: physical cores")
-    _add_device_option(run)
-    run.add_argument("--max-batch", default="auto", type=_max_batch,
-                     help="Offline batch size, or 'auto' (default): the fastest of 1, 2, 4, "
-                     "8, 16, 32 in a short probe, recorded with the probe's figures")
-    run.add_argument("--results", dest="results_dir", type=Path, default=Path("results"),
-                     help="results folder (default results/)")
-    run.add_argument("--cache-dir", type=Path, help="artifact cache (default ~/.cache/edgebench)")
-    _add_artifacts_option(run)
-    run.add_argument("--save-outputs", action="store_true",
-                     help="accuracy mode: keep every sample's logits in outputs.npy")
-    run.add_argument("--keep-trace", action="store_true",
-                     help="keep LoadGen's mlperf_log_trace.json (large on full runs)")
-    _add_calibration_options(run)
+    _add_config_options(run, "run")
     # `sweep` reads each child's answer (run folder or error) from this JSON file
-    run.add_argument("--answer-file", type=Path, help=argparse.SUPPRESS)
-    # `sweep` tags each run, to find it again after an interruption and group repeats
-    run.add_argument("--sweep-tag", help=argparse.SUPPRESS)
+    run.add_argument(ANSWER_OPTION, type=Path, help=argparse.SUPPRESS)
 
     report = commands.add_parser(
         "report", help="tables and plots from result.json files (several devices at once)")
@@ -81,13 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where report.html, the PNGs, results.csv and summary.md go")
 
     sweep = commands.add_parser(
-        "sweep", help="run every cell of a matrix (scenarios/*.toml, e.g. demo or study), "
-        "each in its own process; resumable")
+        "sweep", help="run every cell of a matrix (harness/study/matrices/*.toml, e.g. demo "
+        "or study), each in its own process; resumable")
     sweep.add_argument("name", help="a matrix file, or a shipped one: demo, study, study-quick")
-    sweep.add_argument("--weights", help="override the matrix's weights")
-    sweep.add_argument("--results", dest="results_dir", type=Path, default=Path("results"),
-                       help="results folder; run the same sweep again with it to resume")
-    sweep.add_argument("--cache-dir", type=Path)
     sweep.add_argument("--dry-run", action="store_true",
                        help="list the runs and the estimated time; run nothing")
     _add_selection_options(sweep)
@@ -101,29 +76,54 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--cooldown", type=float, metavar="S",
                        help="pause between cells, up to S seconds (until the board's "
                        "temperature is back where it started, where it has a sensor)")
-    _add_device_option(sweep)
-    _add_artifacts_option(sweep)
-    _add_calibration_options(sweep, defaults=False)
+    _add_config_options(sweep, "sweep")
 
     prepare = commands.add_parser(
         "prepare", help="build every artifact a matrix needs into a portable folder, to run "
         "on a board with --artifacts (only the runtimes installed there)")
     prepare.add_argument("name", help="a matrix file, or a shipped one: demo, study, ...")
     prepare.add_argument("--out", type=Path, required=True, help="the folder to fill")
-    prepare.add_argument("--weights", help="override the matrix's weights")
     _add_selection_options(prepare)
-    _add_calibration_options(prepare, defaults=False)
+    _add_config_options(prepare, "prepare")
     return parser
 
 
-def _max_batch(value: str) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--max-batch must be 'auto' or a positive integer, got {value!r}") from None
+def _add_config_options(command: argparse.ArgumentParser, which: str) -> None:
+    """`run` takes every RunConfig option with its default; `sweep` and `prepare` take
+    those marked for them, unset unless given, so that the matrix's values stand."""
+    types = field_types()
+    for f in options():
+        opt = f.metadata["option"]
+        if which != "run" and not getattr(opt, which):
+            continue
+        # a value a matrix may set stays unset unless given, so that the matrix's stands
+        default = f.default if which == "run" or not opt.matrix else None
+        kind = _argument_type(types[f.name])
+        help_text = argparse.SUPPRESS if opt.hidden else _help(opt.help, default, opt.choices)
+        if kind is bool:
+            command.add_argument(flag(f.name), dest=f.name, action="store_true",
+                                 help=help_text)
+        else:
+            command.add_argument(flag(f.name), dest=f.name, type=kind, default=default,
+                                 required=which == "run" and f.default is None and is_axis(f),
+                                 metavar=opt.metavar, help=help_text)
+    for name, recipe_option in RECIPE_OPTIONS.items():
+        command.add_argument(flag(name), dest=name, type=recipe_option.type,
+                             help=_help(recipe_option.help, recipe_option.default,
+                                        lambda o=recipe_option: tuple(map(str, o.choices or ()))))
+
+
+def _argument_type(annotation) -> type:
+    """argparse's type for a field's annotation: the non-None member, str for unions
+    such as `int | str` (parsed by RunConfig.validate)."""
+    members = [t for t in typing.get_args(annotation) if t is not type(None)] or [annotation]
+    return members[0] if len(members) == 1 else str
+
+
+def _help(text: str, default, choices) -> str:
+    listed = f"; one of: {', '.join(choices())}" if choices and choices() else ""
+    shown = "" if default in (None, False) else f" (default: {default})"
+    return f"{text}{listed}{shown}".replace("%", "%%")
 
 
 def _add_selection_options(command: argparse.ArgumentParser) -> None:
@@ -135,31 +135,8 @@ def _add_selection_options(command: argparse.ArgumentParser) -> None:
                          help="then drop the cells matching these, by the same rules")
 
 
-def _add_artifacts_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--artifacts", type=Path, help="a folder made by 'edgebench prepare' "
-                         "on another machine: its artifacts are checked and used, never built")
-
-
-def _add_device_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--device-name", help="the device's name in results and reports "
-                         "(default: hostname and board or CPU model)")
-
-
-def _add_calibration_options(command: argparse.ArgumentParser, defaults: bool = True) -> None:
-    """`run` gets the defaults; `sweep` leaves them to the matrix unless given."""
-    command.add_argument(
-        "--calibration", help="int8-static: an image folder, a text file of image paths, or "
-        "'synthetic'; images shared with --dataset are left out of the evaluation")
-    command.add_argument("--calibration-count", type=int, default=300 if defaults else None,
-                         help="calibration images (default 300)")
-    command.add_argument("--calibration-method", default="minmax" if defaults else None,
-                         help="minmax | entropy | percentile (ONNX Runtime; default minmax)")
-    command.add_argument("--quant-format", default=None,
-                         help="u8s8 | s8s8 (ONNX Runtime int8; default: chosen from the ISA)")
-
-
 def cmd_info(_args) -> int:
-    from backends import BACKEND_NAMES, get_backend_class, installed_version
+    from backends import BACKENDS, get_backend_class, installed_version
     from harness.core.artifacts import default_cache_dir
     from harness.core.system_info import describe_system
     from harness.core.weights import checkpoint_dir
@@ -172,7 +149,7 @@ def cmd_info(_args) -> int:
     print(f"isa flags: {' '.join(system['isa_flags']) or '(none of the INT8/FP16-relevant ones)'}")
     print(f"os:        {system['os']}, Python {system['python']}")
     print("backends (precisions this machine runs; the others with the reason):")
-    for name in BACKEND_NAMES:
+    for name in BACKENDS:
         version = installed_version(name)
         print(f"  {name:<12} {version or 'not installed'}")
         if version is None:
@@ -190,18 +167,24 @@ def cmd_info(_args) -> int:
     return 0
 
 
-def _run_config(args, **overrides):
-    from harness.measure.runner import RunConfig
+def _config_values(args) -> dict:
+    """The RunConfig values and recipe options this command line holds."""
+    keys = {f.name for f in options()} | set(RECIPE_OPTIONS)
+    return {key: value for key, value in vars(args).items() if key in keys}
 
-    fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__}
-    return RunConfig(**{**fields, **overrides})
+
+def _overrides(args) -> dict:
+    """What `sweep` or `prepare` was given over the matrix's values."""
+    return {key: value for key, value in _config_values(args).items()
+            if value is not None and value is not False}
 
 
+# Commands import what they run when they run: `edgebench report` never loads a runtime.
 def cmd_run(args) -> int:
     from harness.measure.runner import run_benchmark
     from reports.summary import format_run
 
-    run_dir, record = run_benchmark(_run_config(args))
+    run_dir, record = run_benchmark(RunConfig.from_options(_config_values(args)))
     print(format_run(record, run_dir))
     if args.answer_file:
         from harness.study.fresh_process import write_answer
@@ -220,13 +203,8 @@ def cmd_sweep(args) -> int:
         raise UsageError(f"--repeat must be at least 1, got {args.repeat}")
     if args.cell_timeout is not None and args.cell_timeout <= 0:
         raise UsageError(f"--cell-timeout must be positive seconds, got {args.cell_timeout}")
-    overrides = {"weights": args.weights, "calibration": args.calibration,
-                 "calibration_count": args.calibration_count,
-                 "calibration_method": args.calibration_method,
-                 "quant_format": args.quant_format, "device_name": args.device_name,
-                 "artifacts": args.artifacts}
     selection = Selection.parse(args.only, args.exclude, matrix)
-    planned = plan(matrix, overrides, args.results_dir, args.cache_dir, selection, args.repeat)
+    planned = plan(matrix, _overrides(args), selection, args.repeat)
     if args.dry_run:
         print(describe_selection(matrix, selection, planned) + "\n")
         return dry_run(planned, Manifest.open(args.results_dir, matrix))
@@ -257,17 +235,21 @@ def cmd_prepare(args) -> int:
     from harness.study.sweep import describe_selection, plan
 
     matrix = load_matrix(args.name)
-    overrides = {"weights": args.weights, "calibration": args.calibration,
-                 "calibration_count": args.calibration_count,
-                 "calibration_method": args.calibration_method,
-                 "quant_format": args.quant_format}
     selection = Selection.parse(args.only, args.exclude, matrix)
-    planned = plan(matrix, overrides, args.out / "unused-results", None, selection, 1)
+    planned = plan(matrix, _overrides(args), selection, 1)
     if selection:
         say(describe_selection(matrix, selection, planned))
     entries = prepare(planned, args.out)
     print(f"prepared {len(entries)} artifacts in {args.out.resolve()}/ ({INDEX}, {CHECKSUMS}); "
           f"on the board: edgebench sweep {args.name} --artifacts DIR")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from harness.core.records import json_schemas
+
+    schemas = json_schemas()
+    print(json.dumps(schemas[args.file] if args.file else schemas, indent=2))
     return 0
 
 
@@ -304,9 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     # then installs no handler of its own.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep, "prepare": cmd_prepare,
-               "report": cmd_report}[args.command]
+               "report": cmd_report, "schema": cmd_schema}[args.command]
     try:
         return handler(args)
+    except BrokenPipeError:  # `edgebench schema | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         say("edgebench: interrupted; the unfinished run was discarded")
     except EdgebenchError as exc:

@@ -5,16 +5,24 @@ One row per run; the columns are flat so that `results.csv` loads with pandas as
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from harness.core.errors import UsageError
-from harness.core.records import FAILED_FILE, RESULT_FILE, ResultRecord
+from harness.core.record_parts import Accuracy, Fidelity, LatencyMs, Percentiles
+from harness.core.records import (
+    CELL_KEYS,
+    FAILED_FILE,
+    RESULT_FILE,
+    FailedCell,
+    ResultRecord,
+    cell_of,
+)
 from reports.statistics import median_interval
-from reports.summary import HEADLINES, headline
+from reports.summary import headline
+from scenarios.scenario import get_scenario
 
 # Everything that changes the number: runs equal in all of these are one configuration
 # measured again, and the newest counts. Speed-ups compare runs equal in all but precision.
@@ -45,25 +53,19 @@ def find_failures(folders: list[Path], runs: pd.DataFrame, warnings: list[str]) 
             if not _visible(path, Path(folder)):
                 continue
             try:
-                failed = json.loads(path.read_text())
-                cell = failed["cell"]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+                failed = FailedCell.read(path)
+            except (OSError, ValueError) as exc:
                 warnings.append(f"skipped {path}: not a readable failed-cell record "
                                 f"({type(exc).__name__}: {exc})")
                 continue
-            failed_at = failed.get("failed_at") or "9999"  # older files: time unknown
-            later = runs[(runs["model"] == cell.get("model"))
-                         & (runs["backend"] == cell.get("backend"))
-                         & (runs["precision"] == cell.get("precision"))
-                         & (runs["scenario"] == cell.get("scenario"))
-                         & (runs["mode"] == cell.get("mode"))
-                         & (runs["started_at"] > failed_at)].sort_values("started_at")
+            failed_at = failed.failed_at or "9999"  # older files: time unknown
+            cell = cell_of(failed.cell)
+            same_cell = (runs[list(CELL_KEYS)] == list(cell)).all(axis=1)
+            later = runs[same_cell & (runs["started_at"] > failed_at)].sort_values("started_at")
             later = list(later["run_dir"])
             failures.append({
-                "cell": " ".join(str(cell.get(k)) for k in
-                                 ("model", "backend", "precision", "scenario", "mode")),
-                "repeat": failed.get("repeat"), "reason": failed.get("reason"),
-                "elapsed_s": failed.get("elapsed_s"), "folder": str(path.parent),
+                "cell": " ".join(cell), "repeat": failed.repeat, "reason": failed.reason,
+                "elapsed_s": failed.elapsed_s, "folder": str(path.parent),
                 "later_result": later[-1] if later else None})
     return failures
 
@@ -83,17 +85,19 @@ def find_results(folders: list[Path]) -> list[Path]:
 def flatten(record: ResultRecord, path: Path) -> dict:
     """One run as flat columns."""
     metrics = record.metrics
-    latency = metrics.get("latency_ms") or {}
-    accuracy = metrics.get("accuracy") or {}
-    fidelity = accuracy.get("fidelity") or {}
+    latency = metrics.latency_ms or LatencyMs()
+    sample_latency = metrics.sample_latency_ms or Percentiles()
+    accuracy = metrics.accuracy or Accuracy()
+    fidelity = accuracy.fidelity or Fidelity()
     costs = record.costs
     unsupported = record.unsupported
     scenario = record.scenario
+    query_latencies = get_scenario(scenario).latencies_per_query
     performance = record.mode == "performance"
     return {
         "device": record.device,
-        "cpu": record.system.get("cpu"),
-        "arch": record.system.get("arch"),
+        "cpu": record.system.cpu,
+        "arch": record.system.arch,
         "model": record.model,
         "backend": record.backend,
         "backend_version": record.backend_version,
@@ -106,50 +110,50 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "run_length": record.run_length,
         "dataset": record.dataset_id,
         "headline": headline(record)[1] if performance and not unsupported else None,
-        "headline_unit": HEADLINES[scenario][2],
+        "headline_unit": get_scenario(scenario).headline.unit,
         # query latencies (SingleStream: one sample per query; MultiStream: per query)
-        "latency_p50_ms": latency.get("p50") if scenario != "offline" else None,
-        "latency_p90_ms": latency.get("p90") if scenario != "offline" else None,
-        "latency_p99_ms": latency.get("p99") if scenario != "offline" else None,
-        "latency_p90_early_stopping_ms": latency.get("p90_early_stopping"),
-        "latency_p99_early_stopping_ms": latency.get("p99_early_stopping"),
+        "latency_p50_ms": latency.p50 if query_latencies else None,
+        "latency_p90_ms": latency.p90 if query_latencies else None,
+        "latency_p99_ms": latency.p99 if query_latencies else None,
+        "latency_p90_early_stopping_ms": latency.p90_early_stopping,
+        "latency_p99_early_stopping_ms": latency.p99_early_stopping,
         # Offline: each sample's time from the start of its one query, not a query latency
-        "offline_sample_latency_p50_ms": (metrics.get("sample_latency_ms") or {}).get("p50"),
-        "offline_sample_latency_p99_ms": (metrics.get("sample_latency_ms") or {}).get("p99"),
-        "throughput_sps": metrics.get("throughput_sps"),
-        "throughput_basis": metrics.get("throughput_basis"),
-        "top1": accuracy.get("top1"),
-        "top5": accuracy.get("top5"),
-        "accuracy_count": accuracy.get("count"),
+        "offline_sample_latency_p50_ms": sample_latency.p50,
+        "offline_sample_latency_p99_ms": sample_latency.p99,
+        "throughput_sps": metrics.throughput_sps,
+        "throughput_basis": metrics.throughput_basis,
+        "top1": accuracy.top1,
+        "top5": accuracy.top5,
+        "accuracy_count": accuracy.count,
         # fidelity of a quantized run to FP32 of the same backend, on the same samples
-        "fidelity_agreement": fidelity.get("agreement"),
-        "fidelity_sqnr_db": fidelity.get("sqnr_db"),
+        "fidelity_agreement": fidelity.agreement,
+        "fidelity_sqnr_db": fidelity.sqnr_db,
         "precision_executed": record.precision_executed,
-        "peak_rss_mb": costs.get("peak_rss_mb"),
+        "peak_rss_mb": costs.peak_rss_mb,
         "artifact_size_mb": None if record.artifact_size_bytes is None
         else round(record.artifact_size_bytes / 2**20, 2),
-        "load_s": costs.get("load_s"),
-        "first_inference_ms": costs.get("first_inference_ms"),
+        "load_s": costs.load_s,
+        "first_inference_ms": costs.first_inference_ms,
         "valid": record.valid,
         "quick": record.quick,
         "full_measurement": record.full_measurement,
         "weights": record.weights,
         "weights_pretrained": record.weights_pretrained,
         "emulated": record.emulated,
-        "throttled": any(w.startswith("THROTTLED") for w in record.warnings),
+        "throttled": record.throttled,
         "unsupported": bool(unsupported),
-        "unsupported_reason": (unsupported or {}).get("reason"),
+        "unsupported_reason": unsupported.reason if unsupported else None,
         "samples": record.samples,
         "started_at": record.started_at,
         "edgebench_version": record.edgebench_version,
-        "latencies_file": str(path.parent / record.latencies_file["path"])
+        "latencies_file": str(path.parent / record.latencies_file.path)
         if record.latencies_file else None,
-        "predictions_file": str(path.parent / record.predictions_file["path"])
+        "predictions_file": str(path.parent / record.predictions_file.path)
         if record.predictions_file else None,
         # a repeated measurement: its sweep, and which repeat of how many
-        "sweep_id": (record.sweep or {}).get("id"),
-        "repeat": (record.sweep or {}).get("repeat"),
-        "repeats_planned": (record.sweep or {}).get("of"),
+        "sweep_id": record.sweep.id if record.sweep else None,
+        "repeat": record.sweep.repeat if record.sweep else None,
+        "repeats_planned": record.sweep.of if record.sweep else None,
         "run_dir": str(path.parent),
     }
 
@@ -168,7 +172,7 @@ def collect(folders: list[Path]) -> Collected:
         for name in missing:
             defaulted[name] = defaulted.get(name, 0) + 1
         rows.append(row)
-        systems.setdefault(row["device"], {**record.system, "runtimes": {}})
+        systems.setdefault(row["device"], {**record.system.model_dump(), "runtimes": {}})
         systems[row["device"]]["runtimes"][row["backend"]] = row["backend_version"]
     if not rows:
         raise UsageError("no readable result.json found: " + "; ".join(warnings))

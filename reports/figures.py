@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reports.collect import latest_per_cell  # noqa: E402
-from reports.summary import HEADLINES  # noqa: E402
 from reports.tables import BASELINE, baseline_of, caveats, speedup  # noqa: E402
+from scenarios.scenario import SCENARIOS, get_scenario  # noqa: E402
 
 HATCH = "///"
 LOG_SCALE_SPREAD = 20  # max/min above which a bar chart switches to a log axis
@@ -56,7 +56,8 @@ def _error_bar(cell: pd.Series) -> list[list[float]] | None:
 def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
     """Figures 1-3: one panel per model, bars grouped by backend, one bar per precision."""
     data = runs[(runs["scenario"] == scenario) & (runs["mode"] == "performance")]
-    label, _, unit = HEADLINES[scenario]
+    headline = get_scenario(scenario).headline
+    label, unit = headline.label, headline.unit
     models = sorted(data["model"].unique())
     precisions = sorted(data["precision"].unique(), key=lambda p: (p != BASELINE, p))
     colours = _precision_colours(precisions)
@@ -92,7 +93,8 @@ def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
         ax.set_ylabel(f"{label} ({unit})")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[p]) for p in precisions]
     fig.legend(handles, precisions, title="precision", loc="center right")
-    better = "higher is better" if scenario == "offline" else "lower is better"
+    better = ("higher is better" if get_scenario(scenario).headline.higher_is_better
+              else "lower is better")
     fig.suptitle(f"{scenario}: {label} ({better}; error bars: 95% CI over repeats)"
                  f"\ndevice: {device}", fontsize=11)
     _footnote(fig, flagged)
@@ -103,7 +105,7 @@ def scenario_bars(runs: pd.DataFrame, device: str, scenario: str):
 def speedup_bars(runs: pd.DataFrame, device: str):
     """Figure 4: each precision's speed-up over FP32 of the same backend and model."""
     data = runs[runs["mode"] == "performance"]
-    scenarios = [s for s in HEADLINES if s in set(data["scenario"])]
+    scenarios = [s for s in SCENARIOS if s in set(data["scenario"])]
     fig, axes = plt.subplots(1, max(1, len(scenarios)), squeeze=False,
                              figsize=(max(7.5, 5 * len(scenarios) + 2), 4.8))
     others = sorted(p for p in data["precision"].unique() if p != BASELINE)
@@ -237,8 +239,9 @@ def latency_cdf(runs: pd.DataFrame, model: str, scenario: str):
             series += 1
         ax.set_xscale("log")
         ax.set_title(f"device: {device}")
-        ax.set_xlabel("latency (ms, log scale)" + (", per sample from the query's start"
-                                                  if scenario == "offline" else ", per query"))
+        ax.set_xlabel("latency (ms, log scale)" + (", per query"
+                                                  if get_scenario(scenario).latencies_per_query
+                                                  else ", per sample from the query's start"))
         ax.set_ylabel("fraction of queries at or below")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="lower right")
@@ -255,7 +258,8 @@ def device_comparison(runs: pd.DataFrame, scenario: str):
                 & ~runs["unsupported"]]
     devices = sorted(data["device"].unique())
     configs = sorted({(r.model, r.backend, r.precision) for r in data.itertuples()})
-    label, _, unit = HEADLINES[scenario]
+    headline = get_scenario(scenario).headline
+    label, unit = headline.label, headline.unit
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(configs) + 2), 4.8))
     width = 0.8 / max(1, len(devices))
     flagged, values = set(), []

@@ -17,11 +17,13 @@ from reports.study import study_sections
 from reports.tables import (
     QUALIFY_RULE,
     best_configurations,
+    detail_table,
     device_matrix,
+    main_table,
     to_html,
     to_markdown,
 )
-from scenarios.settings import SCENARIO_NAMES
+from scenarios.scenario import SCENARIOS
 
 
 @dataclass
@@ -140,13 +142,15 @@ def write_report(folders: list[Path], out: Path) -> Report:
                     ("figures", f"{slug}-figures")])
         page.paragraph(_system_line(collected.systems[device]))
         page.heading(3, "Results", f"{slug}-results")
-        page.table(matrix)
+        page.table(main_table(matrix))
         best = best_configurations(matrix)
         page.items(best, prefix="best: ")
         page.paragraph(f"Best: {QUALIFY_RULE}." if best else "")
         repeated = int((mine["runs_found"] > 1).sum())
         page.paragraph(f"{repeated} configuration(s) run more than once: the newest run of "
                        "each is shown ('runs found' counts them all)." if repeated else "")
+        page.heading(4, "Details: how each was measured, accuracy tests, memory and size")
+        page.table(detail_table(matrix))
         page.heading(3, "Study", f"{slug}-study")
         for title, content in study_sections(matrix):
             page.heading(4, title)
@@ -160,7 +164,7 @@ def write_report(folders: list[Path], out: Path) -> Report:
         figures_of_device = [
             (f"{slug}_{scenario}.png", (*figures.scenario_bars(mine_drawn, device, scenario),
                                         f"no {scenario} run on this device"))
-            for scenario in SCENARIO_NAMES if (mine["scenario"] == scenario).any()]
+            for scenario in SCENARIOS if (mine["scenario"] == scenario).any()]
         figures_of_device += [
             (f"{slug}_speedup.png", (*figures.speedup_bars(mine, device),
                                      "no precision but fp32 measured with an fp32 baseline "
@@ -173,18 +177,19 @@ def write_report(folders: list[Path], out: Path) -> Report:
     page.heading(2, "Latency distributions and devices", "shared")
     shared = [(f"cdf_{_slug(model)}_{scenario}.png",
                (*figures.latency_cdf(drawn, model, scenario), "no latencies recorded"))
-              for model in sorted(newest["model"].unique()) for scenario in SCENARIO_NAMES
+              for model in sorted(newest["model"].unique()) for scenario in SCENARIOS
               if ((drawn["model"] == model) & (drawn["scenario"] == scenario)).any()]
     shared += [(f"devices_{scenario}.png", (*figures.device_comparison(drawn, scenario),
                                             "no supported run"))
-               for scenario in SCENARIO_NAMES if (newest["scenario"] == scenario).any()]
+               for scenario in SCENARIOS if (newest["scenario"] == scenario).any()]
     _figures(page, shared, out, report)
 
     write_text_atomic(report.markdown, "\n".join(page.md))
     write_text_atomic(report.html, (
         "<!doctype html><html><head><meta charset='utf-8'><title>edgebench report</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
-        "font-size:0.85em;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "font-size:0.85em;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;"
+        "overflow-wrap:anywhere}li,p{overflow-wrap:anywhere}"
         "img{max-width:100%;display:block;margin:1em 0}nav{margin:0.5em 0}</style></head>"
         "<body>" + "".join(page.html) + "</body></html>"))
     return report

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.tables import BASELINE, HIGHER_IS_BETTER, best_configurations
-from scenarios.settings import SCENARIO_NAMES
+from reports.tables import BASELINE, best_configurations, higher_is_better
+from scenarios.scenario import SCENARIOS
 
 PUBLISHED = Path(__file__).resolve().parent / "published.csv"
 
@@ -21,7 +21,7 @@ def _first(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def speedups(matrix: pd.DataFrame) -> pd.DataFrame:
     """Per model, backend and scenario: each precision's speed-up over FP32."""
-    rows = matrix[matrix["scenario"].isin(SCENARIO_NAMES) & (matrix["precision"] != BASELINE)]
+    rows = matrix[matrix["scenario"].isin(SCENARIOS.names()) & (matrix["precision"] != BASELINE)]
     rows = _first(rows, ["model", "backend", "scenario", "precision"])
     if rows.empty:
         return pd.DataFrame()
@@ -44,7 +44,7 @@ def fastest_backends(matrix: pd.DataFrame) -> pd.DataFrame:
     rows = []
     valid = matrix[matrix["value"].notna() & ~matrix["_invalid"]]
     for (model, scenario), group in valid.groupby(["model", "scenario"], sort=True):
-        ascending = not HIGHER_IS_BETTER[scenario]
+        ascending = not higher_is_better(scenario)
         fp32 = group[group["precision"] == BASELINE].sort_values("value", ascending=ascending)
         best = group.sort_values("value", ascending=ascending)
         rows.append({"model": model, "scenario": scenario, "metric": best.iloc[0]["metric"],

@@ -6,42 +6,24 @@ from pathlib import Path
 
 from harness.core.records import ResultRecord
 from reports.statistics import wilson_interval
+from scenarios.scenario import get_scenario
 
 # How `edgebench run` names its run folder for people (`sweep` reads a JSON answer instead).
 RESULTS_LINE = "results: "
-# scenario -> (label, path into metrics, unit): MLPerf's own headline metric of each
-# scenario, the figure its submission checker reads.
-HEADLINES = {
-    "single-stream": ("p90 latency (early stopping)", ("latency_ms", "p90_early_stopping"), "ms"),
-    "multi-stream": ("p99 query latency (early stopping)", ("latency_ms", "p99_early_stopping"),
-                     "ms"),
-    "offline": ("throughput", ("throughput_sps",), "samples/s"),
-}
-# Records written before early stopping was the headline: the raw percentile, labelled so.
-LEGACY_HEADLINES = {
-    "single-stream": ("p90 latency (raw)", ("latency_ms", "p90"), "ms"),
-    "multi-stream": ("p99 latency (raw)", ("latency_ms", "p99"), "ms"),
-}
-
-
-def _lookup(metrics: dict, path: tuple[str, ...]):
-    value = metrics
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def headline(record: ResultRecord) -> tuple[str, float | None, str]:
     """The scenario's MLPerf metric (accuracy runs: top-1). The one definition every
     table, figure and console line uses."""
     if record.mode == "accuracy":
-        return "top-1", record.metrics["accuracy"]["top1"], ""
-    label, path, unit = HEADLINES[record.scenario]
-    value = _lookup(record.metrics, path)
-    if value is None and record.scenario in LEGACY_HEADLINES:
-        label, path, unit = LEGACY_HEADLINES[record.scenario]
-        value = _lookup(record.metrics, path)
-    return label, value, unit
+        return "top-1", record.metrics.accuracy.top1, ""
+    scenario = get_scenario(record.scenario)
+    metric = scenario.headline
+    value = metric.read(record.metrics)
+    if value is None and scenario.raw_headline is not None:
+        metric = scenario.raw_headline  # a record from before early stopping, said so
+        value = metric.read(record.metrics)
+    return metric.label, value, metric.unit
 
 
 def _number(value: float | None) -> str:
@@ -69,7 +51,7 @@ def format_run(record: ResultRecord, run_dir: Path) -> str:
         return "\n".join([
             f"{record.model} | {record.backend} {record.backend_version} | "
             f"{record.precision} | {record.scenario} {record.mode}",
-            f"  unsupported on this machine: {record.unsupported['reason']}",
+            f"  unsupported on this machine: {record.unsupported.reason}",
             f"  {RESULTS_LINE}{run_dir}"])
     label, value, unit = headline(record)
     lines = [
@@ -82,37 +64,38 @@ def format_run(record: ResultRecord, run_dir: Path) -> str:
         lines.append(f"  executed: {record.precision_executed}")
     metrics = record.metrics
     if record.mode == "performance":
-        if record.scenario == "offline":  # its latencies count from its one query
+        scenario = get_scenario(record.scenario)
+        if not scenario.latencies_per_query:  # Offline: its latencies count from its query
             choice = record.batch_choice
             lines.append(f"  batch {record.max_batch}" + (
                 " (--max-batch auto; probed samples/s: " + ", ".join(
-                    f"{size}: {sps:.4g}" for size, sps in choice["probe_samples_per_s"].items())
+                    f"{size}: {sps:.4g}" for size, sps in choice.probe_samples_per_s.items())
                 + ")" if choice else ""))
         else:
-            lat = metrics["latency_ms"]
-            kind = "query" if record.scenario == "multi-stream" else "sample"
+            lat = metrics.latency_ms
+            kind = "sample" if scenario.samples_per_query == 1 else "query"
             lines.append(
-                f"  raw {kind} latency ms: p50 {_number(lat.get('p50'))}  "
-                f"p90 {_number(lat.get('p90'))}  p99 {_number(lat.get('p99'))}  "
-                f"mean {_number(lat.get('mean'))}   "
-                f"throughput {_number(metrics['throughput_sps'])} samples/s"
+                f"  raw {kind} latency ms: p50 {_number(lat.p50)}  "
+                f"p90 {_number(lat.p90)}  p99 {_number(lat.p99)}  "
+                f"mean {_number(lat.mean)}   "
+                f"throughput {_number(metrics.throughput_sps)} samples/s"
             )
         lines.append("  LoadGen: " + (record.loadgen_verdict or "no verdict").replace(
             "\n", "\n           "))
     else:
-        acc = metrics["accuracy"]
-        top5 = f"  top-5 {_number(acc['top5'])}" if acc["top5"] is not None else ""
-        low, high = wilson_interval(acc["top1"], acc["count"])
-        lines.append(f"  top-1 {_number(acc['top1'])} (95% CI {_number(low)}-{_number(high)}, "
-                     f"Wilson){top5} over {acc['count']} samples")
-        if acc.get("fidelity"):
-            fid = acc["fidelity"]
-            lines.append(f"  fidelity to fp32: top-1 agreement {_number(fid['agreement'])}, "
-                         f"SQNR {_number(fid['sqnr_db'])} dB "
-                         f"({fid['reference']['kind']}, {fid['reference']['backend']} fp32)")
+        acc = metrics.accuracy
+        top5 = f"  top-5 {_number(acc.top5)}" if acc.top5 is not None else ""
+        low, high = wilson_interval(acc.top1, acc.count)
+        lines.append(f"  top-1 {_number(acc.top1)} (95% CI {_number(low)}-{_number(high)}, "
+                     f"Wilson){top5} over {acc.count} samples")
+        if acc.fidelity:
+            fid, reference = acc.fidelity, acc.fidelity.reference
+            lines.append(f"  fidelity to {reference.precision}: top-1 agreement "
+                         f"{_number(fid.agreement)}, SQNR {_number(fid.sqnr_db)} dB "
+                         f"({reference.kind}, {reference.backend} {reference.precision})")
     lines.append(f"  device {record.device}, threads {record.threads}, "
                  f"weights {record.weights}, "
-                 f"dataset {record.dataset['name']} ({record.samples} samples)")
+                 f"dataset {record.dataset.name} ({record.samples} samples)")
     for warning in record.warnings:
         lines.append(f"  WARNING: {warning}")
     lines.append(f"  {RESULTS_LINE}{run_dir}")
@@ -135,7 +118,7 @@ def format_table(rows: list[tuple]) -> str:
         if record.unsupported:
             table.append((record.model, record.backend, record.precision,
                           record.scenario, "unsupported", "", "", seconds,
-                          record.unsupported["reason"]))
+                          record.unsupported.reason))
             continue
         label, value, unit = headline(record)
         table.append((record.model, record.backend, record.precision,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.core.accuracy import load_correct
+from harness.core.precisions import reference_precision
 from reports.collect import CONFIGURATION
 from reports.statistics import (
     NOISY_WIDTH,
@@ -19,12 +20,10 @@ from reports.statistics import (
     paired_comparison,
     wilson_interval,
 )
-from reports.summary import HEADLINES
-from scenarios.settings import SCENARIO_NAMES
+from scenarios.scenario import SCENARIOS, get_scenario
 
-BASELINE = "fp32"
+BASELINE = reference_precision()
 TOP1_TOLERANCE = 0.01  # "within 1 point of FP32"
-HIGHER_IS_BETTER = {"single-stream": False, "multi-stream": False, "offline": True}
 # An accuracy run belongs to every performance configuration it shares these with:
 # top-1 does not depend on the scenario, the batch or the run length.
 ACCURACY_MATCH = ["device", "model", "backend", "precision", "threads", "weights",
@@ -59,7 +58,11 @@ def caveats(row: pd.Series) -> list[str]:
 def speedup(value: float | None, baseline: float | None, scenario: str) -> float | None:
     if value is None or baseline is None or _missing(value) or _missing(baseline) or not value:
         return None
-    return value / baseline if HIGHER_IS_BETTER[scenario] else baseline / value
+    return value / baseline if higher_is_better(scenario) else baseline / value
+
+
+def higher_is_better(scenario: str) -> bool:
+    return get_scenario(scenario).headline.higher_is_better
 
 
 def _missing(value) -> bool:
@@ -133,7 +136,7 @@ def device_matrix(newest: pd.DataFrame) -> pd.DataFrame:
     matrix = pd.DataFrame(rows)
     if matrix.empty:
         return matrix
-    order = {name: i for i, name in enumerate(SCENARIO_NAMES)}
+    order = {name: i for i, name in enumerate(SCENARIOS)}
     matrix["_order"] = [(r.model, r.backend, order.get(r.scenario, 9), r.precision != BASELINE,
                          r.precision, r.threads, str(r.batch)) for r in matrix.itertuples()]
     return matrix.sort_values("_order").drop(columns="_order").reset_index(drop=True)
@@ -148,8 +151,8 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
            "threads": cell["threads"], "batch": _batch(cell) if measured else None,
            "run": cell["run_length"], "executed": cell["precision_executed"]}
     value = cell["headline"] if measured and not cell["unsupported"] else None
-    row["metric"] = (f"{HEADLINES[cell['scenario']][0]} ({HEADLINES[cell['scenario']][2]})"
-                     if measured else None)
+    headline = get_scenario(cell["scenario"]).headline if measured else None
+    row["metric"] = f"{headline.label} ({headline.unit})" if headline else None
     row["value"] = value
     row["95% CI"] = _interval(cell["headline_ci_low"], cell["headline_ci_high"]) \
         if value is not None else None
@@ -216,8 +219,8 @@ def _batch(cell: pd.Series) -> str | None:
 
 def column(scenario: str) -> str:
     """A scenario's headline metric, with its unit."""
-    label, _, unit = HEADLINES[scenario]
-    return f"{scenario} {label} ({unit})"
+    headline = get_scenario(scenario).headline
+    return f"{scenario} {headline.label} ({headline.unit})"
 
 
 def best_configurations(matrix: pd.DataFrame) -> list[str]:
@@ -227,7 +230,7 @@ def best_configurations(matrix: pd.DataFrame) -> list[str]:
     if matrix.empty:
         return lines
     for model in sorted(matrix["model"].unique()):
-        for scenario in SCENARIO_NAMES:
+        for scenario in SCENARIOS:
             candidates = matrix[(matrix["model"] == model) & (matrix["scenario"] == scenario)
                                 & matrix["value"].notna() & ~matrix["_invalid"]]
             if candidates.empty:
@@ -239,9 +242,9 @@ def best_configurations(matrix: pd.DataFrame) -> list[str]:
                              "a labelled dataset)")
                 continue
             top = qualified.sort_values("value",
-                                        ascending=not HIGHER_IS_BETTER[scenario]).iloc[0]
-            faster = candidates[(candidates["value"] > top["value"]) if HIGHER_IS_BETTER[
-                scenario] else (candidates["value"] < top["value"])]
+                                        ascending=not higher_is_better(scenario)).iloc[0]
+            faster = candidates[(candidates["value"] > top["value"]) if higher_is_better(
+                scenario) else (candidates["value"] < top["value"])]
             untested = int((faster["accuracy test"] != "McNemar exact").sum())
             test = "" if top["precision"] == BASELINE else (
                 f", {_fmt(top['vs fp32'] * 100)} pt vs fp32, McNemar exact p "
@@ -262,6 +265,51 @@ def _fmt(value) -> str:
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+def _with_interval(text: str, interval: str | None) -> str:
+    return text if text == "n/a" or not interval else f"{text} ({interval})"
+
+
+def _speedup_text(value) -> str:
+    return "n/a" if _missing(value) else f"{value:.2f}x"
+
+
+def main_table(matrix: pd.DataFrame) -> pd.DataFrame:
+    """What a reader needs first, one row per configuration, at most 11 columns: the
+    configuration, what executed, the headline, the speed-up over FP32 and top-1 (each
+    with its 95% interval), top-1's difference from FP32, and the notes."""
+    rows = []
+    for _, row in matrix.iterrows():
+        unit = get_scenario(row["scenario"]).headline.unit \
+            if row["scenario"] in SCENARIOS else ""
+        headline = "n/a" if _missing(row["value"]) else f"{_fmt(row['value'])} {unit}"
+        rows.append({
+            "model": row["model"], "backend": row["backend"], "precision": row["precision"],
+            "scenario": row["scenario"],
+            "threads x batch": f"{row['threads']} x {row['batch']}"
+            if isinstance(row["batch"], str) else str(row["threads"]),
+            "executed": row["executed"] if isinstance(row["executed"], str) else "n/a",
+            "headline (95% CI)": _with_interval(headline.strip(), row["95% CI"]),
+            "speed-up (95% CI)": _with_interval(_speedup_text(row["speed-up"]),
+                                                row["speed-up 95% CI"]),
+            "top-1 (95% CI)": _with_interval(_fmt(row["top1"]), row["top1 95% CI"]),
+            "vs fp32": "n/a" if _missing(row["vs fp32"]) else f"{row['vs fp32'] * 100:+.1f} pt",
+            "notes": row["notes"] or ""})
+    return pd.DataFrame(rows)
+
+
+DETAIL_COLUMNS = ["metric", "repeats", "run", "accuracy test", "p (McNemar)",
+                  "agreement with fp32", "SQNR (dB)", "peak RSS (MB)", "artifact (MB)",
+                  "runs found"]
+
+
+def detail_table(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The rest of each row (also in results.csv): how the headline was measured, the
+    paired accuracy test, fidelity, memory and size, and how many runs were found."""
+    configuration = matrix["model"] + " " + matrix["backend"] + " " + matrix["precision"] \
+        + " " + matrix["scenario"]
+    return pd.concat([configuration.rename("configuration"), matrix[DETAIL_COLUMNS]], axis=1)
+
+
 def shown(matrix: pd.DataFrame) -> pd.DataFrame:
     """The matrix without its internal columns."""
     return matrix.drop(columns=[c for c in matrix.columns if c.startswith("_")])
@@ -276,8 +324,10 @@ def formatted(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         cells = []
         for name in columns:
             value = row[name]
-            if name.startswith("speed-up") and not name.endswith("CI"):
-                cells.append("n/a" if _missing(value) else f"{value:.2f}x")
+            if isinstance(value, str):
+                cells.append(value)
+            elif name.startswith("speed-up"):
+                cells.append(_speedup_text(value))
             elif name == "vs fp32":
                 cells.append("n/a" if _missing(value) else f"{value * 100:+.1f} pt")
             elif isinstance(value, float) or value is None:

@@ -1,5 +1,4 @@
-"""MLPerf scenarios, run profiles (full / quick) and sweep matrices."""
-
-from scenarios.settings import SCENARIO_NAMES, Scenario, get_scenario
-
-__all__ = ["SCENARIO_NAMES", "Scenario", "get_scenario"]
+"""MLPerf's LoadGen concepts, as its reference harness has them: the scenarios (each with
+its SUT and headline), the query sample library, the test settings, and reading LoadGen's
+logs. A SUT drives a backend through its interface only, so this package sits below
+`backends`."""

@@ -14,44 +14,12 @@ from pathlib import Path
 import mlperf_loadgen as lg
 
 from harness.core.errors import UsageError
+from scenarios.scenario import Scenario
 
 # mlperf.conf has no entry for our three models; its ImageNet classification entry
 # ("resnet50") carries the rules an image classifier is measured under.
 MLPERF_BENCHMARK = "resnet50"
 MODES = ("performance", "accuracy")
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str  # CLI spelling
-    loadgen_name: str  # mlperf.conf / TestScenario spelling
-    headline: str  # the metric MLPerf reports for this scenario
-    quick_min_query_count: int  # the smallest count LoadGen still calls valid
-    # Samples in one query, run as one batch; None: Offline's single query of every
-    # sample, run in batches of --max-batch.
-    samples_per_query: int | None
-
-    @property
-    def loadgen(self) -> lg.TestScenario:
-        return getattr(lg.TestScenario, self.loadgen_name)
-
-    @property
-    def hint(self) -> str:
-        """What the backend should optimise for: "latency" or "throughput"."""
-        return "throughput" if self.loadgen_name == "Offline" else "latency"
-
-
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s
-    for s in (
-        # p90 early stopping needs 64 queries at zero overshoot; 100 is LoadGen's default.
-        Scenario("single-stream", "SingleStream", "latency_ms.p90", 100, 1),
-        # p99 early stopping needs at least 662 queries.
-        Scenario("multi-stream", "MultiStream", "latency_ms.p99", 662, 8),
-        Scenario("offline", "Offline", "throughput_sps", 1, None),
-    )
-}
-SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
 
 QUICK_MIN_DURATION_MS = 2000
 # The Offline query is sized as expected_qps x min_duration; asking for more than the
@@ -63,15 +31,6 @@ OFFLINE_EXPECTED_QPS_MARGIN = 1.5
 # (seen: INVALID, "Min duration satisfied: NO"). They ask for more.
 SHORT_RUN_S = 60
 SHORT_RUN_OFFLINE_MARGIN = 2.5
-
-
-def get_scenario(name: str) -> Scenario:
-    try:
-        return SCENARIOS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIO_NAMES)}"
-        ) from None
 
 
 # Settings a user.conf may set that edgebench otherwise derives from its probe.
@@ -139,17 +98,16 @@ def build_test_settings(
     if length.min_queries is not None:
         settings.min_query_count = length.min_queries
     probe_latency_s = max(probe_latency_s, 1e-6)  # a no-op toy backend measures ~0
-    latency_ns = probe_latency_s * 1e9
-    probed = {"SingleStream": ("single_stream_expected_latency_ns", int(latency_ns)),
-              "MultiStream": ("multi_stream_expected_latency_ns", int(latency_ns)),
-              "Offline": ("offline_expected_qps", probe_batch / probe_latency_s * (
-                  SHORT_RUN_OFFLINE_MARGIN if settings.min_duration_ms < SHORT_RUN_S * 1000
-                  else OFFLINE_EXPECTED_QPS_MARGIN))}
-    field, value = probed[scenario.loadgen_name]
-    if field not in from_user_conf:
-        setattr(settings, field, value)
-    if scenario.loadgen_name == "MultiStream":
-        settings.multi_stream_samples_per_query = scenario.samples_per_query
+    if scenario.expected_is_rate:  # Offline: samples per second, with a margin
+        margin = (SHORT_RUN_OFFLINE_MARGIN if settings.min_duration_ms < SHORT_RUN_S * 1000
+                  else OFFLINE_EXPECTED_QPS_MARGIN)
+        value = probe_batch / probe_latency_s * margin
+    else:  # one query's latency
+        value = int(probe_latency_s * 1e9)
+    if scenario.expected_setting not in from_user_conf:
+        setattr(settings, scenario.expected_setting, value)
+    if scenario.samples_per_query_setting:
+        setattr(settings, scenario.samples_per_query_setting, scenario.samples_per_query)
     return settings
 
 

@@ -41,8 +41,9 @@ class SingleStreamSUT:
     """One sample per query; also the base that runs a list of samples as one batch."""
 
     def __init__(self, backend: Backend, qsl: QuerySampleLibrary,
-                 outputs: OutputRecorder | None = None):
+                 outputs: OutputRecorder | None = None, max_batch: int = 1):
         self.backend, self.qsl, self.outputs = backend, qsl, outputs
+        self.max_batch = max_batch  # Offline cuts its one query into batches of this
         self.error: Exception | None = None
         self.answered_samples = 0  # read by the runner's progress line
         # Responses may come from a runtime's own threads (OpenVINO's async queue).
@@ -93,11 +94,6 @@ class MultiStreamSUT(SingleStreamSUT):
 class OfflineSUT(SingleStreamSUT):
     """One query holding every sample, cut into batches of `max_batch` that the
     backend runs as it runs best (OpenVINO keeps several in flight)."""
-
-    def __init__(self, backend: Backend, qsl: QuerySampleLibrary,
-                 outputs: OutputRecorder | None = None, max_batch: int = 8):
-        super().__init__(backend, qsl, outputs)
-        self.max_batch = max_batch
 
     def issue_queries(self, query_samples: list) -> None:
         starts = range(0, len(query_samples), self.max_batch)

@@ -47,14 +47,16 @@ def learnable_folder(folder: Path, per_class: int, seed: int) -> Path:
 
 def tensors(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
     entries = [line.split() for line in (folder / "val_map.txt").read_text().split("\n") if line]
-    x = torch.from_numpy(np.stack([preprocess_image(folder / name) for name, _ in entries]))
+    config = get_spec(TINY).input
+    x = torch.from_numpy(np.stack([preprocess_image(folder / name, config)
+                                   for name, _ in entries]))
     return x, torch.tensor([int(label) for _, label in entries])
 
 
 def train_tiny_model(train_dir: Path, steps: int = 60) -> torch.nn.Module:
     train_x, train_y = tensors(train_dir)
     torch.manual_seed(0)
-    model = get_spec(TINY).builder()
+    model = get_spec(TINY).builder_function()()
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(steps):

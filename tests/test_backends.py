@@ -151,13 +151,14 @@ def linux_aarch64_without_converter(monkeypatch):
 @pytest.mark.parametrize("precision", ["fp32", "int8-static"])
 def test_a_tflite_build_on_linux_aarch64_is_unsupported_with_the_fix(
         linux_aarch64_without_converter, tmp_path, precision):
-    from harness.measure.runner import RunConfig, run_benchmark
+    from harness.measure.config import RunConfig
+    from harness.measure.runner import run_benchmark
 
     run_dir, record = run_benchmark(RunConfig(
         model="mobilenet_v2", backend="tflite", precision=precision, quick=True,
         weights="random", calibration="synthetic", calibration_count=4,
         results_dir=tmp_path / "results", cache_dir=tmp_path / "cache"))
-    reason = record.unsupported["reason"]
+    reason = record.unsupported.reason
     assert "no Linux aarch64 wheel" in reason and "edgebench prepare" in reason
     assert "--artifacts DIR" in reason
     assert json.loads((run_dir / "result.json").read_text())["unsupported"] == {
@@ -194,7 +195,8 @@ def test_info_says_tflite_runs_only_prepared_artifacts_on_linux_aarch64(
 def test_a_pytorch_whose_linear_layer_is_wrong_is_refused(monkeypatch, tmp_path):
     """As torch's aarch64 BLAS behaved under emulation: linear off, matmul right."""
     from backends.pytorch import backend as pytorch_backend
-    from harness.measure.runner import RunConfig, run_benchmark
+    from harness.measure.config import RunConfig
+    from harness.measure.runner import run_benchmark
 
     right = torch.nn.functional.linear
     monkeypatch.setattr(torch.nn.functional, "linear",
@@ -207,7 +209,7 @@ def test_a_pytorch_whose_linear_layer_is_wrong_is_refused(monkeypatch, tmp_path)
     finally:
         monkeypatch.undo()
         pytorch_backend.linear_self_check.cache_clear()
-    reason = record.unsupported["reason"]
+    reason = record.unsupported.reason
     assert "linear layer computes wrong results on this CPU" in reason
     assert "of the output range off a float64 reference" in reason
     assert pytorch_backend.linear_self_check() is None  # this machine's torch is right

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends import BACKEND_NAMES
+from backends import BACKENDS
 from scenarios import loadgen_logs
 from tests.conftest import ROOT, run_cli, scaled, write_image
 
@@ -256,7 +256,7 @@ def test_demo_sweep_prints_a_table_of_valid_runs(demo_sweep):
     assert proc.returncode == 0, proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("mobilenet_v2")]
     assert [(row[1], row[2], row[3]) for row in rows] == [
-        (backend, precision, scenario) for backend in BACKEND_NAMES
+        (backend, precision, scenario) for backend in BACKENDS
         for precision in ("fp32", "int8-static") for scenario in ("single-stream", "offline")]
     assert all("VALID" in row and "quick" in " ".join(row) for row in rows)
     assert f"results are in {results.resolve()}/" in proc.stdout
@@ -271,7 +271,7 @@ def test_unknown_sweep_lists_choices():
 
 def test_sweep_cells_reproduce_their_config_as_run_options(tmp_path):
     from harness.cli import _run_config, build_parser
-    from harness.measure.runner import RunConfig
+    from harness.measure.config import RunConfig
     from harness.study.fresh_process import run_argv
 
     config = RunConfig(model="vgg19", backend="tflite", scenario="offline", mode="accuracy",

@@ -9,11 +9,19 @@ import pytest
 
 from backends.base import Backend, Executed
 from harness.core.datasets import SyntheticDataset
+from harness.core.zoo import InputConfig
 from harness.measure.runner import run_loadgen
 from scenarios import loadgen_logs
 from scenarios.qsl import QuerySampleLibrary
-from scenarios.settings import RunLength, build_test_settings, get_scenario
+from scenarios.scenario import get_scenario
+from scenarios.settings import RunLength, build_test_settings
 from scenarios.sut import MultiStreamSUT, OfflineSUT, OutputRecorder, SingleStreamSUT
+
+TINY_INPUT = InputConfig(size_px=4)  # 3x4x4 samples: these tests time LoadGen, not a model
+
+
+def tiny(count: int) -> SyntheticDataset:
+    return SyntheticDataset(count, input_config=TINY_INPUT)
 
 CLASSES = 10
 
@@ -72,7 +80,7 @@ def toy_class(batch):
 
 class CountingDataset(SyntheticDataset):
     def __init__(self, count):
-        super().__init__(count, size_px=4)
+        super().__init__(count, input_config=TINY_INPUT)
         self.loads = 0
 
     def sample(self, index):
@@ -99,20 +107,20 @@ def run(scenario_name, mode, backend, dataset, tmp_path, perf_count=16, outputs=
 
 def test_single_stream_issues_one_sample_per_query(tmp_path):
     backend = ToyBackend()
-    run("single-stream", "performance", backend, SyntheticDataset(32, size_px=4), tmp_path)
+    run("single-stream", "performance", backend, tiny(32), tmp_path)
     assert set(backend.batch_sizes) == {1} and len(backend.batch_sizes) >= 100
     assert loadgen_logs.read_detail(tmp_path)["result_validity"] == "VALID"
 
 
 def test_multi_stream_runs_each_query_as_one_batch_of_8(tmp_path):
     backend = ToyBackend(seconds_per_sample=0.00005)
-    run("multi-stream", "performance", backend, SyntheticDataset(32, size_px=4), tmp_path)
+    run("multi-stream", "performance", backend, tiny(32), tmp_path)
     assert set(backend.batch_sizes) == {8} and len(backend.batch_sizes) >= 662
 
 
 def test_offline_splits_its_query_into_max_batch(tmp_path):
     backend = ToyBackend()
-    run("offline", "performance", backend, SyntheticDataset(32, size_px=4), tmp_path, batch=5)
+    run("offline", "performance", backend, tiny(32), tmp_path, batch=5)
     assert max(backend.batch_sizes) == 5 and backend.batch_sizes.count(5) >= len(
         backend.batch_sizes) - 1
 
@@ -125,7 +133,7 @@ def test_qsl_holds_only_what_loadgen_asks_for(tmp_path):
 
 
 def test_accuracy_log_carries_predicted_class_as_float32(tmp_path):
-    dataset = SyntheticDataset(20, size_px=4)
+    dataset = SyntheticDataset(20, input_config=TINY_INPUT)
     outputs = OutputRecorder(len(dataset))
     run("offline", "accuracy", ToyBackend(0), dataset, tmp_path, outputs=outputs)
     predictions = loadgen_logs.read_accuracy_log(tmp_path)
@@ -140,7 +148,7 @@ def test_invalid_verdict_is_reported_verbatim(tmp_path):
     # short for the minimum duration, and LoadGen must say so.
     backend = ToyBackend(0.001)
     scenario = get_scenario("offline")
-    dataset = SyntheticDataset(16, size_px=4)
+    dataset = SyntheticDataset(16, input_config=TINY_INPUT)
     qsl = QuerySampleLibrary(dataset, 16)
     sut = OfflineSUT(backend, qsl, max_batch=8)
     settings = build_test_settings(scenario, "performance", RunLength(quick=True), 16, 100.0, 8)
@@ -152,7 +160,7 @@ def test_invalid_verdict_is_reported_verbatim(tmp_path):
 
 
 def test_offline_accepts_answers_from_runtime_threads_out_of_order(tmp_path):
-    dataset = SyntheticDataset(40, size_px=4)
+    dataset = SyntheticDataset(40, input_config=TINY_INPUT)
     outputs = OutputRecorder(len(dataset))
     sut, _ = run("offline", "accuracy", AsyncToyBackend(0), dataset, tmp_path,
                  outputs=outputs, batch=3)
@@ -162,7 +170,7 @@ def test_offline_accepts_answers_from_runtime_threads_out_of_order(tmp_path):
 
 
 def test_offline_failure_mid_stream_answers_every_sample(tmp_path):
-    dataset = SyntheticDataset(40, size_px=4)
+    dataset = SyntheticDataset(40, input_config=TINY_INPUT)
     sut, _ = run("offline", "accuracy", AsyncToyBackend(0, fail_after=4), dataset, tmp_path,
                  batch=3)
     assert isinstance(sut.error, RuntimeError) and "device lost" in str(sut.error)
@@ -175,7 +183,7 @@ def test_offline_failure_mid_stream_answers_every_sample(tmp_path):
 
 def test_backend_failure_is_kept_not_crashing_loadgen(tmp_path):
     backend = ToyBackend(fail_after=3)
-    sut, _ = run("single-stream", "performance", backend, SyntheticDataset(8, size_px=4),
+    sut, _ = run("single-stream", "performance", backend, tiny(8),
                  tmp_path)
     assert isinstance(sut.error, RuntimeError) and "device lost" in str(sut.error)
 
@@ -184,7 +192,7 @@ def test_backend_failure_is_kept_not_crashing_loadgen(tmp_path):
 def test_latencies_come_from_loadgen_trace(tmp_path, per_query):
     scenario = "multi-stream" if per_query else "offline"
     backend = ToyBackend(0.0002)
-    run(scenario, "performance", backend, SyntheticDataset(16, size_px=4), tmp_path)
+    run(scenario, "performance", backend, SyntheticDataset(16, input_config=TINY_INPUT), tmp_path)
     latencies = loadgen_logs.latencies_from_trace(tmp_path, per_query=per_query)
     detail = loadgen_logs.read_detail(tmp_path)
     if per_query:
@@ -197,7 +205,7 @@ def test_latencies_come_from_loadgen_trace(tmp_path, per_query):
 
 
 def test_qsl_batches_are_taken_into_reused_buffers_without_copies_per_query():
-    dataset = SyntheticDataset(20, size_px=4)
+    dataset = SyntheticDataset(20, input_config=TINY_INPUT)
     qsl = QuerySampleLibrary(dataset, 20, batches_in_flight=2)
     qsl.load_samples(list(range(20)))
     indices = [7, 3, 3, 19]
@@ -237,7 +245,7 @@ def test_max_batch_auto_picks_the_fastest_probed_size():
         made.append(size)
         return PeakAt8Backend(size)
 
-    choice = choose_offline_batch(make, SyntheticDataset(8, size_px=4))
+    choice = choose_offline_batch(make, tiny(8))
     assert choice["chosen"] == 8
     rates = choice["probe_samples_per_s"]
     assert max(rates, key=rates.get) == "8" and made == [int(k) for k in rates]

@@ -13,14 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-from backends import BACKEND_NAMES, get_backend_class
-from backends.recipes import PRECISIONS, BuildContext
+from backends import BACKENDS, get_backend_class
+from backends.recipes import BuildContext
 from harness.core.artifacts import ArtifactCache
 from harness.core.calibration import resolve_calibration
 from harness.core.datasets import open_dataset
+from harness.core.precisions import PRECISIONS
+from harness.core.record_parts import Metrics
 from harness.core.weights import resolve_weights
+from harness.measure.config import RunConfig
 from harness.measure.fidelity import fidelity
-from harness.measure.runner import RunConfig, run_benchmark
+from harness.measure.runner import run_benchmark
 from tests.conftest import ROOT, building, needs_tflite_converter, run_cli, scaled
 from tests.learnable import TINY, learnable_folder, register_tiny_model, train_tiny_model
 
@@ -44,8 +47,8 @@ def grid(tmp_path_factory):
     calibration."""
     results = tmp_path_factory.mktemp("grid")
     records = {}
-    for backend in BACKEND_NAMES:
-        for precision in PRECISIONS:
+    for backend in BACKENDS.names():
+        for precision in PRECISIONS.names():
             _, records[backend, precision] = run_benchmark(RunConfig(
                 model="mobilenet_v2", backend=backend, precision=precision,
                 scenario="single-stream", quick=True, weights="random", results_dir=results,
@@ -53,15 +56,15 @@ def grid(tmp_path_factory):
     return records
 
 
-@pytest.mark.parametrize("precision", PRECISIONS)
-@pytest.mark.parametrize("backend", building(BACKEND_NAMES))
+@pytest.mark.parametrize("precision", PRECISIONS.names())
+@pytest.mark.parametrize("backend", building(BACKENDS.names()))
 def test_every_backend_and_precision_runs_or_says_why_not(grid, backend, precision):
     record = grid[backend, precision]
     assert record.precision == precision and record.backend == backend
     if record.unsupported:
         assert (backend, precision) in NEVER_SUPPORTED | CPU_DEPENDENT, record.unsupported
-        assert len(record.unsupported["reason"]) > 20
-        assert record.precision_executed is None and record.metrics == {}
+        assert len(record.unsupported.reason) > 20
+        assert record.precision_executed is None and record.metrics == Metrics()
         return
     assert (backend, precision) not in NEVER_SUPPORTED
     assert record.valid is True, record.loadgen_verdict
@@ -71,15 +74,16 @@ def test_every_backend_and_precision_runs_or_says_why_not(grid, backend, precisi
         assert record.quantization is None
         return
     quantization = record.quantization
-    assert quantization["tool"]
+    assert quantization.tool
     if record.artifact is not None:
-        assert quantization["artifact_size_bytes"] == record.artifact_size_bytes > 0
+        assert quantization.artifact_size_bytes == record.artifact_size_bytes > 0
     if precision == "int8-static":
-        assert quantization["calibration_set"]["synthetic"] is True
-        assert quantization["calibration_set"]["count"] == 16
+        assert quantization.calibration_set.synthetic is True
+        assert quantization.calibration_set.count == 16
         assert any("SYNTHETIC CALIBRATION" in w for w in record.warnings)
         assert {"activations", "weights", "weight_symmetric",
-                "weight_granularity"} <= set(quantization)
+                "weight_granularity"} <= {k for k, v in quantization.model_dump().items()
+                                          if v is not None}
 
 
 def test_cpu_dependent_precisions_follow_what_the_runtime_reports(grid):
@@ -90,7 +94,7 @@ def test_cpu_dependent_precisions_follow_what_the_runtime_reports(grid):
         record = grid["openvino", capability.lower()]
         assert bool(record.unsupported) == (capability not in capabilities)
         if record.unsupported:
-            assert "OPTIMIZATION_CAPABILITIES" in record.unsupported["reason"]
+            assert "OPTIMIZATION_CAPABILITIES" in record.unsupported.reason
 
 
 @needs_tflite_converter
@@ -126,7 +130,7 @@ def trained(tmp_path_factory):
     return checkpoint, folder / "train", learnable_folder(folder / "eval", 25, seed=1)
 
 
-@pytest.mark.parametrize("backend", building(BACKEND_NAMES))
+@pytest.mark.parametrize("backend", building(BACKENDS.names()))
 def test_int8_static_keeps_the_trained_models_accuracy(trained, backend, tmp_path):
     checkpoint, calibration_dir, eval_dir = trained
     top1 = {}
@@ -135,14 +139,14 @@ def test_int8_static_keeps_the_trained_models_accuracy(trained, backend, tmp_pat
             model=TINY, backend=backend, precision=precision, mode="accuracy",
             weights=str(checkpoint), dataset=str(eval_dir), calibration=str(calibration_dir),
             calibration_count=48, results_dir=tmp_path))
-        top1[precision] = record.metrics["accuracy"]["top1"]
+        top1[precision] = record.metrics.accuracy.top1
     assert top1["fp32"] >= 0.6, f"the tiny model did not learn ({top1['fp32']})"
     assert abs(top1["int8-static"] - top1["fp32"]) <= 0.02, top1
-    fid = record.metrics["accuracy"]["fidelity"]
-    assert fid["agreement"] >= 0.95, fid
-    assert fid["samples"] == 100 and fid["reference"]["backend"] == backend
+    fid = record.metrics.accuracy.fidelity
+    assert fid.agreement >= 0.95, fid
+    assert fid.samples == 100 and fid.reference.backend == backend
     assert record.precision_executed == "int8"
-    assert record.calibration["count"] == 48
+    assert record.calibration.count == 48
 
 
 # ---- calibration ----
@@ -169,9 +173,9 @@ def test_the_run_records_both_sets(tmp_path):
         model="mobilenet_v2", backend="onnxruntime", mode="accuracy", weights="random",
         dataset=str(folder), calibration=str(folder), calibration_count=5,
         results_dir=tmp_path / "results"))
-    assert record.samples == 7 and record.dataset["excluded_for_calibration"] == 5
-    assert record.dataset["files_digest"]
-    assert record.calibration["count"] == 5 and len(record.calibration["digest"]) == 16
+    assert record.samples == 7 and record.dataset.excluded_for_calibration == 5
+    assert record.dataset.files_digest
+    assert record.calibration.count == 5 and len(record.calibration.digest) == 16
 
 
 def test_a_changed_calibration_set_rebuilds_the_artifact(tmp_path):

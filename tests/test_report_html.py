@@ -25,19 +25,27 @@ def rendered(fixture_results, tmp_path_factory):  # noqa: F811
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM,
                                          args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # a laptop's screen: the page must fit it without scrolling sideways
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(report.html.as_uri())
         page.wait_for_load_state("load")
+        widths = page.evaluate("[document.documentElement.scrollWidth, "
+                               "document.documentElement.clientWidth]")
         images = page.evaluate("Array.from(document.images).map(i => "
                                "[i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
         text = page.inner_text("body")
         page.screenshot(path=str(out / "screenshot.png"), full_page=True)
         browser.close()
-    return report, images, text, out / "screenshot.png"
+    return report, images, text, out / "screenshot.png", widths
+
+
+def test_the_page_fits_a_1366_px_screen_without_scrolling_sideways(rendered):
+    scroll_width, client_width = rendered[4]
+    assert client_width <= 1366 and scroll_width <= client_width, (scroll_width, client_width)
 
 
 def test_every_image_loads_and_the_page_is_not_blank(rendered):
-    report, images, _, screenshot = rendered
+    report, images, _, screenshot, _ = rendered
     assert images and all(loaded for _, loaded in images), images
     assert {src for src, _ in images} == set(report.figures)
     with Image.open(screenshot) as shot:
@@ -47,7 +55,7 @@ def test_every_image_loads_and_the_page_is_not_blank(rendered):
 
 
 def test_the_page_reads_like_summary_md(rendered):
-    report, _, text, _ = rendered
+    report, _, text, _, _ = rendered
     summary = report.markdown.read_text()
     assert "None" not in text and "nan" not in text.split()
     for phrase in ("n/a", "Contents:", "Speed-up over FP32 per backend and scenario",

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from harness.core.precisions import PRECISIONS as PRECISION_REGISTRY
+from harness.core.records import ResultRecord
 from reports.collect import collect, newest_per_configuration
 from reports.figures import pareto_front
 from reports.report import write_report
@@ -19,7 +21,7 @@ from reports.tables import caveats
 from tests.conftest import needs_tflite_converter, run_cli
 
 BACKENDS = ["onnxruntime", "openvino", "tflite", "pytorch"]
-PRECISIONS = ["fp32", "fp16", "int8"]
+PRECISIONS = ["fp32", "fp16", "int8-static"]
 SCENARIOS = {"single-stream": 2.0, "multi-stream": 16.0, "offline": 400.0}
 DEVICES = {"laptop": "Intel Core i7-1185G7", "raspberrypi": "Cortex-A76"}
 
@@ -60,7 +62,9 @@ def make_record(device, backend, precision, scenario, mode="performance", *, val
     }
     if unsupported:
         record["unsupported"] = {"reason": unsupported}
-    return record
+    assert precision in PRECISION_REGISTRY, precision  # a fixture names real precisions
+    # through the typed record: what it writes is what a run writes
+    return ResultRecord.model_validate(record).to_json()
 
 
 def write_run(root: Path, record: dict) -> Path:
@@ -107,7 +111,8 @@ def fixture_results(tmp_path_factory):
         # an older run of one configuration (the newest must win) and an invalid one
         write_run(folder, make_record(device, "onnxruntime", "fp32", "offline",
                                       started="2026-11-01T09:00:00"))
-        write_run(folder, make_record(device, "pytorch", "int8", "multi-stream", valid=False,
+        write_run(folder, make_record(device, "pytorch", "int8-static", "multi-stream",
+                                      valid=False,
                                       quick=True, pretrained=False,
                                       started="2026-11-21T10:00:00"))
     bad = root / "results" / "broken"
@@ -165,18 +170,34 @@ def test_tables_mark_caveats_and_pick_the_best_configuration(report):
     assert "unsupported: TFLite has no fp16 CPU kernels here" in summary
     assert "INVALID, quick, random weights" in summary
     # int8 is fastest, and only 0.8 points below fp32: it qualifies
-    assert "- best: mobilenet_v2, single-stream: onnxruntime int8" in summary
+    assert "- best: mobilenet_v2, single-stream: onnxruntime int8-static" in summary
     assert "-0.8 pt" in summary
     assert "configuration(s) run more than once: the newest run of each is shown" in summary
     # an unsupported cell has no numbers at all, not even top-1
     tflite_fp16 = table_row(summary, "| mobilenet_v2 | tflite | fp16 | single-stream |")
-    for name in ("value", "speed-up", "top1", "top1 95% CI", "vs fp32", "p (McNemar)",
-                 "peak RSS (MB)"):
+    for name in ("headline (95% CI)", "speed-up (95% CI)", "top-1 (95% CI)", "vs fp32"):
         assert tflite_fp16[name] == "n/a", (name, tflite_fp16)
+    details = table_row(summary, "| mobilenet_v2 tflite fp16 single-stream |")
+    for name in ("p (McNemar)", "peak RSS (MB)", "agreement with fp32"):
+        assert details[name] == "n/a", (name, details)
     # top-1 with its Wilson interval, and the paired test behind "within one point"
-    int8 = table_row(summary, "| mobilenet_v2 | onnxruntime | int8 | single-stream |")
-    assert int8["top1 95% CI"] == "0.683-0.739" and int8["vs fp32"] == "-0.8 pt"
-    assert int8["accuracy test"] == "McNemar exact" and int8["p (McNemar)"] == "0.007812"
+    int8 = table_row(summary, "| mobilenet_v2 | onnxruntime | int8-static | single-stream |")
+    assert int8["top-1 (95% CI)"] == "0.712 (0.683-0.739)" and int8["vs fp32"] == "-0.8 pt"
+    assert int8["headline (95% CI)"].endswith(" ms")
+    details = table_row(summary, "| mobilenet_v2 onnxruntime int8-static single-stream |")
+    assert details["accuracy test"] == "McNemar exact" and details["p (McNemar)"] == "0.007812"
+
+
+def test_the_main_table_keeps_at_most_12_columns_and_the_details_the_rest(report):
+    summary = report.markdown.read_text()
+    main = table_row(summary, "| mobilenet_v2 | onnxruntime | fp32 | offline |")
+    assert len(main) <= 12, list(main)
+    assert list(main) == ["model", "backend", "precision", "scenario", "threads x batch",
+                          "executed", "headline (95% CI)", "speed-up (95% CI)",
+                          "top-1 (95% CI)", "vs fp32", "notes"]
+    details = table_row(summary, "| mobilenet_v2 onnxruntime fp32 offline |")
+    assert {"p (McNemar)", "SQNR (dB)", "peak RSS (MB)", "artifact (MB)", "runs found"} \
+        <= set(details)
 
 
 def table_row(summary: str, start: str) -> dict[str, str]:
@@ -234,9 +255,10 @@ def test_report_of_real_demo_runs(demo_sweep, tmp_path):
     for backend in BACKENDS:
         for scenario in ("single-stream", "offline"):
             row = table_row(summary, f"| mobilenet_v2 | {backend} | int8-static | {scenario} |")
-            assert float(row["speed-up"].removesuffix("x")) > 0, (row, summary)
+            speed_up = row["speed-up (95% CI)"].split()[0]
+            assert float(speed_up.removesuffix("x")) > 0, (row, summary)
             if scenario == "offline":
-                assert row["batch"].startswith("auto: "), row
+                assert row["threads x batch"].split(" x ")[1].startswith("auto: "), row
     page = (out / "report.html").read_text()
     for name in re.findall(r'src="([^"]+)"', page):
         with Image.open(out / name) as image:
@@ -344,33 +366,33 @@ def test_runs_differing_only_in_threads_are_two_configurations(tmp_path):
 
 def test_speed_up_only_against_the_same_configuration_and_with_its_caveats(tmp_path):
     base = make_record("laptop", "openvino", "fp32", "single-stream", quick=True)
-    other_threads = make_record("laptop", "openvino", "int8", "single-stream", quick=True)
+    other_threads = make_record("laptop", "openvino", "int8-static", "single-stream", quick=True)
     other_threads["threads"] = 2
-    same = make_record("laptop", "openvino", "int8", "single-stream", quick=True,
+    same = make_record("laptop", "openvino", "int8-static", "single-stream", quick=True,
                        started="2026-11-20T12:00:00")
     for record in (base, other_threads, same):
         write_run(tmp_path / "runs", record)
     matrix = _matrix(tmp_path / "runs").set_index(["precision", "threads"])
-    assert pd.isna(matrix.loc[("int8", 2), "speed-up"])  # no fp32 run with 2 threads
+    assert pd.isna(matrix.loc[("int8-static", 2), "speed-up"])  # no fp32 run with 2 threads
     expected = (base["metrics"]["latency_ms"]["p90_early_stopping"]
                 / same["metrics"]["latency_ms"]["p90_early_stopping"])
-    assert matrix.loc[("int8", 4), "speed-up"] == pytest.approx(expected)
-    assert "baseline quick" not in matrix.loc[("int8", 4), "notes"]  # already says quick
-    full = make_record("laptop", "tflite", "int8", "single-stream")
+    assert matrix.loc[("int8-static", 4), "speed-up"] == pytest.approx(expected)
+    assert "baseline quick" not in matrix.loc[("int8-static", 4), "notes"]  # already says quick
+    full = make_record("laptop", "tflite", "int8-static", "single-stream")
     full["full_measurement"] = True
     write_run(tmp_path / "mixed", full)
     quick_base = make_record("laptop", "tflite", "fp32", "single-stream")
     quick_base["weights_pretrained"] = False
     quick_base["weights"] = full["weights"]  # same id, to make them one configuration
     write_run(tmp_path / "mixed", quick_base)
-    row = _matrix(tmp_path / "mixed").set_index("precision").loc["int8"]
+    row = _matrix(tmp_path / "mixed").set_index("precision").loc["int8-static"]
     assert "baseline random weights" in row["notes"]
 
 
 def test_best_configuration_never_picks_an_invalid_run(tmp_path):
-    for precision in ("fp32", "int8"):
+    for precision in ("fp32", "int8-static"):
         write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", precision,
-                                                 "offline", valid=precision != "int8"))
+                                                 "offline", valid=precision != "int8-static"))
         write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", precision,
                                                  "single-stream", "accuracy"))
     from reports.tables import best_configurations
@@ -383,14 +405,14 @@ def test_a_significant_drop_over_one_point_disqualifies(tmp_path):
     from reports.tables import best_configurations
 
     fp32 = make_record("laptop", "openvino", "fp32", "single-stream", "accuracy")
-    int8 = make_record("laptop", "openvino", "int8", "single-stream", "accuracy")
+    int8 = make_record("laptop", "openvino", "int8-static", "single-stream", "accuracy")
     int8["metrics"]["accuracy"]["top1"] = 0.70  # 2 points below, all 20 flips one way
     for record in (fp32, int8):
         write_run(tmp_path / "runs", record)
         write_run(tmp_path / "runs", make_record("laptop", "openvino", record["precision"],
                                                  "offline"))
     matrix = _matrix(tmp_path / "runs")
-    row = matrix[(matrix["precision"] == "int8") & (matrix["scenario"] == "offline")].iloc[0]
+    row = matrix[(matrix["precision"] == "int8-static") & (matrix["scenario"] == "offline")].iloc[0]
     assert row["vs fp32"] == pytest.approx(-0.02) and row["p (McNemar)"] < 1e-5
     assert "openvino fp32" in best_configurations(matrix)[0]
 
@@ -432,7 +454,7 @@ def test_default_device_name_keeps_two_boards_with_one_hostname_apart():
 def test_repeats_give_the_median_its_interval_and_paired_speed_ups(tmp_path):
     fp32 = [10.0, 10.4, 9.8, 10.1, 30.0]  # repeat 5 hit a noisy neighbour
     int8 = [5.0, 5.2, 4.9, 5.05, 15.0]
-    for precision, values in (("fp32", fp32), ("int8", int8)):
+    for precision, values in (("fp32", fp32), ("int8-static", int8)):
         for repeat, value in enumerate(values, start=1):
             record = make_record("laptop", "openvino", precision, "single-stream",
                                  started=f"2026-11-20T10:0{repeat}:00")
@@ -444,5 +466,5 @@ def test_repeats_give_the_median_its_interval_and_paired_speed_ups(tmp_path):
     assert matrix.loc["fp32", "95% CI"] == "9.8-30"
     assert "noisy" in matrix.loc["fp32", "notes"]
     # paired by repeat, every ratio is 2 (the noisy repeat included): a tight interval
-    assert matrix.loc["int8", "speed-up"] == pytest.approx(2.0)
-    assert matrix.loc["int8", "speed-up 95% CI"] == "2-2"
+    assert matrix.loc["int8-static", "speed-up"] == pytest.approx(2.0)
+    assert matrix.loc["int8-static", "speed-up 95% CI"] == "2-2"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.measure.runner import RunConfig, run_benchmark
+from harness.measure.config import RunConfig
+from harness.measure.runner import run_benchmark
 from reports.summary import format_run
 from reports.tables import caveats
 from tests.conftest import run_cli
@@ -20,7 +21,7 @@ def test_duration_and_min_queries_set_loadgens_minimums(tmp_path):
     assert settings["run_length"] == {"quick": False, "duration_s": 1.5, "min_queries": 70,
                                       "user_conf": None}
     assert record.full_measurement is False and record.quick is False
-    assert record.metrics["query_count"] >= 70
+    assert record.metrics.query_count >= 70
     assert "short run" in format_run(record, run_dir).splitlines()[0]
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.measure.runner import RunConfig, run_benchmark
+from harness.measure.config import RunConfig
+from harness.measure.runner import run_benchmark
 from tests.learnable import TINY, learnable_folder, register_tiny_model, tensors, train_tiny_model
 
 
@@ -34,7 +35,7 @@ def test_harness_top1_equals_pytorch_top1(tmp_path):
         cache_dir=tmp_path / "cache"))
 
     assert record.weights.startswith("file:") and record.weights_pretrained
-    assert record.metrics["accuracy"]["top1"] == pytest.approx(torch_top1)
+    assert record.metrics.accuracy.top1 == pytest.approx(torch_top1)
     harness_logits = np.load(run_dir / "outputs.npy")
     np.testing.assert_array_equal(harness_logits.argmax(1), torch_logits.argmax(1))
     np.testing.assert_allclose(harness_logits, torch_logits, atol=1e-3 * np.ptp(torch_logits))

@@ -7,7 +7,7 @@ import torch
 from harness.core import weights
 from harness.core.errors import WeightsError
 from harness.core.weights import load_checkpoint, resolve_weights
-from harness.core.zoo import build_model, registry
+from harness.core.zoo import MODELS, build_model
 from harness.core.zoo.registry import ModelSpec
 
 
@@ -96,8 +96,9 @@ def served_checkpoint(tmp_path, monkeypatch):
     served.parent.mkdir()
     blob.rename(served)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
-    spec = ModelSpec("served_mnv2", registry.mobilenet_v2, served.as_uri())
-    monkeypatch.setitem(registry._REGISTRY, spec.name, spec)
+    spec = ModelSpec("served_mnv2", "harness.core.zoo.mobilenet_v2:mobilenet_v2",
+                     served.as_uri())
+    monkeypatch.setitem(MODELS._entries, spec.name, spec)
     return served
 
 
@@ -116,8 +117,9 @@ def test_download_checks_hash_and_caches(served_checkpoint):
 def test_download_with_wrong_hash_is_rejected_and_not_cached(served_checkpoint, monkeypatch):
     wrong = served_checkpoint.with_name("tiny-00000000.pth")
     served_checkpoint.rename(wrong)
-    spec = ModelSpec("served_mnv2", registry.mobilenet_v2, wrong.as_uri())
-    monkeypatch.setitem(registry._REGISTRY, spec.name, spec)
+    spec = ModelSpec("served_mnv2", "harness.core.zoo.mobilenet_v2:mobilenet_v2",
+                     wrong.as_uri())
+    monkeypatch.setitem(MODELS._entries, spec.name, spec)
     with pytest.raises(WeightsError, match="hash"):
         resolve_weights("torchvision", "served_mnv2")
     assert not (weights.checkpoint_dir() / wrong.name).exists()

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from harness.core.errors import UsageError
-from harness.core.zoo import MODEL_NAMES, build_model, get_spec
+from harness.core.zoo import MODELS, build_model, get_spec
 
 # Published parameter counts of torchvision's models.
 TORCHVISION_PARAMETERS = {"mobilenet_v2": 3_504_872, "vgg19": 143_667_240,
@@ -39,7 +39,7 @@ TORCHVISION_KEYS = {
 }
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", MODELS.names())
 def test_architecture_matches_torchvision(name):
     model = build_model(name)
     assert sum(p.numel() for p in model.parameters()) == TORCHVISION_PARAMETERS[name]
@@ -48,7 +48,7 @@ def test_architecture_matches_torchvision(name):
         assert tuple(state[key].shape) == shape, key
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", MODELS.names())
 def test_forward_gives_logits_in_eval_mode(name):
     model = build_model(name)
     assert not model.training

@@ -84,7 +84,7 @@ class _CalibrationReader(CalibrationDataReader):
 
 
 def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
-    chosen = int8_format(ctx.options.quant_format)
+    chosen = int8_format(ctx.options["quant_format"])
     prepared = staging / "preprocessed.onnx"
     quant_pre_process(str(_fp32(ctx)), str(prepared))
     reader = _CalibrationReader(ctx)
@@ -97,7 +97,7 @@ def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
         calibrate_method={"minmax": CalibrationMethod.MinMax,
                           "entropy": CalibrationMethod.Entropy,
                           "percentile": CalibrationMethod.Percentile}[
-                              ctx.options.calibration_method],
+                              ctx.options["calibration_method"]],
     )
     prepared.unlink()
     return staging / "model.onnx"
@@ -112,14 +112,14 @@ def build_int8_dynamic(ctx: BuildContext, staging: Path) -> Path:
 
 
 def _static_record(ctx: BuildContext) -> dict:
-    chosen = int8_format(ctx.options.quant_format)
+    chosen = int8_format(ctx.options["quant_format"])
     return {"tool": f"onnxruntime.quantization.quantize_static {version('onnxruntime')}",
             "format": f"QDQ {chosen['format'].upper()}", "quant_format_choice": chosen,
             "activations": chosen["activation_type"], "weights": "int8",
             "activation_symmetric": chosen["activation_type"] == "int8",
             "weight_symmetric": True, "weight_granularity": "per-channel",
             "activation_granularity": "per-tensor",
-            "calibration_method": ctx.options.calibration_method}
+            "calibration_method": ctx.options["calibration_method"]}
 
 
 def _dynamic_record(_ctx: BuildContext) -> dict:
@@ -147,9 +147,9 @@ RECIPES: dict[str, Recipe] = {
     "int8-static": Recipe(
         "int8-static", "quant_pre_process + quantize_static: QDQ, per-channel int8 weights, "
         "calibrated activations (U8S8 on x86, S8S8 on ARM)",
-        lambda ctx: _key(ctx, settings=int8_format(ctx.options.quant_format),
-                         method=ctx.options.calibration_method),
-        build_int8_static, needs_calibration=True, quantization=_static_record),
+        lambda ctx: _key(ctx, settings=int8_format(ctx.options["quant_format"])),
+        build_int8_static, needs_calibration=True, quantization=_static_record,
+        options=("quant_format", "calibration_method")),
     "int8-dynamic": Recipe(
         "int8-dynamic", "quantize_dynamic: int8 weights, activations quantized per query",
         lambda ctx: _key(ctx, settings="dynamic QInt8"), build_int8_dynamic,

@@ -73,6 +73,7 @@ class OpenVinoBackend(Backend):
         """The runtime precision of every compute layer of the compiled model."""
         by_precision: Counter = Counter()
         layers: Counter = Counter()
+        float_note = self.recipe(self.precision).float_compute_note
         for op in self.compiled.get_runtime_model().get_ordered_ops():
             info = op.get_rt_info()
             layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
@@ -80,8 +81,8 @@ class OpenVinoBackend(Backend):
             layers[f"{layer}:{runtime}"] += 1
             if layer in COMPUTE_LAYERS:
                 precision = RUNTIME_PRECISION.get(runtime, runtime)
-                if precision == "fp32" and self.precision == "int8-dynamic":
-                    precision = "fp32 compute, int8 weights"  # decompressed as it runs
+                if precision == "fp32" and float_note:  # weights stored otherwise
+                    precision = float_note
                 by_precision[precision] += 1
         return Executed(compute_summary(by_precision), {
             "inference_precision_hint": self.compiled.get_property(

@@ -125,5 +125,7 @@ RECIPES: dict[str, Recipe] = {
                     "quantization (activations stay float)",
             "weights": "uint8 with zero point", "activations": "float",
             "weight_symmetric": False, "weight_granularity": "per-channel",
-            "calibration_method": None}),
+            "calibration_method": None},
+        # the CPU plugin decompresses the int8 weights and computes in fp32
+        float_compute_note="fp32 compute, int8 weights"),
 }

@@ -110,7 +110,7 @@ class PyTorchBackend(Backend):
                 by_precision[FLOAT_DTYPES.get(module.weight.dtype, str(module.weight.dtype))] += 1
                 modules[kind] += 1
         detail = {"compute_modules": dict(modules)}
-        if self.precision.startswith("int8"):
+        if by_precision["int8"]:  # quantized modules ran on this engine
             detail["quantized_engine"] = torch.backends.quantized.engine
         return Executed(compute_summary(by_precision), detail)
 

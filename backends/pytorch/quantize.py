@@ -25,6 +25,7 @@ from backends.onnx_export import source_key_fields
 from backends.recipes import BuildContext, Recipe
 from harness.core.artifacts import source_digest
 from harness.core.system_info import cpu_features, is_arm
+from harness.core.zoo import get_spec
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
@@ -42,16 +43,15 @@ def _quiet():
         yield
 
 
-def _example() -> tuple[torch.Tensor]:
-    return (torch.zeros(1, 3, 224, 224),)
-
-
-def fx_int8(model: torch.nn.Module, calibration_batches=None) -> torch.nn.Module:
-    """prepare_fx -> observe the calibration batches -> convert_fx, at this CPU's engine."""
+def fx_int8(model: torch.nn.Module, input_shape: tuple[int, ...],
+            calibration_batches=None) -> torch.nn.Module:
+    """prepare_fx -> observe the calibration batches -> convert_fx, at this CPU's engine;
+    `input_shape` is one sample's (C, H, W), from the model's spec."""
     engine = quantized_engine()
     torch.backends.quantized.engine = engine
+    example = (torch.zeros(1, *input_shape),)
     with _quiet():
-        prepared = prepare_fx(model.eval(), get_default_qconfig_mapping(engine), _example())
+        prepared = prepare_fx(model.eval(), get_default_qconfig_mapping(engine), example)
         with torch.inference_mode():
             for batch in calibration_batches or ():
                 prepared(torch.from_numpy(batch))
@@ -59,14 +59,15 @@ def fx_int8(model: torch.nn.Module, calibration_batches=None) -> torch.nn.Module
 
 
 def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
-    model = fx_int8(ctx.weights.build_model(ctx.model_name), ctx.calibration.batches("NCHW"))
+    model = fx_int8(ctx.weights.build_model(ctx.model_name), get_spec(ctx.model_name).input.shape,
+                    ctx.calibration.batches("NCHW"))
     torch.save(model.state_dict(), staging / "model.pt")
     return staging / "model.pt"
 
 
 def load_int8_static(ctx: BuildContext, path: Path) -> torch.nn.Module:
     """The same FX graph, uncalibrated, then the calibrated scales and int8 weights."""
-    model = fx_int8(ctx.weights.build_model(ctx.model_name))
+    model = fx_int8(ctx.weights.build_model(ctx.model_name), get_spec(ctx.model_name).input.shape)
     with _quiet():
         model.load_state_dict(torch.load(path, weights_only=True))
     return model

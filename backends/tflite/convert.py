@@ -22,6 +22,7 @@ from harness.core.artifacts import source_digest
 from harness.core.errors import Unsupported, UsageError
 from harness.core.system_info import is_arm
 from harness.core.weights import WeightsSource
+from harness.core.zoo import get_spec
 
 
 def _converter_installed() -> bool:
@@ -62,13 +63,13 @@ def _require_converter() -> None:
 
 def convert_to_tflite(
     model_name: str, weights: WeightsSource, target: Path, batch_size: int,
-    input_size: int = 224,
 ) -> Path:
     _require_converter()
     import litert_torch  # heavy (JAX and TensorFlow's converter): at build time only
 
     model = litert_torch.to_channel_last_io(weights.build_model(model_name), args=[0]).eval()
-    sample = torch.zeros(batch_size, input_size, input_size, 3)
+    channels, height, width = get_spec(model_name).input.shape
+    sample = torch.zeros(batch_size, height, width, channels)  # NHWC: channel-last I/O
     # The converter narrates each pass on stdout; its errors still raise.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")

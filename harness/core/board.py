@@ -20,6 +20,9 @@ THROTTLE_BITS = {
 OCCURRED_SHIFT = 16  # the same four conditions, "has occurred since boot"
 
 
+# how a run's warning that the board throttled begins (reports flag such runs)
+THROTTLED = "THROTTLED"
+
 def _read(root: Path, relative: str) -> str | None:
     try:
         return (root / relative).read_text(errors="replace").strip("\x00 \n")
@@ -119,5 +122,5 @@ def throttled_during(start: dict, end: dict) -> str | None:
     happened = sorted(set(after["now"]) | set(new))
     if not happened:
         return None
-    return (f"THROTTLED: the board reported {', '.join(happened)} during the run "
+    return (f"{THROTTLED}: the board reported {', '.join(happened)} during the run "
             f"({after['source']} {after['raw']}); its timings are not the board's best")

@@ -25,6 +25,7 @@ from harness.core.datasets import (
 from harness.core.errors import DatasetError, UsageError
 from harness.core.preprocess import to_layout
 from harness.core.progress import progress
+from harness.core.zoo import IMAGENET_INPUT, InputConfig
 
 DEFAULT_COUNT = 300
 SELECTION_SEED = 0  # which images of a folder calibrate: fixed, so runs are comparable
@@ -98,12 +99,15 @@ def _read_list(list_file: Path, dataset_dir: Path | None) -> list[Path]:
 
 
 def resolve_calibration(spec: str, count: int, dataset_dir: Path | None,
-                        cache_root: Path) -> CalibrationSet:
-    """`spec`: a folder, a list file or ``synthetic``; `count` images at most."""
+                        cache_root: Path, input_config: InputConfig = IMAGENET_INPUT
+                        ) -> CalibrationSet:
+    """`spec`: a folder, a list file or ``synthetic``; `count` images at most, each
+    preprocessed as the model's `input_config` says."""
     if count < 1:
         raise UsageError(f"--calibration-count must be at least 1, got {count}")
     if spec == "synthetic":
-        return CalibrationSet("synthetic", [], SyntheticDataset(count, seed=SYNTHETIC_SEED),
+        return CalibrationSet("synthetic", [], SyntheticDataset(count, seed=SYNTHETIC_SEED,
+                                                                input_config=input_config),
                               f"synthetic-seed{SYNTHETIC_SEED}-{count}")
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -122,5 +126,6 @@ def resolve_calibration(spec: str, count: int, dataset_dir: Path | None,
         raise UsageError(f"--calibration {spec}: no such folder or list file; pass an image "
                          "folder, a text file of image paths, or 'synthetic'")
     dataset = ImageFolderDataset(path if path.is_dir() else path.parent, files,
-                                 [0] * len(files), "calibration", cache_root)
+                                 [0] * len(files), "calibration", cache_root,
+                                 input_config=input_config)
     return CalibrationSet(str(path.resolve()), files, dataset, files_digest(files))

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.core.errors import DatasetError
-from harness.core.preprocess import CROP_PX, PREPROCESS_VERSION, preprocess_image
+from harness.core.preprocess import preprocess_image, preprocess_key
 from harness.core.progress import say
+from harness.core.zoo import IMAGENET_INPUT, InputConfig
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 SYNTHETIC_SEED = 0
@@ -35,7 +36,7 @@ class Dataset(ABC):
 
     @abstractmethod
     def sample(self, index: int) -> np.ndarray:
-        """The preprocessed (3, 224, 224) float32 sample at `index`."""
+        """The preprocessed (C, H, W) float32 sample at `index`."""
 
     @abstractmethod
     def describe(self) -> dict:
@@ -48,15 +49,16 @@ class Dataset(ABC):
 class SyntheticDataset(Dataset):
     """Seeded N(0, 1) tensors: each index is its own generator, so any subset is stable."""
 
-    def __init__(self, count: int, seed: int = SYNTHETIC_SEED, size_px: int = CROP_PX):
-        self.count, self.seed, self.size_px = count, seed, size_px
+    def __init__(self, count: int, seed: int = SYNTHETIC_SEED,
+                 input_config: InputConfig = IMAGENET_INPUT):
+        self.count, self.seed, self.shape = count, seed, input_config.shape
 
     def __len__(self) -> int:
         return self.count
 
     def sample(self, index: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, index])
-        return rng.standard_normal((3, self.size_px, self.size_px), dtype=np.float32)
+        return rng.standard_normal(self.shape, dtype=np.float32)
 
     def describe(self) -> dict:
         return {"name": "synthetic", "seed": self.seed, "samples": self.count, "labelled": False}
@@ -64,11 +66,13 @@ class SyntheticDataset(Dataset):
 
 class ImageFolderDataset(Dataset):
     def __init__(self, root: Path, files: list[Path], labels: list[int], layout: str,
-                 cache_root: Path, excluded_for_calibration: int = 0):
+                 cache_root: Path, excluded_for_calibration: int = 0,
+                 input_config: InputConfig = IMAGENET_INPUT):
         self.root, self.files, self.layout = root, files, layout
+        self.input_config = input_config
         self.excluded_for_calibration = excluded_for_calibration
         self.labels = np.asarray(labels, dtype=np.int64)
-        self.cache_dir = cache_root / "preprocessed" / f"v{PREPROCESS_VERSION}-{CROP_PX}"
+        self.cache_dir = cache_root / "preprocessed" / preprocess_key(input_config)
         self._cached: list[Path] = []  # preprocessed file per sample, set by prepare()
 
     def __len__(self) -> int:
@@ -81,7 +85,7 @@ class ImageFolderDataset(Dataset):
 
     def _ensure_cached(self, path: Path, cached: Path) -> None:
         if not cached.exists():
-            array = preprocess_image(path)
+            array = preprocess_image(path, self.input_config)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
             with open(tmp, "wb") as f:
                 np.save(f, array)
@@ -173,14 +177,15 @@ def list_images(root: Path) -> tuple[list[Path], list[int], str]:
 
 
 def open_dataset(spec: str, count: int | None, cache_root: Path,
-                 default_synthetic_count: int, exclude: frozenset[Path] = frozenset()
-                 ) -> Dataset:
-    """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples.
+                 default_synthetic_count: int, exclude: frozenset[Path] = frozenset(),
+                 input_config: InputConfig = IMAGENET_INPUT) -> Dataset:
+    """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples, each
+    preprocessed as `input_config` (the model's) says.
 
     `exclude` (resolved paths) leaves out images that calibrated the model.
     """
     if spec == "synthetic":
-        return SyntheticDataset(count or default_synthetic_count)
+        return SyntheticDataset(count or default_synthetic_count, input_config=input_config)
     root = Path(spec).expanduser()
     files, labels, layout = list_images(root)
     excluded = 0
@@ -198,4 +203,4 @@ def open_dataset(spec: str, count: int | None, cache_root: Path,
                                + (f" left after the {excluded} calibration images"
                                   if excluded else ""))
         files, labels = files[:count], labels[:count]
-    return ImageFolderDataset(root, files, labels, layout, cache_root, excluded)
+    return ImageFolderDataset(root, files, labels, layout, cache_root, excluded, input_config)

@@ -1,24 +1,24 @@
-"""The standard ImageNet evaluation transform, done once per image.
+"""The evaluation transform a model's input configuration describes, done once per image.
 
-Same steps and order as torchvision's ``Resize(256) + CenterCrop(224) + ToTensor +
-Normalize`` so that official checkpoints score what they are published to score.
+For the zoo's ImageNet classifiers that is torchvision's ``Resize(256) + CenterCrop(224)
++ ToTensor + Normalize``, same steps and order, so that official checkpoints score what
+they are published to score.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from harness.core.errors import DatasetError
+from harness.core.zoo import InputConfig
 
-RESIZE_SHORTER_PX = 256
-CROP_PX = 224
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(3, 1, 1)
 # Bump when the transform changes: it is part of the preprocessed-sample cache key.
 PREPROCESS_VERSION = 1
+RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 
 
 def load_rgb(path: Path) -> Image.Image:
@@ -30,25 +30,36 @@ def load_rgb(path: Path) -> Image.Image:
         raise DatasetError(f"cannot read image {path}: {exc}") from None
 
 
-def resize_and_crop(image: Image.Image, shorter_px: int = RESIZE_SHORTER_PX,
-                    crop_px: int = CROP_PX) -> Image.Image:
+def resize_and_crop(image: Image.Image, shorter_px: int, crop_px: int,
+                    interpolation: str = "bilinear") -> Image.Image:
     width, height = image.size
     # torchvision truncates the long side: int(shorter * long / short)
     if width <= height:
         size = (shorter_px, int(shorter_px * height / width))
     else:
         size = (int(shorter_px * width / height), shorter_px)
-    image = image.resize(size, Image.Resampling.BILINEAR)
+    image = image.resize(size, RESAMPLING[interpolation])
     left = int(round((size[0] - crop_px) / 2.0))
     top = int(round((size[1] - crop_px) / 2.0))
     return image.crop((left, top, left + crop_px, top + crop_px))
 
 
-def preprocess_image(path: Path) -> np.ndarray:
-    """(3, 224, 224) float32, ImageNet-normalised, channels first."""
-    image = resize_and_crop(load_rgb(path))
+def preprocess_image(path: Path, config: InputConfig) -> np.ndarray:
+    """`config.shape` float32, normalised by its mean and std, channels first."""
+    image = resize_and_crop(load_rgb(path), config.resize_shorter_px, config.size_px,
+                            config.interpolation)
     chw = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0
-    return np.ascontiguousarray((chw - IMAGENET_MEAN) / IMAGENET_STD, dtype=np.float32)
+    mean = np.array(config.mean, dtype=np.float32).reshape(-1, 1, 1)
+    std = np.array(config.std, dtype=np.float32).reshape(-1, 1, 1)
+    return np.ascontiguousarray((chw - mean) / std, dtype=np.float32)
+
+
+def preprocess_key(config: InputConfig) -> str:
+    """What the preprocessed-sample cache is keyed on: the transform and its settings."""
+    settings = (config.resize_shorter_px, config.size_px, config.interpolation, config.mean,
+                config.std)
+    return f"v{PREPROCESS_VERSION}-{config.size_px}-" + \
+        hashlib.sha256(repr(settings).encode()).hexdigest()[:8]
 
 
 def to_layout(chw: np.ndarray, layout: str) -> np.ndarray:

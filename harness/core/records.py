@@ -1,8 +1,9 @@
-"""result.json: its one typed definition, and run directories that are never
-overwritten and never half-written.
+"""result.json and failed.json: their one typed definition, and run directories that are
+never overwritten and never half-written.
 
-The runner builds a `ResultRecord`; the reports read every result.json through
-`ResultRecord.from_json`, which upgrades records of older schemas. A run writes into a
+The runner builds a `ResultRecord`; the reports and the sweep read every result.json
+through `ResultRecord.from_json`, which upgrades records of older schemas and keeps (and
+names) fields it does not know. `edgebench schema` prints the JSON Schemas. A run writes into a
 hidden staging directory; only a finished run is renamed to its final, unique name, so
 a directory that looks complete always is.
 """
@@ -13,11 +14,42 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+from pydantic import Field, model_serializer
+
+from harness.core.board import THROTTLED
+from harness.core.record_parts import (
+    BackendSettings,
+    BatchChoice,
+    CalibrationInfo,
+    Costs,
+    DatasetInfo,
+    FileRef,
+    LoadgenSettings,
+    Metrics,
+    Part,
+    Provenance,
+    Quantization,
+    SweepPlace,
+    SystemFacts,
+    UnsupportedReason,
+)
 from harness.core.system_info import default_device_name
+
+# What names a cell of a study, in this order: in run folder names, matrices, sweeps,
+# failed cells and reports alike.
+CELL_KEYS = ("model", "backend", "precision", "scenario", "mode")
+
+
+def cell_of(thing: object) -> tuple[str, ...]:
+    """The cell of a record, a config or a dict: its CELL_KEYS values."""
+    if isinstance(thing, dict):
+        return tuple(str(thing.get(key)) for key in CELL_KEYS)
+    return tuple(str(getattr(thing, key)) for key in CELL_KEYS)
+
 
 RESULT_FILE = "result.json"
 FAILED_FILE = "failed.json"  # a sweep's cell that crashed, hung or was refused
@@ -26,8 +58,7 @@ STAGING_PREFIX = ".partial-"
 SCHEMA_VERSION = 2
 
 
-@dataclass
-class ResultRecord:
+class ResultRecord(Part):
     """One run, measured or recorded as unsupported. Units are in the names."""
 
     # -- what was asked: the configuration (see `configuration`)
@@ -43,54 +74,57 @@ class ResultRecord:
     batch_size: int | None
     weights: str  # an id: "torchvision", "random:0", "file:<sha256>"
     weights_pretrained: bool
-    dataset: dict  # name, path, count, files_digest, ...
+    dataset: DatasetInfo
     samples: int
     backend_version: str | None
     edgebench_version: str
     started_at: str
-    system: dict
+    system: SystemFacts
     # -- what happened
     max_batch: int | None = None  # Offline's batch size ("auto" resolved)
-    batch_choice: dict | None = None  # Offline --max-batch auto: the probe behind the choice
-    calibration: dict | None = None
-    unsupported: dict | None = None  # {"reason": ...}: the precision cannot run here
+    batch_choice: BatchChoice | None = None
+    calibration: CalibrationInfo | None = None
+    unsupported: UnsupportedReason | None = None  # the precision cannot run here
     precision_executed: str | None = None  # read back from the runtime
-    executed: dict | None = None
-    quantization: dict | None = None
+    executed: dict[str, Any] | None = None  # the runtime's own operator counts
+    quantization: Quantization | None = None
     valid: bool | None = None  # LoadGen's verdict; None for accuracy runs
     loadgen_verdict: str | None = None
-    metrics: dict = field(default_factory=dict)
-    latencies_file: dict | None = None  # {"path", "unit", "per"}
-    predictions_file: dict | None = None  # accuracy: {"path"}: per-sample predicted, label
+    metrics: Metrics = Field(default_factory=Metrics)
+    latencies_file: FileRef | None = None
+    predictions_file: FileRef | None = None  # accuracy: per-sample predicted, label
     loadgen_version: str | None = None
-    loadgen_settings: dict | None = None
+    loadgen_settings: LoadgenSettings | None = None
     full_measurement: bool = False  # MLPerf's minimum duration and query count met
-    backend_settings: dict | None = None
+    backend_settings: BackendSettings | None = None
     artifact: str | None = None
     artifact_size_bytes: int | None = None
-    artifact_provenance: dict | None = None  # --artifacts: the prepared folder's record
-    costs: dict = field(default_factory=dict)
+    artifact_provenance: Provenance | None = None  # --artifacts: the prepared folder's record
+    costs: Costs = Field(default_factory=Costs)
     emulated: bool = False
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = []
     duration_s: float | None = None
     sweep_tag: str | None = None  # the sweep's tag for this run (finds it again on resume)
-    sweep: dict | None = None  # {"id", "repeat", "of"}: a repeated measurement's place
+    sweep: SweepPlace | None = None
     schema_version: int = SCHEMA_VERSION
 
-    def to_json(self) -> dict:
-        return asdict(self)
+    @model_serializer(mode="wrap")
+    def _every_field(self, handler):
+        return handler(self)  # the record itself writes every field, null or not
 
     @classmethod
     def from_json(cls, data: dict) -> tuple[ResultRecord, list[str]]:
         """The record, upgraded to this schema, and (for a record of an older schema) the
-        names of fields it lacked that took their defaults. Raises KeyError/TypeError if
-        it is not ours."""
+        names of fields it lacked that took their defaults. A field this edgebench does
+        not know is kept (`unknown_fields()` names it). Raises ValueError (pydantic's
+        ValidationError) if it is not a result record."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a result record is a JSON object, not {type(data).__name__}")
         old = data.get("schema_version", 1) < SCHEMA_VERSION
-        upgraded = _upgrade(dict(data))
-        missing = [f.name for f in fields(cls) if f.name not in data] if old else []
-        known = {f.name for f in fields(cls)}
-        record = cls(**{k: v for k, v in upgraded.items() if k in known})
-        record.schema_version = SCHEMA_VERSION
+        upgraded = _upgrade(dict(data)) if old else dict(data)
+        missing = [name for name in cls.model_fields if name not in data] if old else []
+        upgraded["schema_version"] = SCHEMA_VERSION
+        record = cls.model_validate(upgraded)
         return record, [name for name in missing if name != "schema_version"]
 
     @classmethod
@@ -114,9 +148,40 @@ class ResultRecord:
     @property
     def dataset_id(self) -> str:
         """Which samples: the name, the count and a digest of the files when known."""
-        digest = self.dataset.get("files_digest")
-        return f"{self.dataset.get('name', '?')}:{self.samples}" + (
-            f":{digest[:12]}" if digest else "")
+        digest = self.dataset.files_digest
+        return f"{self.dataset.name}:{self.samples}" + (f":{digest[:12]}" if digest else "")
+
+    @property
+    def throttled(self) -> bool:
+        return any(w.startswith(THROTTLED) for w in self.warnings)
+
+
+TAIL_LINES = 50  # of a failed child's output, kept in its failed.json
+
+
+class FailedCell(Part):
+    """failed.json: a sweep's cell that crashed, hung, timed out or was refused."""
+
+    cell: dict[str, Any]  # the `edgebench run` options of the cell
+    repeat: int | None = None
+    failed_at: str | None = None  # older files: unknown
+    edgebench_version: str | None = None
+    reason: str
+    exit_code: int | None = None
+    signal: str | None = None
+    timed_out: bool = False
+    elapsed_s: float | None = None
+    last_50_lines: list[str] = []  # the child's output's last TAIL_LINES lines
+
+    @classmethod
+    def read(cls, path: Path) -> FailedCell:
+        return cls.model_validate(json.loads(path.read_text()))
+
+
+def json_schemas() -> dict[str, dict]:
+    """The JSON Schema of each file edgebench writes for a run."""
+    return {RESULT_FILE: ResultRecord.model_json_schema(),
+            FAILED_FILE: FailedCell.model_json_schema()}
 
 
 def _upgrade(data: dict) -> dict:

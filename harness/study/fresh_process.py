@@ -24,28 +24,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 
 from harness.core.errors import EXIT_INTERRUPTED, EdgebenchError
-from harness.core.records import RESULT_FILE, ResultRecord, write_json_atomic
-from harness.measure.runner import RunConfig
-
-ANSWER_OPTION = "--answer-file"  # hidden option of `edgebench run`
-TAIL_LINES = 50  # of a failed child's output, kept in its failed.json
-
-
-def run_argv(config: RunConfig) -> list[str]:
-    """The `edgebench run` options that reproduce `config`."""
-    argv = []
-    for field in fields(RunConfig):
-        value = getattr(config, field.name)
-        option = "--results" if field.name == "results_dir" else \
-            "--" + field.name.replace("_", "-")
-        if value is None or value is False:
-            continue
-        argv += [option] if value is True else [option, str(value)]
-    return argv
+from harness.core.records import RESULT_FILE, TAIL_LINES, ResultRecord, write_json_atomic
+from harness.measure.config import ANSWER_OPTION, RunConfig, to_argv
 
 
 def write_answer(path: Path, run_dir: Path | None = None, error: str | None = None,
@@ -69,7 +52,7 @@ class CellFailed(EdgebenchError):
     def record(self) -> dict:
         return {"reason": str(self), "exit_code": self.exit_code, "signal": self.signal_name,
                 "timed_out": self.timed_out, "elapsed_s": round(self.elapsed_s, 1),
-                f"last_{TAIL_LINES}_lines": self.tail}
+                "last_50_lines": self.tail}
 
 
 def _relay(stream, tail: deque) -> None:
@@ -152,7 +135,7 @@ def run_in_fresh_process(config: RunConfig, timeout_s: float | None = None,
                          on_start: Callable[[int], None] | None = None,
                          ) -> tuple[Path, ResultRecord]:
     """`run_benchmark(config)` in a child process; its progress goes to our stderr."""
-    answer = run_child([sys.executable, "-m", "harness", "run", *run_argv(config)],
+    answer = run_child([sys.executable, "-m", "harness", "run", *to_argv(config)],
                        timeout_s, on_start)
     run_dir = Path(answer["run_dir"])
     try:

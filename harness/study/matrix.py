@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import re
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,27 +40,42 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from backends import BACKEND_NAMES
-from backends.recipes import PRECISIONS
+from backends.options import RECIPE_OPTIONS
 from harness.core.errors import UsageError
-from harness.core.zoo import MODEL_NAMES
-from scenarios.settings import MODES, SCENARIO_NAMES
+from harness.core.records import CELL_KEYS, cell_of
+from harness.measure.config import field_types, is_axis, options
 
 MATRIX_DIR = Path(__file__).resolve().parent / "matrices"
-AXES = {"model": MODEL_NAMES, "backend": BACKEND_NAMES, "precision": PRECISIONS,
-        "scenario": SCENARIO_NAMES, "mode": MODES}
-# option -> (type, what it means); each is a RunConfig field unless the sweep uses it
-OPTIONS: dict[str, type | tuple[type, ...]] = {
-    "quick": bool, "duration": (int, float), "min_queries": int, "user_conf": str,
-    "dataset": str, "count": int, "weights": str, "threads": int, "max_batch": (int, str),
-    "calibration": str, "calibration_count": int, "calibration_method": str,
-    "quant_format": str, "device_name": str,
-    # the sweep's own
-    "repeat": int, "cooldown": (int, float), "cell_timeout": (int, float),
-}
-PATH_OPTIONS = ("dataset", "calibration", "user_conf")
-SWEEP_OPTIONS = ("repeat", "cooldown")  # of the whole sweep: [options] only
-CELL_OPTIONS = ("cell_timeout",)  # how the sweep treats a cell, not how it runs
+# the sweep's own keys: of the whole sweep ([options] only), and how it treats a cell
+SWEEP_OPTIONS: dict[str, tuple[type, ...]] = {"repeat": (int,), "cooldown": (int, float)}
+CELL_OPTIONS: dict[str, tuple[type, ...]] = {"cell_timeout": (int, float)}
+
+
+def _toml_types(annotation) -> tuple[type, ...]:
+    """What TOML values a RunConfig field's annotation accepts (paths are strings, and a
+    float takes an integer)."""
+    members = [t for t in typing.get_args(annotation) if t is not type(None)] or [annotation]
+    accepted = {str if t is Path else t for t in members}
+    return tuple(sorted(accepted | ({int} if float in accepted else set()), key=str))
+
+
+def _axes() -> dict[str, tuple[str, ...]]:
+    """The axes a matrix multiplies, each with its choices: RunConfig's axis fields."""
+    return {f.name: f.metadata["option"].choices() for f in options() if is_axis(f)}
+
+
+def _option_types() -> dict[str, tuple[type, ...]]:
+    """Every [options] key with the TOML types it takes."""
+    types = field_types()
+    return {**{f.name: _toml_types(types[f.name]) for f in options()
+               if f.metadata["option"].matrix and not is_axis(f)},
+            **{name: (option.type,) for name, option in RECIPE_OPTIONS.items()},
+            **SWEEP_OPTIONS, **CELL_OPTIONS}
+
+
+AXES = _axes()
+OPTIONS = _option_types()
+PATH_OPTIONS = tuple(f.name for f in options() if f.metadata["option"].path)
 TOP_LEVEL = ("description", "axes", "options", "exclude", "extra")
 
 
@@ -76,8 +92,7 @@ class Cell:
 
     def run_options(self) -> dict:
         """What `edgebench run` takes for this cell."""
-        return {"model": self.model, "backend": self.backend, "precision": self.precision,
-                "scenario": self.scenario, "mode": self.mode,
+        return {**dict(zip(CELL_KEYS, cell_of(self), strict=True)),
                 **{k: v for k, v in self.options if k not in CELL_OPTIONS}}
 
     @property
@@ -94,7 +109,7 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return f"{self.model} {self.backend} {self.precision} {self.scenario} {self.mode}"
+        return " ".join(cell_of(self))
 
 
 @dataclass
@@ -221,7 +236,7 @@ def _options(options: dict, source: _Source, base: Path) -> dict:
             raise source.error(f"unknown option {key!r}; choose from: {', '.join(OPTIONS)}",
                                key)
         if not isinstance(value, OPTIONS[key]) or (isinstance(value, bool)
-                                                   and OPTIONS[key] is not bool):
+                                                   and bool not in OPTIONS[key]):
             raise source.error(f"option {key} = {value!r} has the wrong type", key)
         if key in PATH_OPTIONS and value != "synthetic" and not Path(value).is_absolute():
             value = str((base / value).resolve())

@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -32,14 +32,17 @@ from harness.core.records import (
     FAILED_FILE,
     RESULT_FILE,
     STAGING_PREFIX,
+    FailedCell,
     ResultRecord,
+    cell_of,
     finalize,
     make_staging_dir,
     run_name,
     utc_now,
     write_json_atomic,
 )
-from harness.measure.runner import RunConfig, validate
+from harness.measure.config import RunConfig
+from harness.measure.plan import check
 from harness.study.fresh_process import CellFailed, run_in_fresh_process
 from harness.study.matrix import AXES, Cell, Matrix, Selection
 from scenarios.settings import QUICK_MIN_DURATION_MS
@@ -76,9 +79,7 @@ class PlannedRun:
     @property
     def key(self) -> str:
         """Same configuration and edgebench version, same repeat: the same planned run."""
-        identity = {f.name: str(getattr(self.config, f.name)) for f in fields(RunConfig)
-                    if f.name not in ("results_dir", "cache_dir", "sweep_tag")}
-        digest = hashlib.sha256(json.dumps([identity, harness.__version__],
+        digest = hashlib.sha256(json.dumps([self.config.identity(), harness.__version__],
                                            sort_keys=True).encode()).hexdigest()[:16]
         return f"{digest}-r{self.repeat_index + 1}"
 
@@ -126,10 +127,11 @@ class Manifest:
         self.save()
 
 
-def plan(matrix: Matrix, overrides: dict, results_dir: Path, cache_dir: Path | None,
-         selection: Selection, repeat: int | None) -> list[PlannedRun]:
+def plan(matrix: Matrix, overrides: dict, selection: Selection,
+         repeat: int | None) -> list[PlannedRun]:
     """Every run of the sweep in the order it executes: repeats interleaved, accuracy
-    cells once (their result does not vary run to run)."""
+    cells once (their result does not vary run to run). `overrides` are RunConfig values
+    (and recipe options) given over the matrix's, the results folder among them."""
     repeats = repeat or matrix.repeat
     cells = selection.cells(matrix)
     planned = []
@@ -138,10 +140,8 @@ def plan(matrix: Matrix, overrides: dict, results_dir: Path, cache_dir: Path | N
             times = repeats if cell.mode == "performance" else 1
             if index >= times:
                 continue
-            options = {**cell.run_options(),
-                       **{k: v for k, v in overrides.items() if v is not None}}
-            config = RunConfig(**options, results_dir=results_dir, cache_dir=cache_dir)
-            validate(config)  # every cell checked before the first one runs
+            config = RunConfig.from_options({**cell.run_options(), **overrides})
+            check(config)  # every cell checked before the first one runs
             planned.append(PlannedRun(cell, index, times, config))
     return planned
 
@@ -236,13 +236,12 @@ def _adopt_finished(manifest: Manifest, results_dir: Path) -> None:
 
 def _write_failure(results_dir: Path, run: PlannedRun, failure: dict) -> Path:
     failed_at = utc_now()
-    name = run_name([run.cell.model, run.cell.backend, run.cell.precision,
-                     run.cell.scenario, run.cell.mode, "failed"], failed_at)
+    name = run_name([*cell_of(run.cell), "failed"], failed_at)
     staging = make_staging_dir(results_dir, name)
-    write_json_atomic(staging / FAILED_FILE, {
-        "cell": run.cell.run_options(), "repeat": run.repeat_index + 1,
-        "failed_at": failed_at.isoformat(timespec="seconds"),
-        "edgebench_version": harness.__version__, **failure})
+    record = FailedCell(cell=run.cell.run_options(), repeat=run.repeat_index + 1,
+                        failed_at=failed_at.isoformat(timespec="seconds"),
+                        edgebench_version=harness.__version__, **failure)
+    write_json_atomic(staging / FAILED_FILE, record.to_json())
     return finalize(staging, name)
 
 
@@ -340,7 +339,7 @@ def _done_outcome(run: PlannedRun, state: dict) -> Outcome:
 
 def _run_one(run: PlannedRun, manifest: Manifest, cell_timeout_s: float | None) -> Outcome:
     tag = run.tag(manifest.sweep_id)
-    config = RunConfig(**{**asdict(run.config), "sweep_tag": tag})
+    config = run.config.with_(sweep_tag=tag)
     manifest.set(run, state="running", tag=tag, pid=None)
     timeout = cell_timeout_s or run.cell.timeout_s or default_timeout_s(config)
     started = time.monotonic()

@@ -5,6 +5,15 @@ loads into these modules with ``strict=True``; torchvision itself is not usable
 with the pinned torch, which is why the architectures live here.
 """
 
-from harness.core.zoo.registry import MODEL_NAMES, ModelSpec, build_model, get_spec, register_model
+from harness.core.zoo.registry import (
+    IMAGENET_INPUT,
+    MODELS,
+    InputConfig,
+    ModelSpec,
+    build_model,
+    get_spec,
+    register_model,
+)
 
-__all__ = ["MODEL_NAMES", "ModelSpec", "build_model", "get_spec", "register_model"]
+__all__ = ["IMAGENET_INPUT", "MODELS", "InputConfig", "ModelSpec", "build_model", "get_spec",
+           "register_model"]

@@ -1,80 +1,101 @@
-"""Registry of model names -> builder and the official checkpoint that fits it."""
+"""Registry of model names -> builder, input configuration and official checkpoint."""
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
+from harness.core.registry import Registry
 
-from harness.core.errors import UsageError
-from harness.core.zoo.densenet import densenet121
-from harness.core.zoo.mobilenet_v2 import mobilenet_v2
-from harness.core.zoo.vgg import vgg19
+# torchvision's ImageNet normalisation, which its checkpoints are published under
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """What a model takes and how an image becomes that, as `timm`'s `pretrained_cfg`
+    says it: preprocessing, the ONNX export and the TFLite conversion all read it."""
+
+    channels: int = 3
+    size_px: int = 224  # square input, after the centre crop
+    resize_shorter_px: int = 256  # the shorter side before the crop
+    interpolation: str = "bilinear"
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    layout: str = "NCHW"  # of the source model's input
+    num_classes: int = 1000
+    label_offset: int = 0  # 1 for a model with a background class at index 0
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """One sample, channels first: (C, H, W)."""
+        return (self.channels, self.size_px, self.size_px)
+
+
+# what the zoo's ImageNet classifiers take, torchvision's way
+IMAGENET_INPUT = InputConfig()
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    builder: Callable[..., torch.nn.Module]
+    # the function that builds the architecture, or "module:function" to import it on
+    # first use (so listing the zoo imports no torch)
+    builder: Callable[..., object] | str
     # torchvision's IMAGENET1K_V1 checkpoint; the 8 hex digits after the last '-'
     # in the file name are the sha256 prefix torch.hub checks. None: no official one.
     checkpoint_url: str | None
-    input_size: int = 224
-    num_classes: int = 1000
+    input: InputConfig = IMAGENET_INPUT
+
+    @property
+    def num_classes(self) -> int:
+        return self.input.num_classes
+
+    def builder_function(self) -> Callable[..., object]:
+        if callable(self.builder):
+            return self.builder
+        module, _, name = self.builder.partition(":")
+        return getattr(importlib.import_module(module), name)
 
     @property
     def architecture_code(self) -> tuple[Callable, str]:
         """(the function that builds the model, its fixed arguments): with the source of
         that function, what decides the architecture; part of artifact cache keys."""
-        function, arguments = self.builder, ""
+        function, arguments = self.builder_function(), ""
         while isinstance(function, functools.partial):
             arguments = f"{function.args}{sorted(function.keywords.items())}{arguments}"
             function = function.func
         return function, f"{function.__module__}.{function.__qualname__}{arguments}"
 
 
-_REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "mobilenet_v2",
-            mobilenet_v2,
-            "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
-        ),
-        ModelSpec("vgg19", vgg19, "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"),
-        ModelSpec(
-            "densenet121",
-            densenet121,
-            "https://download.pytorch.org/models/densenet121-a639ec97.pth",
-        ),
-    )
-}
-
-MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+MODELS: Registry[ModelSpec] = Registry("model")
+for _spec in (
+    ModelSpec("mobilenet_v2", "harness.core.zoo.mobilenet_v2:mobilenet_v2",
+              "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth"),
+    ModelSpec("vgg19", "harness.core.zoo.vgg:vgg19",
+              "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"),
+    ModelSpec("densenet121", "harness.core.zoo.densenet:densenet121",
+              "https://download.pytorch.org/models/densenet121-a639ec97.pth"),
+):
+    MODELS.register(_spec.name, _spec)
 
 
 def register_model(spec: ModelSpec) -> None:
     """Add a model (e.g. a reduced-width variant in tests); names stay unique."""
-    if spec.name in _REGISTRY:
-        raise ValueError(f"model {spec.name!r} is already registered")
-    _REGISTRY[spec.name] = spec
+    MODELS.register(spec.name, spec)
 
 
 def get_spec(name: str) -> ModelSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}"
-        ) from None
+    return MODELS.get(name)
 
 
-def build_model(name: str, **overrides) -> torch.nn.Module:
+def build_model(name: str, **overrides):
     """Build the architecture `name` with freshly initialised weights, in eval mode.
 
     `overrides` reach the builder (e.g. ``width_mult`` or ``num_classes``); tests use
     them for small models, the CLI never does.
     """
-    return get_spec(name).builder(**overrides).eval()
+    return get_spec(name).builder_function()(**overrides).eval()

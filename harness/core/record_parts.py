@@ -1,0 +1,246 @@
+"""The parts of a result record, typed all the way down.
+
+pydantic, because it is the well-kept library that does all three things a record needs:
+it checks a record as it is read (a malformed file is an error naming the field, not a
+KeyError three modules later), it keeps a field it does not know (reported, never
+dropped), and it writes the JSON Schema `edgebench schema` prints.
+
+Three parts stay open bags on purpose: `executed` (the runtime's own operator counts, in
+its own vocabulary), and the runtime-specific keys of `quantization` and
+`backend_settings` beside their common typed fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, model_serializer
+
+
+class Part(BaseModel):
+    """A typed part of a record. A key it does not know is kept and, unless the part is
+    open by design (`OPEN`), reported by `unknown_fields`."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    OPEN: ClassVar[bool] = False
+
+    @model_serializer(mode="wrap")
+    def _without_unset_nones(self, handler):
+        # A part writes the keys it was given: an Offline run's metrics have no
+        # latency_ms key rather than "latency_ms": null.
+        data = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k in self.model_fields_set}
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json")
+
+    def unknown_fields(self, where: str = "") -> list[str]:
+        """Dotted names of the keys this part (and the parts inside it) does not know."""
+        found = [] if self.OPEN else [f"{where}{key}" for key in (self.model_extra or {})]
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Part):
+                found += value.unknown_fields(f"{where}{name}.")
+        return found
+
+
+class Percentiles(Part):
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    p99_9: float | None = None
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class LatencyMs(Percentiles):
+    """Query latencies; the early-stopping estimates are MLPerf's headlines."""
+
+    p90_early_stopping: float | None = None
+    p99_early_stopping: float | None = None
+
+
+class FidelityReference(Part):
+    kind: str
+    backend: str
+    precision: str
+    artifact: str | None = None
+
+
+class Fidelity(Part):
+    """A quantized run's logits against the reference precision's, same samples."""
+
+    agreement: float | None = None  # share of samples with the same top-1
+    sqnr_db: float | None = None
+    samples: int | None = None
+    reference: FidelityReference | None = None
+
+
+class Accuracy(Part):
+    top1: float | None = None
+    top5: float | None = None
+    count: int | None = None
+    logged: int | None = None  # samples LoadGen logged an answer for
+    fidelity: Fidelity | None = None
+
+
+class Metrics(Part):
+    query_count: int | None = None
+    latency_ms: LatencyMs | None = None  # SingleStream, MultiStream
+    # Offline: each sample's time from the start of its one query, not a query latency
+    sample_latency_ms: Percentiles | None = None
+    throughput_sps: float | None = None
+    throughput_basis: str | None = None
+    accuracy: Accuracy | None = None  # accuracy mode
+
+
+class Costs(Part):
+    """What a deployment pays besides speed."""
+
+    build_s: float | None = None
+    load_s: float | None = None
+    first_inference_ms: float | None = None
+    first_inference_batch: int | None = None
+    peak_memory_scope: str | None = None
+    vm_hwm_mb: float | None = None
+    ru_maxrss_mb: float | None = None
+    peak_rss_mb: float | None = None
+    artifact_size_bytes: int | None = None
+
+
+class Throttling(Part):
+    source: str | None = None
+    raw: str | None = None
+    now: list[str] = []
+    since_boot: list[str] = []
+
+
+class BoardFacts(Part):
+    soc_temperature_c: float | None = None
+    cpu_frequency: dict[str, Any] | None = None  # governor and kHz, as the kernel reports
+    throttling: Throttling | None = None
+
+
+class SystemFacts(Part):
+    emulation: str | None = None
+    cpu: str | None = None
+    board: str | None = None
+    arch: str | None = None
+    cores_physical: int | None = None
+    cores_logical: int | None = None
+    cores_usable: int | None = None
+    cores_usable_basis: str | None = None
+    isa_flags: list[str] = []
+    memory_gb: float | None = None
+    os: str | None = None
+    python: str | None = None
+    hostname: str | None = None
+    board_facts: BoardFacts | None = None
+    board_facts_end: BoardFacts | None = None
+
+
+class DatasetInfo(Part):
+    name: str = "unknown"
+    samples: int | None = None
+    labelled: bool | None = None
+    seed: int | None = None  # synthetic
+    path: str | None = None  # an image folder
+    layout: str | None = None
+    files_digest: str | None = None
+    excluded_for_calibration: int | None = None
+
+
+class CalibrationInfo(Part):
+    source: str | None = None
+    count: int
+    digest: str
+    synthetic: bool
+
+
+class Quantization(Part):
+    """How the artifact was quantized; a runtime adds keys of its own (open)."""
+
+    OPEN: ClassVar[bool] = True
+    tool: str | None = None
+    format: str | None = None
+    weights: str | None = None
+    activations: str | None = None
+    weight_symmetric: bool | None = None
+    weight_granularity: str | None = None
+    calibration_method: str | None = None
+    options: dict[str, Any] | None = None  # the recipe options it was built with
+    calibration_set: CalibrationInfo | None = None
+    artifact_size_bytes: int | None = None
+
+
+class BackendSettings(Part):
+    """The runtime options that shaped the measurement; a runtime adds its own (open)."""
+
+    OPEN: ClassVar[bool] = True
+    threads_requested: int | None = None
+    threads_read_back: int | str | None = None  # or why the runtime cannot say
+    hint: str | None = None
+    batch_size: int | None = None
+
+
+class RunLengthRecord(Part):
+    quick: bool = False
+    duration_s: float | None = None
+    min_queries: int | None = None
+    user_conf: dict[str, str] | None = None  # path and sha256
+
+
+class LoadgenSettings(Part):
+    mlperf_conf_benchmark: str | None = None
+    min_duration_ms: int | None = None
+    min_query_count: int | None = None
+    performance_sample_count_override: int | None = None
+    single_stream_expected_latency_ns: float | None = None
+    multi_stream_expected_latency_ns: float | None = None
+    offline_expected_qps: float | None = None
+    multi_stream_samples_per_query: int | None = None
+    full_measurement: bool = False
+    run_length: RunLengthRecord | None = None
+
+
+class BatchChoice(Part):
+    """Offline --max-batch auto: the probe behind the choice."""
+
+    asked: str = "auto"
+    chosen: int
+    probe_samples_per_s: dict[str, float] = {}
+    candidates: list[int] = []
+    method: str | None = None
+
+
+class FileRef(Part):
+    path: str
+    unit: str | None = None
+    per: str | None = None  # "query" or "sample"
+    arrays: list[str] | None = None
+
+
+class UnsupportedReason(Part):
+    reason: str
+
+
+class SweepPlace(Part):
+    """A repeated measurement's place: which sweep, which repeat of how many."""
+
+    id: str
+    repeat: int
+    of: int
+
+
+class Provenance(Part):
+    """An artifact built elsewhere (`edgebench prepare`): where, when, by what."""
+
+    prepared_folder: str
+    prepared_at: str
+    prepared_on: dict[str, Any] = {}
+    prepared_by: str | None = None
+    runtime_version_at_prepare: str | None = None
+    key: dict[str, Any] = {}
+    files: dict[str, str] = {}

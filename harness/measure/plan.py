@@ -1,0 +1,125 @@
+"""A run's plan, made once from its configuration: the scenario, the backend, the weights,
+the calibration set, and which artifacts the run needs and how each is built.
+
+`edgebench run` measures from it; `edgebench prepare` builds every artifact it names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backends import get_backend_class
+from backends.base import Backend
+from backends.recipes import BuildContext
+from harness.core.artifacts import ArtifactCache
+from harness.core.calibration import CalibrationSet, resolve_calibration
+from harness.core.errors import UsageError
+from harness.core.precisions import reference_precision
+from harness.core.prepared import PreparedArtifacts
+from harness.core.weights import WeightsSource, resolve_weights
+from harness.core.zoo import InputConfig, get_spec
+from harness.measure.config import AUTO, RunConfig
+from harness.measure.probe import OFFLINE_BATCH_CANDIDATES
+from scenarios.scenario import Scenario, get_scenario
+
+
+@dataclass(frozen=True)
+class ArtifactNeed:
+    """One artifact a run loads: a precision of its backend at a batch size."""
+
+    precision: str
+    batch_size: int
+    why: str  # "measured", "batch probe", "fidelity reference"
+
+
+def check(config: RunConfig) -> Scenario:
+    """Every rule on the configuration, with the backend's own (calibration); nothing
+    slow. Returns the scenario."""
+    config.validate()
+    backend_class = get_backend_class(config.backend)
+    recipe = backend_class.recipe(config.precision)
+    if recipe.needs_calibration and config.calibration is None and config.artifacts is None \
+            and not backend_class.unsupported_reason(config.precision):
+        raise UsageError(
+            f"{config.precision} on {config.backend} needs calibration images: pass "
+            "--calibration DIR|LIST (e.g. the dataset folder; its calibration images are "
+            "then left out of the evaluation), or --calibration synthetic")
+    return get_scenario(config.scenario)
+
+
+@dataclass
+class RunPlan:
+    config: RunConfig
+    scenario: Scenario
+    backend_class: type[Backend]
+    cache: ArtifactCache
+    weights: WeightsSource
+    calibration: CalibrationSet | None
+    context: BuildContext = field(init=False)
+
+    def __post_init__(self) -> None:
+        prepared = self.config.artifacts
+        self.context = BuildContext(
+            self.config.model, self.weights, self.cache, calibration=self.calibration,
+            options=self.config.recipe_options,
+            prepared=PreparedArtifacts(prepared) if prepared else None)
+
+    @classmethod
+    def of(cls, config: RunConfig, cache: ArtifactCache | None = None) -> RunPlan:
+        scenario = check(config)
+        cache = cache or ArtifactCache(config.cache_dir)
+        return cls(config, scenario, get_backend_class(config.backend), cache,
+                   resolve_weights(config.weights, config.model),
+                   calibration_of(config, cache))
+
+    @property
+    def input_config(self) -> InputConfig:
+        """How the model's samples are laid out and preprocessed (its spec says)."""
+        return get_spec(self.config.model).input
+
+    @property
+    def unsupported_reason(self) -> str | None:
+        """Why this machine cannot run the precision, known before building anything."""
+        return self.backend_class.unsupported_reason(self.config.precision)
+
+    @property
+    def needs_fidelity(self) -> bool:
+        """A quantized accuracy run is compared with the reference precision's logits."""
+        return self.config.mode == "accuracy" and \
+            self.config.precision != reference_precision()
+
+    def batch_sizes(self) -> list[int]:
+        """The scenario's batch, Offline's given size, or every size `auto` probes."""
+        if self.scenario.samples_per_query is not None:
+            return [self.scenario.samples_per_query]
+        if self.config.max_batch == AUTO:
+            return list(OFFLINE_BATCH_CANDIDATES)
+        return [int(self.config.max_batch)]
+
+    def needs(self) -> list[ArtifactNeed]:
+        """Every artifact the run may load (static-shape runtimes: one per batch size)."""
+        sizes = self.batch_sizes()
+        needs = [ArtifactNeed(self.config.precision, size,
+                              "measured" if len(sizes) == 1 else "batch probe")
+                 for size in sizes]
+        if self.needs_fidelity:
+            needs.append(ArtifactNeed(reference_precision(), sizes[0], "fidelity reference"))
+        return needs
+
+    def backend(self, precision: str, batch_size: int, threads: int,
+                hint: str | None = None) -> tuple[Backend, Path | None, float]:
+        """A backend loaded with `precision` for `batch_size`, its artifact, and the
+        seconds spent building it here (0 when it came from the cache)."""
+        backend = self.backend_class(threads, hint or self.scenario.hint, batch_size)
+        built_before = self.cache.build_seconds
+        artifact = backend.prepare(self.context, precision)
+        return backend, artifact, self.cache.build_seconds - built_before
+
+
+def calibration_of(config: RunConfig, cache: ArtifactCache) -> CalibrationSet | None:
+    if config.calibration is None:
+        return None
+    dataset_dir = None if config.dataset in (None, "synthetic") else Path(config.dataset)
+    return resolve_calibration(config.calibration, config.calibration_count, dataset_dir,
+                               cache.root, get_spec(config.model).input)

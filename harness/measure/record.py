@@ -1,0 +1,119 @@
+"""What LoadGen and the runtime said about a measured run, into its result record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from backends.base import Backend
+from harness.core import accuracy
+from harness.core.artifacts import BUILD_LOG, MANIFEST
+from harness.core.board import board_facts, throttled_during
+from harness.core.datasets import Dataset
+from harness.core.progress import say
+from harness.core.records import ResultRecord
+from harness.core.system_info import peak_memory_mb
+from harness.measure.config import RunConfig
+from scenarios import loadgen_logs
+from scenarios.scenario import Scenario
+from scenarios.settings import settings_record
+from scenarios.sut import OutputRecorder
+
+
+@dataclass
+class Measured:
+    backend: Backend
+    artifact: Path | None
+    settings: object  # LoadGen's TestSettings
+    outputs: OutputRecorder | None
+    fidelity: dict | None
+    costs: dict  # build and load time, first inference
+    batch_size: int
+    batch_choice: dict | None  # Offline --max-batch auto: the probe behind the choice
+
+
+def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
+                  scenario: Scenario, dataset: Dataset, run_dir: Path) -> None:
+    """What LoadGen and the runtime said, into `record`; LoadGen's logs are in `run_dir`."""
+    backend, artifact, settings = measured.backend, measured.artifact, measured.settings
+    detail = loadgen_logs.read_detail(run_dir)
+    if config.mode == "performance":
+        metrics = loadgen_logs.performance_metrics(detail, scenario.loadgen_name)
+        latencies = loadgen_logs.latencies_from_trace(
+            run_dir, per_query=scenario.latencies_per_query)
+        np.save(run_dir / "latencies_ms.npy", latencies)
+        record.latencies_file = {"path": "latencies_ms.npy", "unit": "ms",
+                                 "per": scenario.latency_basis}
+    else:
+        metrics = {"accuracy": _accuracy(record, measured, config, dataset, run_dir)}
+    if not config.keep_trace:
+        # A full-length trace runs to hundreds of MB; what the reports need from it
+        # is in latencies_ms.npy.
+        (run_dir / loadgen_logs.TRACE).unlink(missing_ok=True)
+    validity = detail.get("result_validity")
+    executed = backend.executed()
+    quantization = backend.quantization()
+    loadgen_settings = settings_record(settings, scenario, config.run_length)
+    size_bytes = None if artifact is None else size_on_disk(artifact)
+    if quantization is not None and size_bytes is not None:
+        quantization["artifact_size_bytes"] = size_bytes
+    record.batch_size = measured.batch_size
+    if scenario.samples_per_query is None:  # Offline: the batch it chose or was given
+        record.max_batch, record.batch_choice = measured.batch_size, measured.batch_choice
+    record.backend_version = backend.runtime_version()
+    record.precision_executed = executed.precision
+    record.executed = executed.detail
+    record.quantization = quantization
+    record.valid = None if validity is None else validity == "VALID"
+    record.loadgen_verdict = loadgen_logs.read_verdict(run_dir)
+    record.metrics = metrics
+    record.loadgen_version = detail.get("loadgen_version")
+    record.loadgen_settings = loadgen_settings
+    # at least MLPerf's minimum duration and query count: else flagged everywhere
+    record.full_measurement = loadgen_settings["full_measurement"]
+    record.backend_settings = backend.settings()
+    record.artifact = None if artifact is None else str(artifact)
+    record.artifact_size_bytes = size_bytes
+    # built on another machine (`edgebench prepare`): where, when, by what, from what
+    record.artifact_provenance = backend.provenance
+    # what a deployment pays besides speed; memory is the whole run process's peak
+    record.costs = {**measured.costs, **peak_memory_mb(), "artifact_size_bytes": size_bytes}
+
+
+def _accuracy(record: ResultRecord, measured: Measured, config: RunConfig, dataset: Dataset,
+              run_dir: Path) -> dict:
+    logits = measured.outputs.logits if measured.outputs is not None else None
+    if logits is not None and config.save_outputs:
+        np.save(run_dir / "outputs.npy", logits)
+    predictions = loadgen_logs.read_accuracy_log(run_dir)
+    scored = accuracy.score(predictions, dataset.labels, logits)
+    # per sample, for paired comparisons between precisions in the report
+    record.predictions_file = accuracy.save_predictions(run_dir, predictions, dataset.labels)
+    if measured.fidelity is not None:
+        scored["fidelity"] = measured.fidelity
+    if scored["logged"] != len(dataset):
+        record.warnings.append(f"LoadGen logged {scored['logged']} of {len(dataset)} samples; "
+                               "missing ones count as wrong")
+    return scored
+
+
+def board_after(record: ResultRecord) -> None:
+    """The board's temperature and throttling flags at the end; a warning if it throttled."""
+    end = board_facts()
+    start = record.system.board_facts
+    record.system.board_facts_end = end
+    warning = throttled_during(start.model_dump() if start else {}, end)
+    if warning:
+        record.warnings.append(warning)
+        say(f"WARNING: {warning}")
+
+
+def size_on_disk(artifact: Path) -> int:
+    """The artifact's files (an IR is an .xml and a .bin), without the cache's manifest
+    and build log."""
+    if artifact.parent.joinpath(MANIFEST).exists():
+        return sum(p.stat().st_size for p in artifact.parent.iterdir()
+                   if p.is_file() and p.name not in (MANIFEST, BUILD_LOG))
+    return artifact.stat().st_size
