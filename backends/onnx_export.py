@@ -6,12 +6,12 @@ import contextlib
 import io
 import logging
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from harness.core.artifacts import ArtifactCache, source_digest
+from backends.recipes import BuildContext, Recipe
+from harness.core.digests import source_digest
 from harness.core.weights import WeightsSource
 from harness.core.zoo import get_spec
 
@@ -74,21 +74,15 @@ def onnx_key_fields(model_name: str, weights: WeightsSource) -> dict:
     }
 
 
-def onnx_recipe(
-    model_name: str, weights: WeightsSource
-) -> tuple[str, dict, Callable[[Path], Path]]:
-    """(label, key fields, build) of the fp32 ONNX export, for `ArtifactCache`.
-
-    ONNX Runtime runs this file and OpenVINO converts it: one export serves both.
-    """
-    return (
-        f"{model_name}-onnx-fp32",
-        {**onnx_key_fields(model_name, weights), "precision": "fp32"},
-        lambda staging: export_onnx(model_name, weights, staging / "model.onnx"),
-    )
+# ONNX Runtime runs this file at fp32, its quantizers start from it, and OpenVINO's
+# converter reads it: one export, described once, serves them all.
+ONNX_EXPORT = Recipe(
+    "fp32", f"the FP32 ONNX export itself (torch.onnx, opset {ONNX_OPSET})",
+    key_fields=lambda ctx: onnx_key_fields(ctx.model_name, ctx.weights),
+    build=lambda ctx, staging: export_onnx(ctx.model_name, ctx.weights, staging / "model.onnx"),
+    artifact_runtime="onnx")
 
 
-def onnx_artifact(cache: ArtifactCache, model_name: str, weights: WeightsSource) -> Path:
-    """The fp32 ONNX export's file, built on first use: what ONNX Runtime's quantizers and
-    OpenVINO's converter start from."""
-    return cache.main_file(cache.get_or_build(*onnx_recipe(model_name, weights)))
+def onnx_artifact(ctx: BuildContext) -> Path:
+    """The fp32 ONNX export's file, built on first use."""
+    return ONNX_EXPORT.artifact("onnx", ctx)

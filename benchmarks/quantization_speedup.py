@@ -25,7 +25,6 @@ import argparse
 import concurrent.futures
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -43,16 +42,16 @@ from runtime_parity import (  # noqa: E402
     tflite_call,
     timed_loop,
 )
+from runtime_parity import in_child as parity_in_child  # noqa: E402
+from runtime_parity import prepared as parity_prepared  # noqa: E402
 
 import scenarios.settings  # noqa: E402
-from backends import get_backend_class, installed_version  # noqa: E402
+from backends import installed_version  # noqa: E402
 from backends.options import resolve as resolve_recipe_options  # noqa: E402
-from backends.recipes import BuildContext  # noqa: E402
 from harness.core.artifacts import ArtifactCache  # noqa: E402
 from harness.core.calibration import resolve_calibration  # noqa: E402
 from harness.core.datasets import SyntheticDataset  # noqa: E402
 from harness.core.system_info import describe_system, physical_cores  # noqa: E402
-from harness.core.weights import resolve_weights  # noqa: E402
 from harness.measure.config import RunConfig  # noqa: E402
 from harness.measure.runner import run_benchmark  # noqa: E402
 
@@ -71,12 +70,10 @@ SCENARIOS = (("offline", "throughput", "throughput_sps"), ("single-stream", "lat
 def prepared(backend_name: str, model: str, precision: str, threads: int, hint: str,
              batch: int, quant_format: str | None = None):
     cache = ArtifactCache()
-    context = BuildContext(
-        model, resolve_weights("random", model), cache,
+    return parity_prepared(
+        backend_name, model, threads, hint, batch, precision, cache=cache,
         calibration=resolve_calibration(CALIBRATION, CALIBRATION_COUNT, None, cache.root),
         options=resolve_recipe_options({"quant_format": quant_format}))
-    backend = get_backend_class(backend_name)(threads, hint, batch)
-    return backend, backend.prepare(context, precision)
 
 
 def bare_loop(backend_name: str, model: str, precision: str, threads: int, batch: int,
@@ -105,9 +102,7 @@ def bare_loop(backend_name: str, model: str, precision: str, threads: int, batch
 
 
 def in_child(*args: str) -> str:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                         check=True).stdout
-    return out.strip().splitlines()[-1]
+    return parity_in_child(*args, script=__file__)
 
 
 def benchmark_app(model: str, precision: str, threads: int, batch: int, hint: str) -> dict:

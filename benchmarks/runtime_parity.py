@@ -56,10 +56,14 @@ OFFLINE_GOAL = 0.97
 P50_GOAL = 0.05
 
 
-def prepared(backend_name: str, model: str, threads: int, hint: str, batch: int):
+def prepared(backend_name: str, model: str, threads: int, hint: str, batch: int,
+             precision: str = "fp32", **context):
+    """A backend loaded with edgebench's own artifact (built on first use); `context`:
+    BuildContext fields such as a calibration set or recipe options."""
     backend = get_backend_class(backend_name)(threads, hint, batch)
-    context = BuildContext(model, resolve_weights("random", model), ArtifactCache())
-    artifact = backend.prepare(context, "fp32")
+    cache = context.pop("cache", None) or ArtifactCache()
+    artifact = backend.prepare(
+        BuildContext(model, resolve_weights("random", model), cache, **context), precision)
     return backend, artifact
 
 
@@ -139,9 +143,10 @@ def bare_pytorch(model: str, threads: int, batch: int, seconds: float) -> list[f
     return timed_loop(call, distinct_batches("NHWC", batch), seconds)
 
 
-def in_child(*args: str) -> str:
-    """Last stdout line of this script run with `args` in a fresh process."""
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+def in_child(*args: str, script: str = __file__) -> str:
+    """Last stdout line of `script` (this one by default) run with `args` in a fresh
+    process."""
+    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
                          check=True).stdout
     return out.strip().splitlines()[-1]
 

@@ -161,6 +161,7 @@ def flatten(record: ResultRecord, path: Path) -> dict:
 def collect(folders: list[Path]) -> Collected:
     rows, warnings, systems = [], [], {}
     defaulted: dict[str, int] = {}  # field -> records that lacked it
+    unknown: dict[str, int] = {}  # field -> records that had it, unknown to this edgebench
     for path in find_results(folders):
         try:
             record, missing = ResultRecord.read(path)
@@ -171,6 +172,8 @@ def collect(folders: list[Path]) -> Collected:
             continue
         for name in missing:
             defaulted[name] = defaulted.get(name, 0) + 1
+        for name in record.unknown_fields():
+            unknown[name] = unknown.get(name, 0) + 1
         rows.append(row)
         systems.setdefault(row["device"], {**record.system.model_dump(), "runtimes": {}})
         systems[row["device"]]["runtimes"][row["backend"]] = row["backend_version"]
@@ -180,6 +183,10 @@ def collect(folders: list[Path]) -> Collected:
         warnings.append("results written by an older edgebench lack fields that took their "
                         "defaults: " + ", ".join(f"{name} ({count} runs)"
                                                  for name, count in sorted(defaulted.items())))
+    if unknown:
+        warnings.append("results hold fields this edgebench does not know (kept in the "
+                        "files, not shown): " + ", ".join(
+                            f"{name} ({count} runs)" for name, count in sorted(unknown.items())))
     runs = pd.DataFrame(rows)
     versions = sorted(runs["edgebench_version"].dropna().unique())
     if len(versions) > 1:

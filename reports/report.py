@@ -189,7 +189,7 @@ def write_report(folders: list[Path], out: Path) -> Report:
         "<!doctype html><html><head><meta charset='utf-8'><title>edgebench report</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "font-size:0.85em;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;"
-        "overflow-wrap:anywhere}li,p{overflow-wrap:anywhere}"
+        "overflow-wrap:break-word}li,p{overflow-wrap:anywhere}"
         "img{max-width:100%;display:block;margin:1em 0}nav{margin:0.5em 0}</style></head>"
         "<body>" + "".join(page.html) + "</body></html>"))
     return report

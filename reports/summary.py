@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from harness.core.records import ResultRecord
@@ -26,8 +27,10 @@ def headline(record: ResultRecord) -> tuple[str, float | None, str]:
     return metric.label, value, metric.unit
 
 
-def _number(value: float | None) -> str:
-    if value is None:
+def format_number(value: float | None) -> str:
+    """How every table and console line writes a number: 4 significant digits, 'n/a'
+    for none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
@@ -58,7 +61,7 @@ def format_run(record: ResultRecord, run_dir: Path) -> str:
         f"{record.model} | {record.backend} {record.backend_version} | "
         f"{record.precision} | {record.scenario} {record.mode}"
         + (f"  [{', '.join(flags(record))}]" if flags(record) else ""),
-        f"  {label}: {_number(value)} {unit}".rstrip(),
+        f"  {label}: {format_number(value)} {unit}".rstrip(),
     ]
     if record.precision_executed and record.precision_executed != record.precision:
         lines.append(f"  executed: {record.precision_executed}")
@@ -75,23 +78,23 @@ def format_run(record: ResultRecord, run_dir: Path) -> str:
             lat = metrics.latency_ms
             kind = "sample" if scenario.samples_per_query == 1 else "query"
             lines.append(
-                f"  raw {kind} latency ms: p50 {_number(lat.p50)}  "
-                f"p90 {_number(lat.p90)}  p99 {_number(lat.p99)}  "
-                f"mean {_number(lat.mean)}   "
-                f"throughput {_number(metrics.throughput_sps)} samples/s"
+                f"  raw {kind} latency ms: p50 {format_number(lat.p50)}  "
+                f"p90 {format_number(lat.p90)}  p99 {format_number(lat.p99)}  "
+                f"mean {format_number(lat.mean)}   "
+                f"throughput {format_number(metrics.throughput_sps)} samples/s"
             )
         lines.append("  LoadGen: " + (record.loadgen_verdict or "no verdict").replace(
             "\n", "\n           "))
     else:
         acc = metrics.accuracy
-        top5 = f"  top-5 {_number(acc.top5)}" if acc.top5 is not None else ""
+        top5 = f"  top-5 {format_number(acc.top5)}" if acc.top5 is not None else ""
         low, high = wilson_interval(acc.top1, acc.count)
-        lines.append(f"  top-1 {_number(acc.top1)} (95% CI {_number(low)}-{_number(high)}, "
-                     f"Wilson){top5} over {acc.count} samples")
+        lines.append(f"  top-1 {format_number(acc.top1)} (95% CI {format_number(low)}-"
+                     f"{format_number(high)}, Wilson){top5} over {acc.count} samples")
         if acc.fidelity:
             fid, reference = acc.fidelity, acc.fidelity.reference
             lines.append(f"  fidelity to {reference.precision}: top-1 agreement "
-                         f"{_number(fid.agreement)}, SQNR {_number(fid.sqnr_db)} dB "
+                         f"{format_number(fid.agreement)}, SQNR {format_number(fid.sqnr_db)} dB "
                          f"({reference.kind}, {reference.backend} {reference.precision})")
     lines.append(f"  device {record.device}, threads {record.threads}, "
                  f"weights {record.weights}, "
@@ -123,7 +126,7 @@ def format_table(rows: list[tuple]) -> str:
         label, value, unit = headline(record)
         table.append((record.model, record.backend, record.precision,
                       record.scenario, f"{label} ({unit})" if unit else label,
-                      _number(value), verdict(record), seconds, ", ".join(flags(record))))
+                      format_number(value), verdict(record), seconds, ", ".join(flags(record))))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     return "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

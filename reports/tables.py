@@ -20,6 +20,7 @@ from reports.statistics import (
     paired_comparison,
     wilson_interval,
 )
+from reports.summary import format_number
 from scenarios.scenario import SCENARIOS, get_scenario
 
 BASELINE = reference_precision()
@@ -193,7 +194,9 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
 
 
 def _interval(low, high) -> str | None:
-    return None if _missing(low) or _missing(high) else f"{_fmt(low)}-{_fmt(high)}"
+    if _missing(low) or _missing(high):
+        return None
+    return f"{format_number(low)}-{format_number(high)}"
 
 
 def _speedup(cell: pd.Series, base: pd.Series, value) -> tuple[float | None, str | None]:
@@ -247,22 +250,17 @@ def best_configurations(matrix: pd.DataFrame) -> list[str]:
                 scenario) else (candidates["value"] < top["value"])]
             untested = int((faster["accuracy test"] != "McNemar exact").sum())
             test = "" if top["precision"] == BASELINE else (
-                f", {_fmt(top['vs fp32'] * 100)} pt vs fp32, McNemar exact p "
-                f"{_fmt(top['p (McNemar)'])}")
+                f", {format_number(top['vs fp32'] * 100)} pt vs fp32, McNemar exact p "
+                f"{format_number(top['p (McNemar)'])}")
             lines.append(f"{model}, {scenario}: {top['backend']} {top['precision']}, "
                          f"{top['threads']} threads, batch {top['batch']} "
-                         f"({top['metric']} {_fmt(top['value'])}, top-1 {_fmt(top['top1'])}"
+                         f"({top['metric']} {format_number(top['value'])}, "
+                         f"top-1 {format_number(top['top1'])}"
                          f"{test})" + (f" [{top['notes']}]" if top["notes"] else "")
                          + (f"; {untested} faster run(s) have no paired accuracy test against "
                             "fp32 (run --mode accuracy on a labelled dataset)"
                             if untested else ""))
     return lines
-
-
-def _fmt(value) -> str:
-    if _missing(value):
-        return "n/a"
-    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def _with_interval(text: str, interval: str | None) -> str:
@@ -281,7 +279,7 @@ def main_table(matrix: pd.DataFrame) -> pd.DataFrame:
     for _, row in matrix.iterrows():
         unit = get_scenario(row["scenario"]).headline.unit \
             if row["scenario"] in SCENARIOS else ""
-        headline = "n/a" if _missing(row["value"]) else f"{_fmt(row['value'])} {unit}"
+        headline = "n/a" if _missing(row["value"]) else f"{format_number(row['value'])} {unit}"
         rows.append({
             "model": row["model"], "backend": row["backend"], "precision": row["precision"],
             "scenario": row["scenario"],
@@ -291,7 +289,7 @@ def main_table(matrix: pd.DataFrame) -> pd.DataFrame:
             "headline (95% CI)": _with_interval(headline.strip(), row["95% CI"]),
             "speed-up (95% CI)": _with_interval(_speedup_text(row["speed-up"]),
                                                 row["speed-up 95% CI"]),
-            "top-1 (95% CI)": _with_interval(_fmt(row["top1"]), row["top1 95% CI"]),
+            "top-1 (95% CI)": _with_interval(format_number(row["top1"]), row["top1 95% CI"]),
             "vs fp32": "n/a" if _missing(row["vs fp32"]) else f"{row['vs fp32'] * 100:+.1f} pt",
             "notes": row["notes"] or ""})
     return pd.DataFrame(rows)
@@ -331,7 +329,7 @@ def formatted(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
             elif name == "vs fp32":
                 cells.append("n/a" if _missing(value) else f"{value * 100:+.1f} pt")
             elif isinstance(value, float) or value is None:
-                cells.append(_fmt(value))
+                cells.append(format_number(value))
             else:
                 cells.append(str(value))
         rows.append(cells)

@@ -7,12 +7,12 @@ query count, to values that still let LoadGen's own validity checks pass.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlperf_loadgen as lg
 
+from harness.core.digests import sha256_of
 from harness.core.errors import UsageError
 from scenarios.scenario import Scenario
 
@@ -131,5 +131,5 @@ def settings_record(settings: lg.TestSettings, scenario: Scenario,
             "min_queries": length.min_queries,
             "user_conf": None if length.user_conf is None else {
                 "path": str(Path(length.user_conf).resolve()),
-                "sha256": hashlib.sha256(Path(length.user_conf).read_bytes()).hexdigest()}}
+                "sha256": sha256_of(Path(length.user_conf))}}
     return record

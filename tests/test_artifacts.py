@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from harness.core.artifacts import MANIFEST, ArtifactCache, source_digest
+from harness.core.artifacts import MANIFEST, ArtifactCache
+from harness.core.digests import source_digest
 from harness.core.errors import ArtifactError
 
 
@@ -75,12 +76,18 @@ def test_architecture_code_tells_builder_arguments_apart():
 
     from harness.core.zoo import ModelSpec
     from harness.core.zoo.mobilenet_v2 import mobilenet_v2
+    from harness.core.zoo.vgg import vgg19
 
     narrow = ModelSpec("n", functools.partial(mobilenet_v2, width_mult=0.25), None)
     wide = ModelSpec("w", functools.partial(mobilenet_v2, width_mult=1.0), None)
+    lazy = ModelSpec("l", "harness.core.zoo.mobilenet_v2:mobilenet_v2", None)
+    # one function: the same source digest; its arguments tell the two apart
     assert narrow.architecture_code[0] is wide.architecture_code[0] is mobilenet_v2
-    assert narrow.architecture_code[1] != wide.architecture_code[1]
-    assert source_digest(mobilenet_v2) == source_digest(narrow.architecture_code[0])
+    assert "('width_mult', 0.25)" in narrow.architecture_code[1]
+    assert "('width_mult', 1.0)" in wide.architecture_code[1]
+    assert lazy.architecture_code == (mobilenet_v2, "harness.core.zoo.mobilenet_v2.mobilenet_v2")
+    # another function: another digest, so another cache key
+    assert source_digest(vgg19) != source_digest(mobilenet_v2)
 
 
 def _loader(failure: BaseException | None):

@@ -255,3 +255,38 @@ def test_corrupt_cached_artifact_is_rebuilt(tmp_path, backend_name, capfd):
     assert "cannot be loaded" in err and "rebuilding it" in err
     # the rebuilt artifact computes what the first did (same runtime, same kernels)
     assert np.array_equal(again.predict(x), expected)
+
+
+def test_a_backend_failing_mid_run_is_an_error_and_loadgen_handles_are_destroyed(
+        monkeypatch, tmp_path):
+    from backends.onnxruntime.backend import OnnxRuntimeBackend
+    from harness.core.errors import EdgebenchError
+    from harness.measure.config import RunConfig
+    from harness.measure.runner import run_benchmark
+    from scenarios import qsl, sut
+
+    calls = {"predict": 0, "DestroySUT": 0, "DestroyQSL": 0}
+    predict = OnnxRuntimeBackend.predict
+
+    def failing_predict(self, batch):
+        calls["predict"] += 1
+        if calls["predict"] > 40:  # past the probe: LoadGen's queries
+            raise RuntimeError("device lost")
+        return predict(self, batch)
+
+    def counting(module, name):
+        real = getattr(module.lg, name)
+
+        def wrapper(handle):
+            calls[name] += 1
+            return real(handle)
+        monkeypatch.setattr(module.lg, name, wrapper)
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "predict", failing_predict)
+    counting(sut, "DestroySUT")
+    counting(qsl, "DestroyQSL")
+    with pytest.raises(EdgebenchError, match="onnxruntime failed during the run: device lost"):
+        run_benchmark(RunConfig(model="mobilenet_v2", scenario="single-stream", quick=True,
+                                weights="random", threads=1, results_dir=tmp_path))
+    assert calls["DestroySUT"] == 1 and calls["DestroyQSL"] == 1
+    assert not list(tmp_path.glob("*/result.json"))  # nothing half-written kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -221,9 +222,22 @@ def test_unknown_subcommand_is_one_line():
 
 
 def test_info_lists_machine_and_backends():
+    from backends import get_backend_class, installed_version
+    from harness.core.system_info import describe_system
+
     proc = run_cli("info")
-    assert proc.returncode == 0
-    assert "isa flags:" in proc.stdout and "onnxruntime" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    system = describe_system()
+    assert f"isa flags: {' '.join(system['isa_flags'])}\n" in proc.stdout
+    assert f"cores:     {system['cores_physical']} physical" in proc.stdout
+    for name in BACKENDS:  # each registered backend, with what this machine runs of it
+        version = installed_version(name)
+        assert re.search(rf"^  {name} +{re.escape(version)}$", proc.stdout, re.M), name
+        backend = get_backend_class(name)
+        runs = [p for p in backend.precisions() if not backend.unsupported_reason(p)]
+        assert f"    runs:        {', '.join(runs)}\n" in proc.stdout, name
+        for precision in set(backend.precisions()) - set(runs):
+            assert f"    unsupported: {precision}: " in proc.stdout, (name, precision)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

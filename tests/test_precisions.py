@@ -4,6 +4,7 @@ disjoint from the evaluation and part of the artifact key; failures are one line
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import torch
 
 from backends import BACKENDS, get_backend_class
 from backends.recipes import BuildContext
-from harness.core.artifacts import ArtifactCache
+from harness.core.artifacts import MANIFEST, ArtifactCache
 from harness.core.calibration import resolve_calibration
 from harness.core.datasets import open_dataset
 from harness.core.precisions import PRECISIONS
@@ -343,3 +344,31 @@ def test_info_lists_each_backends_precisions_and_why_not():
     assert proc.returncode == 0, proc.stderr
     assert "runs:        fp32, fp16, int8-static, int8-dynamic" in proc.stdout  # onnxruntime
     assert "unsupported: bf16: ONNX Runtime's quantization tools make no bfloat16" in proc.stdout
+
+
+# ---- ONNX Runtime's recipe options, end to end ----
+
+@pytest.mark.parametrize("options, quantized_as", [
+    (["--quant-format", "s8s8"], {"format": "QDQ S8S8", "activations": "int8",
+                                  "calibration_method": "minmax"}),
+    (["--calibration-method", "entropy"], {"calibration_method": "entropy"}),
+    (["--calibration-method", "percentile"], {"calibration_method": "percentile"}),
+])
+def test_onnxruntime_recipe_options_reach_the_build_the_key_and_the_record(
+        tmp_path, options, quantized_as):
+    proc = run_cli("run", "--model", "mobilenet_v2", "--precision", "int8-static",
+                   "--scenario", "offline", "--max-batch", "2", "--quick", "--weights",
+                   "random", "--calibration", "synthetic", "--calibration-count", "4",
+                   "--threads", "1", "--results", str(tmp_path), *options)
+    assert proc.returncode == 0, proc.stderr
+    (path,) = tmp_path.glob("*/result.json")
+    record = json.loads(path.read_text())
+    quantization = record["quantization"]
+    for key, value in quantized_as.items():
+        assert quantization[key] == value, (key, quantization)
+    name, value = options[0].removeprefix("--").replace("-", "_"), options[1]
+    assert quantization["options"][name] == value
+    assert record["precision_executed"].startswith("int8")
+    # the option is part of the artifact's key: each choice is its own file
+    manifest = json.loads((Path(record["artifact"]).parent / MANIFEST).read_text())
+    assert manifest["key"]["options"][name] == value

@@ -114,3 +114,25 @@ def test_another_runtime_version_is_refused_with_exit_2(prepared, tmp_path):
     proc = _run(tmp_path / "cache", copy, tmp_path / "results")
     assert proc.returncode == 2, proc.stderr
     assert "was prepared for onnxruntime 0.0.1" in proc.stderr
+
+
+def test_locate_with_several_matches_asks_for_the_calibration_set(tmp_path):
+    from harness.core.errors import UsageError
+    from harness.core.prepared import INDEX, PreparedArtifacts
+
+    entry = {"label": "m-onnx-int8-static", "weights": "random:0", "runtime": "onnxruntime",
+             "runtime_version": "1.0", "dir": "a", "main": "model.onnx", "key": {},
+             "files": {}}
+    index = {"prepared_at": "t", "host": {}, "edgebench_version": "x", "artifacts": [
+        {**entry, "calibration_digest": "aaa"}, {**entry, "dir": "b",
+                                                 "calibration_digest": "bbb"}]}
+    (tmp_path / INDEX).write_text(json.dumps(index))
+    folder = PreparedArtifacts(tmp_path)
+    with pytest.raises(UsageError, match="has 2 m-onnx-int8-static artifacts .*pass "
+                                         "--calibration to pick one"):
+        folder.locate("onnxruntime", "1.0", "m-onnx-int8-static", "random:0", None)
+    # the calibration set's digest picks one (its files are then checked: none listed)
+    located = folder.locate("onnxruntime", "1.0", "m-onnx-int8-static", "random:0", "bbb")
+    assert located.path == tmp_path / "b" / "model.onnx"
+    with pytest.raises(UsageError, match="no m-onnx-int8-static artifact"):
+        folder.locate("onnxruntime", "1.0", "m-onnx-int8-static", "random:0", "ccc")

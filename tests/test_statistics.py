@@ -1,8 +1,9 @@
 """Sampling error of top-1: Wilson intervals and McNemar's exact paired test."""
 
+import math
+
 import numpy as np
 import pytest
-from scipy.stats import binomtest
 
 from reports.statistics import paired_comparison, wilson_interval
 
@@ -27,9 +28,9 @@ def test_mcnemar_exact_on_constructed_disagreements():
     test = paired_comparison(fp32, int8)
     assert (test.only_first_right, test.only_second_right) == (15, 5)
     assert test.difference == pytest.approx(-0.010)
-    # exact McNemar: two-sided binomial on the 20 disagreements at 1/2
-    assert test.p_value == pytest.approx(binomtest(5, 20, 0.5).pvalue) == pytest.approx(
-        0.041389465)
+    # exact McNemar: two-sided binomial on the 20 disagreements at 1/2, by hand
+    tail = sum(math.comb(20, k) for k in range(6)) / 2**20
+    assert test.p_value == pytest.approx(2 * tail, rel=1e-9)
     assert test.significant
 
 
@@ -37,12 +38,13 @@ def test_a_one_point_gap_from_few_disagreements_is_not_significant():
     fp32 = np.zeros(1000, bool)
     fp32[:720] = True
     int8 = fp32.copy()
-    int8[:10] = False  # 10 samples flip to wrong, 0 to right... but spread 6 to 4
-    int8[900:904] = True
+    int8[:10] = False  # 10 samples flip to wrong
+    int8[900:904] = True  # and 4 to right: a net 0.6-point drop
     fp32_only, int8_only = 10, 4
     test = paired_comparison(fp32, int8)
     assert (test.only_first_right, test.only_second_right) == (fp32_only, int8_only)
-    assert test.p_value == pytest.approx(binomtest(4, 14, 0.5).pvalue)
+    tail = sum(math.comb(14, k) for k in range(5)) / 2**14
+    assert test.p_value == pytest.approx(2 * tail, rel=1e-9)
     assert not test.significant
 
 
@@ -66,7 +68,6 @@ def test_bootstrap_interval_of_a_median_has_its_known_ranks():
     # exceeds 2.5%, and ends symmetrically.
     values = [10.0, 11, 12, 13, 14, 15, 16, 17, 18]
     k = next(k for k in range(1, 10) if binom.sf(4, 9, k / 9) > 0.025)
-    assert k == 2  # P = 0.0016 for the minimum, 0.036 for the second smallest
     assert median_interval(values) == (14.0, values[k - 1], values[-k])
     assert median_interval([7.0]) == (7.0, None, None)
     assert median_interval([7.0, 7.0, 7.0]) == (7.0, 7.0, 7.0)

@@ -178,6 +178,51 @@ def test_dry_run_prints_the_selection_as_understood(tmp_path):
     assert "\n6 runs, 0 already done" in proc.stdout
 
 
+@pytest.mark.timeout(600)
+def test_repeat_runs_each_performance_cell_n_times_interleaved_and_reports_the_median(
+        tmp_path):
+    matrix = write_matrix(tmp_path, """
+[axes]
+model = ["mobilenet_v2"]
+backend = ["onnxruntime"]
+precision = ["fp32"]
+scenario = ["single-stream", "offline"]
+mode = ["performance"]
+""" + QUICK_CELL)
+    results = tmp_path / "results"
+    proc = run_cli("sweep", str(matrix), "--results", str(results), "--weights", "random",
+                   "--repeat", "2", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    records = sorted((json.loads(p.read_text()) for p in results.glob("*/result.json")),
+                     key=lambda r: r["started_at"])
+    assert [(r["scenario"], r["sweep"]["repeat"], r["sweep"]["of"]) for r in records] == [
+        ("single-stream", 1, 2), ("offline", 1, 2), ("single-stream", 2, 2), ("offline", 2, 2)]
+    assert len({r["sweep"]["id"] for r in records}) == 1
+    report = run_cli("report", str(results), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    row = next(line for line in summary.splitlines()
+               if line.startswith("| mobilenet_v2 onnxruntime fp32 single-stream |"))
+    assert row.split("|")[3].strip() == "2"  # the details' repeats column
+
+
+def test_cooldown_waits_until_the_board_is_back_or_the_cap(monkeypatch):
+    from harness.study import sweep
+
+    readings = iter([60.0, 58.0, 51.0])
+    monkeypatch.setattr(sweep, "soc_temperature_c", lambda: next(readings))
+    started = time.monotonic()
+    sweep.cool_down(30, start_c=50.0)  # back within 2 degC on the third reading
+    assert 1.5 < time.monotonic() - started < 5
+    monkeypatch.setattr(sweep, "soc_temperature_c", lambda: None)  # no sensor: the cap
+    started = time.monotonic()
+    sweep.cool_down(1.2, start_c=None)
+    assert 1.1 < time.monotonic() - started < 3
+    started = time.monotonic()
+    sweep.cool_down(0, start_c=None)
+    assert time.monotonic() - started < 0.1
+
+
 def test_shipped_matrices_load():
     demo = load_matrix("demo")
     assert len(demo.cells) == 16 and all(dict(c.options)["quick"] for c in demo.cells)
@@ -257,6 +302,16 @@ def test_a_crashing_and_a_hanging_cell_fail_and_the_others_complete(tmp_path):
     assert "1 done runs in" in narrower.stderr and "not in this selection" in narrower.stderr
     assert "mobilenet_v2 onnxruntime" not in narrower.stdout
     assert len(list(results.glob("*/result.json"))) == 1
+    # --retry-failed runs the failed cells again (their faults gone now), and only them
+    retried = subprocess.run(
+        [sys.executable, "-m", "harness", "sweep", str(matrix), "--results", str(results),
+         "--weights", "random", "--retry-failed", "--cell-timeout", "300"],
+        capture_output=True, text=True, cwd=ROOT, timeout=scaled(600), env=_sweep_env())
+    assert retried.returncode == 0, retried.stderr
+    assert "1 of 3 runs already in" in retried.stderr
+    done = sorted(p.parent.name.split("_")[2] for p in results.glob("*/result.json"))
+    assert done == ["onnxruntime", "openvino", "tflite"]
+    assert len(list(results.glob("*_failed/failed.json"))) == 2  # the history stays
 
 
 @pytest.mark.timeout(900)

@@ -23,9 +23,9 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from backends.onnx_export import INPUT_NAME, onnx_artifact, onnx_key_fields, onnx_recipe
+from backends.onnx_export import INPUT_NAME, ONNX_EXPORT, onnx_artifact, onnx_key_fields
 from backends.recipes import BuildContext, Recipe, unsupported
-from harness.core.artifacts import source_digest
+from harness.core.digests import source_digest
 from harness.core.system_info import cpu_features, is_arm
 
 
@@ -49,7 +49,7 @@ def int8_format(override: str | None = None) -> dict:
 
 
 def _fp32(ctx: BuildContext) -> Path:
-    return onnx_artifact(ctx.cache, ctx.model_name, ctx.weights)
+    return onnx_artifact(ctx)
 
 
 def _key(ctx: BuildContext, **settings) -> dict:
@@ -131,10 +131,7 @@ def _dynamic_record(_ctx: BuildContext) -> dict:
 
 
 RECIPES: dict[str, Recipe] = {
-    "fp32": Recipe("fp32", "the FP32 ONNX export itself (torch.onnx, opset 18)",
-                   lambda ctx: onnx_recipe(ctx.model_name, ctx.weights)[1],
-                   lambda ctx, staging: Path(onnx_recipe(ctx.model_name, ctx.weights)[2](
-                       staging)), artifact_runtime="onnx"),
+    "fp32": ONNX_EXPORT,
     "fp16": Recipe("fp16", "ONNX float16 converter, float32 inputs/outputs kept",
                    lambda ctx: _key(ctx, converter="float16 keep_io_types"), build_fp16,
                    quantization=lambda _ctx: {

@@ -18,7 +18,8 @@ from pathlib import Path
 from backends.onnx_export import onnx_artifact
 from backends.openvino.ov_import import ov
 from backends.recipes import BuildContext, Recipe
-from harness.core.artifacts import source_digest, tool_version
+from harness.core.artifacts import tool_version
+from harness.core.digests import source_digest
 
 # What the CPU plugin is asked to compute in, per precision (read back after compiling).
 INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16",
@@ -39,7 +40,7 @@ def capability_missing(capability: str) -> Callable[[], str | None]:
 
 def _onnx(ctx: BuildContext) -> tuple[Path, str]:
     """The ONNX export's file and its cache folder's name (which hashes its whole key)."""
-    path = onnx_artifact(ctx.cache, ctx.model_name, ctx.weights)
+    path = onnx_artifact(ctx)
     return path, path.parent.name
 
 

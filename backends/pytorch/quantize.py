@@ -23,7 +23,7 @@ from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from backends.onnx_export import source_key_fields
 from backends.recipes import BuildContext, Recipe
-from harness.core.artifacts import source_digest
+from harness.core.digests import source_digest
 from harness.core.system_info import cpu_features, is_arm
 from harness.core.zoo import get_spec
 

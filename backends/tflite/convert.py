@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from backends.onnx_export import source_key_fields
-from harness.core.artifacts import source_digest
+from harness.core.digests import source_digest
 from harness.core.errors import Unsupported, UsageError
 from harness.core.system_info import is_arm
 from harness.core.weights import WeightsSource

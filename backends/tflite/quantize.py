@@ -22,7 +22,8 @@ from pathlib import Path
 
 from backends.recipes import BuildContext, Recipe, unsupported
 from backends.tflite.convert import convert_to_tflite, tflite_key_fields
-from harness.core.artifacts import source_digest, tool_version
+from harness.core.artifacts import tool_version
+from harness.core.digests import source_digest
 from harness.core.errors import UsageError
 
 

@@ -8,8 +8,6 @@ artifact whose files no longer match is rebuilt instead of loaded.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import logging
 import os
@@ -20,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from harness.core.digests import fields_digest, sha256_of
 from harness.core.errors import ArtifactError, EdgebenchError, Unsupported, UsageError
 from harness.core.progress import quiet_build_output, say
 
@@ -38,32 +37,12 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(fields: dict) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def source_digest(*objects: object) -> str:
-    """Digest of the source files defining `objects` (functions, classes, modules).
-
-    Part of every artifact key, so that editing a converter or a model definition
-    rebuilds the artifacts it made instead of serving stale ones.
-    """
-    digest = hashlib.sha256()
-    for path in sorted({inspect.getfile(obj) for obj in objects}):
-        digest.update(Path(path).read_bytes())
-    return digest.hexdigest()[:12]
+    return fields_digest(fields)
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else repr(exc)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _manifest_files(directory: Path) -> dict[str, dict]:

@@ -9,7 +9,6 @@ a quantizer that has seen a test image would flatter its own accuracy.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from harness.core.datasets import (
     SyntheticDataset,
     list_images,
 )
+from harness.core.digests import files_digest
 from harness.core.errors import DatasetError, UsageError
 from harness.core.preprocess import to_layout
 from harness.core.progress import progress
@@ -72,14 +72,6 @@ class CalibrationSet:
                 pending = []
         if pending:
             yield np.stack([pending[i % len(pending)] for i in range(batch_size)])
-
-
-def files_digest(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()[:16]
 
 
 def _read_list(list_file: Path, dataset_dir: Path | None) -> list[Path]:

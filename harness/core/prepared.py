@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.artifacts import sha256_of
+from harness.core.digests import sha256_of
 from harness.core.errors import UsageError
 
 INDEX = "prepared.json"

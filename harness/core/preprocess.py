@@ -1,8 +1,8 @@
 """The evaluation transform a model's input configuration describes, done once per image.
 
-For the zoo's ImageNet classifiers that is torchvision's ``Resize(256) + CenterCrop(224)
-+ ToTensor + Normalize``, same steps and order, so that official checkpoints score what
-they are published to score.
+For the zoo's ImageNet classifiers that is torchvision's ``Resize + CenterCrop + ToTensor
++ Normalize`` at the sizes their spec gives, same steps and order, so that official
+checkpoints score what they are published to score.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from harness.core.artifacts import sha256_of
+from harness.core.digests import sha256_of
 from harness.core.errors import WeightsError
 from harness.core.zoo import build_model, get_spec
 from harness.core.zoo.densenet import upgrade_legacy_keys

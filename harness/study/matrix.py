@@ -59,12 +59,13 @@ def _toml_types(annotation) -> tuple[type, ...]:
     return tuple(sorted(accepted | ({int} if float in accepted else set()), key=str))
 
 
-def _axes() -> dict[str, tuple[str, ...]]:
-    """The axes a matrix multiplies, each with its choices: RunConfig's axis fields."""
+def axes() -> dict[str, tuple[str, ...]]:
+    """The axes a matrix multiplies, each with its choices: RunConfig's axis fields, their
+    choices read from the registries now (a model registered later is a choice too)."""
     return {f.name: f.metadata["option"].choices() for f in options() if is_axis(f)}
 
 
-def _option_types() -> dict[str, tuple[type, ...]]:
+def option_types() -> dict[str, tuple[type, ...]]:
     """Every [options] key with the TOML types it takes."""
     types = field_types()
     return {**{f.name: _toml_types(types[f.name]) for f in options()
@@ -73,8 +74,6 @@ def _option_types() -> dict[str, tuple[type, ...]]:
             **SWEEP_OPTIONS, **CELL_OPTIONS}
 
 
-AXES = _axes()
-OPTIONS = _option_types()
 PATH_OPTIONS = tuple(f.name for f in options() if f.metadata["option"].path)
 TOP_LEVEL = ("description", "axes", "options", "exclude", "extra")
 
@@ -180,35 +179,39 @@ def load_matrix(name_or_path: str) -> Matrix:
             raise source.error(f"unknown key {key!r}; a matrix has: {', '.join(TOP_LEVEL)}",
                                key)
     options = _options(data.get("options", {}), source, path.parent)
-    axes = data.get("axes", {})
-    for key, values in axes.items():
-        _check_axis(key, values if isinstance(values, list) else [values], source)
-    missing = [key for key in AXES if key not in axes] if axes else []
+    choices = axes()
+    given = data.get("axes", {})
+    for key, values in given.items():
+        _check_axis(key, values if isinstance(values, list) else [values], source, choices)
+    missing = [key for key in choices if key not in given] if given else []
     if missing:
         raise source.error(f"[axes] lacks {', '.join(missing)}; give each of: "
-                           f"{', '.join(AXES)}", "axes")
+                           f"{', '.join(choices)}", "axes")
     exclusions = data.get("exclude", [])
     for exclusion in exclusions:
         for key, value in exclusion.items():
-            _check_axis(key, [value], source)
+            _check_axis(key, [value], source, choices)
     fixed = tuple(sorted((k, v) for k, v in options.items() if k not in SWEEP_OPTIONS))
     cells = []
-    if axes:
-        lists = [axes[key] if isinstance(axes[key], list) else [axes[key]] for key in AXES]
+    if given:
+        lists = [given[key] if isinstance(given[key], list) else [given[key]]
+                 for key in choices]
         for values in itertools.product(*lists):
             cell = Cell(*values, options=fixed)
             if not any(cell.matches({k: cell_value(v) for k, v in e.items()})
-                           for e in exclusions):
+                       for e in exclusions):
                 cells.append(cell)
     for extra in data.get("extra", []):
-        lacking = [key for key in AXES if key not in extra]
+        lacking = [key for key in choices if key not in extra]
         if lacking:
             raise source.error(f"an [[extra]] cell lacks {', '.join(lacking)}", "extra")
-        for key in AXES:
-            _check_axis(key, [extra[key]], source)
-        own = _options({k: v for k, v in extra.items() if k not in AXES}, source, path.parent)
+        for key in choices:
+            _check_axis(key, [extra[key]], source, choices)
+        own = _options({k: v for k, v in extra.items() if k not in choices}, source,
+                       path.parent)
         merged = {**dict(fixed), **{k: v for k, v in own.items() if k not in SWEEP_OPTIONS}}
-        cells.append(Cell(*(extra[key] for key in AXES), options=tuple(sorted(merged.items()))))
+        cells.append(Cell(*(extra[key] for key in choices),
+                          options=tuple(sorted(merged.items()))))
     if not cells:
         raise UsageError(f"{path}: the matrix has no cells (give [axes] or [[extra]] cells)")
     return Matrix(path.stem, path, _unique(cells), int(options.get("repeat", 1)),
@@ -220,23 +223,24 @@ def _unique(cells: list[Cell]) -> list[Cell]:
     return list(dict.fromkeys(cells))
 
 
-def _check_axis(key: str, values: list, source: _Source) -> None:
-    if key not in AXES:
-        raise source.error(f"unknown axis {key!r}; choose from: {', '.join(AXES)}", key)
+def _check_axis(key: str, values: list, source: _Source,
+                choices: dict[str, tuple[str, ...]]) -> None:
+    if key not in choices:
+        raise source.error(f"unknown axis {key!r}; choose from: {', '.join(choices)}", key)
     for value in values:
-        if value not in AXES[key]:
+        if value not in choices[key]:
             raise source.error(f"unknown {key} {value!r}; choose one of: "
-                               f"{', '.join(AXES[key])}", key, value)
+                               f"{', '.join(choices[key])}", key, value)
 
 
 def _options(options: dict, source: _Source, base: Path) -> dict:
-    checked = {}
+    checked, types = {}, option_types()
     for key, value in options.items():
-        if key not in OPTIONS:
-            raise source.error(f"unknown option {key!r}; choose from: {', '.join(OPTIONS)}",
+        if key not in types:
+            raise source.error(f"unknown option {key!r}; choose from: {', '.join(types)}",
                                key)
-        if not isinstance(value, OPTIONS[key]) or (isinstance(value, bool)
-                                                   and bool not in OPTIONS[key]):
+        if not isinstance(value, types[key]) or (isinstance(value, bool)
+                                                 and bool not in types[key]):
             raise source.error(f"option {key} = {value!r} has the wrong type", key)
         if key in PATH_OPTIONS and value != "synthetic" and not Path(value).is_absolute():
             value = str((base / value).resolve())
@@ -300,16 +304,17 @@ def _filters(flag: str, items: list[str], matrix: Matrix) -> tuple:
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip().replace("-", "_")
-        if not sep or key not in {*AXES, *OPTIONS}:
+        keys = [*axes(), *option_types()]
+        if not sep or key not in keys:
             raise UsageError(f"{flag} {item!r}: expected KEY=VALUE with KEY one of: "
-                             f"{', '.join([*AXES, *OPTIONS])}")
+                             f"{', '.join(keys)}")
         values = [v.strip() for v in text.split(",")]
         choices = _choices(key, matrix)
         for value in values:
             if not choices:
                 raise UsageError(f"{flag} {key}={value}: no cell of {matrix.name} sets {key}")
             if value not in choices:
-                where = "" if key in AXES else f" in {matrix.name}"
+                where = "" if key in axes() else f" in {matrix.name}"
                 raise UsageError(f"{flag} {key}={value}: unknown {key} {value!r}; choose one "
                                  f"of{where}: {', '.join(choices)}")
         wanted.setdefault(key, [])
@@ -319,7 +324,7 @@ def _filters(flag: str, items: list[str], matrix: Matrix) -> tuple:
 
 def _choices(key: str, matrix: Matrix) -> list[str]:
     """An axis's registered names; an option's values in this matrix's cells."""
-    if key in AXES:
-        return list(AXES[key])
+    if key in axes():
+        return list(axes()[key])
     return sorted({value for cell in matrix.cells for k, value in cell.values().items()
                    if k == key})

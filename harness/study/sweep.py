@@ -11,7 +11,6 @@ machine's slow drift spreads over every cell instead of biasing one.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shlex
@@ -26,9 +25,11 @@ from tqdm import tqdm
 
 import harness
 from harness.core.board import soc_temperature_c
+from harness.core.digests import fields_digest
 from harness.core.errors import EdgebenchError, UsageError
 from harness.core.progress import console, say
 from harness.core.records import (
+    CELL_KEYS,
     FAILED_FILE,
     RESULT_FILE,
     STAGING_PREFIX,
@@ -44,7 +45,7 @@ from harness.core.records import (
 from harness.measure.config import RunConfig
 from harness.measure.plan import check
 from harness.study.fresh_process import CellFailed, run_in_fresh_process
-from harness.study.matrix import AXES, Cell, Matrix, Selection
+from harness.study.matrix import Cell, Matrix, Selection
 from scenarios.settings import QUICK_MIN_DURATION_MS
 
 MANIFEST_FILE = "sweep-manifest.json"
@@ -79,8 +80,7 @@ class PlannedRun:
     @property
     def key(self) -> str:
         """Same configuration and edgebench version, same repeat: the same planned run."""
-        digest = hashlib.sha256(json.dumps([self.config.identity(), harness.__version__],
-                                           sort_keys=True).encode()).hexdigest()[:16]
+        digest = fields_digest([self.config.identity(), harness.__version__])
         return f"{digest}-r{self.repeat_index + 1}"
 
     @property
@@ -181,7 +181,7 @@ def describe_selection(matrix: Matrix, selection: Selection, planned: list[Plann
     cells = list(dict.fromkeys(run.cell for run in planned))
     lines = [f"selection: {selection.describe()}: {len(cells)} of {len(matrix.cells)} cells "
              f"of {matrix.name}"]
-    for key in AXES:
+    for key in CELL_KEYS:
         kept = list(dict.fromkeys(cell.values()[key] for cell in cells))
         lines.append(f"  {key + ':':<10} {', '.join(kept)}")
     return "\n".join(lines)
