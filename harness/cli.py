@@ -135,6 +135,8 @@ def _add_selection_options(command: argparse.ArgumentParser) -> None:
                          help="then drop the cells matching these, by the same rules")
 
 
+# Commands import what they run when they run (start-up speed): `edgebench report` never
+# loads a runtime, `--help` no model.
 def cmd_info(_args) -> int:
     from backends import BACKENDS, get_backend_class, installed_version
     from harness.core.artifacts import default_cache_dir
@@ -179,7 +181,6 @@ def _overrides(args) -> dict:
             if value is not None and value is not False}
 
 
-# Commands import what they run when they run: `edgebench report` never loads a runtime.
 def cmd_run(args) -> int:
     from harness.measure.runner import run_benchmark
     from reports.summary import format_run

@@ -103,7 +103,7 @@ class PyTorchBackend(Backend):
         modules: Counter = Counter()
         for module in self.model.modules():
             kind = f"{type(module).__module__}.{type(module).__name__}"
-            if kind.startswith("torch.ao.nn.quantized") and hasattr(module, "weight"):
+            if _quantized(module):
                 by_precision["int8"] += 1
                 modules[kind] += 1
             elif isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
@@ -124,6 +124,12 @@ class PyTorchBackend(Backend):
             "mode": "eager, torch.inference_mode()",
             "memory_format": "channels_last (NHWC samples)",
         }
-        if self.precision.startswith("int8"):
+        if any(_quantized(module) for module in self.model.modules()):
             settings["quantized_engine"] = quantized_engine()
         return settings
+
+
+def _quantized(module: torch.nn.Module) -> bool:
+    """A module that computes in int8 (torch.ao's quantized kernels)."""
+    return type(module).__module__.startswith("torch.ao.nn.quantized") \
+        and hasattr(module, "weight")
