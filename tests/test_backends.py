@@ -261,18 +261,23 @@ def test_a_backend_failing_mid_run_is_an_error_and_loadgen_handles_are_destroyed
         monkeypatch, tmp_path):
     from backends.onnxruntime.backend import OnnxRuntimeBackend
     from harness.core.errors import EdgebenchError
+    from harness.measure import runner
     from harness.measure.config import RunConfig
-    from harness.measure.runner import run_benchmark
     from scenarios import qsl, sut
 
-    calls = {"predict": 0, "DestroySUT": 0, "DestroyQSL": 0}
-    predict = OnnxRuntimeBackend.predict
+    calls = {"under LoadGen": 0, "DestroySUT": 0, "DestroyQSL": 0}
+    predict, run_loadgen = OnnxRuntimeBackend.predict, runner.run_loadgen
 
     def failing_predict(self, batch):
-        calls["predict"] += 1
-        if calls["predict"] > 40:  # past the probe: LoadGen's queries
-            raise RuntimeError("device lost")
+        if calls["loadgen"]:  # past the probe: LoadGen's queries
+            calls["under LoadGen"] += 1
+            if calls["under LoadGen"] > 5:
+                raise RuntimeError("device lost")
         return predict(self, batch)
+
+    def started_loadgen(*args):
+        calls["loadgen"] = True
+        return run_loadgen(*args)
 
     def counting(module, name):
         real = getattr(module.lg, name)
@@ -282,11 +287,14 @@ def test_a_backend_failing_mid_run_is_an_error_and_loadgen_handles_are_destroyed
             return real(handle)
         monkeypatch.setattr(module.lg, name, wrapper)
 
+    calls["loadgen"] = False
     monkeypatch.setattr(OnnxRuntimeBackend, "predict", failing_predict)
+    monkeypatch.setattr(runner, "run_loadgen", started_loadgen)
     counting(sut, "DestroySUT")
     counting(qsl, "DestroyQSL")
     with pytest.raises(EdgebenchError, match="onnxruntime failed during the run: device lost"):
-        run_benchmark(RunConfig(model="mobilenet_v2", scenario="single-stream", quick=True,
-                                weights="random", threads=1, results_dir=tmp_path))
+        runner.run_benchmark(RunConfig(model="mobilenet_v2", scenario="single-stream",
+                                       quick=True, weights="random", threads=1,
+                                       results_dir=tmp_path))
     assert calls["DestroySUT"] == 1 and calls["DestroyQSL"] == 1
     assert not list(tmp_path.glob("*/result.json"))  # nothing half-written kept
