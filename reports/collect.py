@@ -5,6 +5,7 @@ One row per run; the columns are flat so that `results.csv` loads with pandas as
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +25,15 @@ from reports.statistics import median_interval
 from reports.summary import headline
 from scenarios.scenario import get_scenario
 
+# What the precision's own recipe was made with: another calibration set or quantization
+# format is another configuration, yet compares with the same fp32 baseline.
+RECIPE = ["calibration", "recipe_options"]
 # Everything that changes the number: runs equal in all of these are one configuration
-# measured again, and the newest counts. Speed-ups compare runs equal in all but precision.
-CONFIGURATION = ["device", "model", "backend", "precision", "scenario", "mode", "threads",
-                 "batch", "run_length", "weights", "dataset", "backend_version",
-                 "edgebench_version"]
+# measured again, and the newest counts. Speed-ups compare runs equal in all but precision
+# and its recipe.
+BASELINE_MATCH = ["device", "model", "backend", "scenario", "mode", "threads", "batch",
+                  "run_length", "weights", "dataset", "backend_version", "edgebench_version"]
+CONFIGURATION = [*BASELINE_MATCH[:3], "precision", *BASELINE_MATCH[3:], *RECIPE]
 
 
 @dataclass
@@ -109,6 +114,9 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "batch_size": record.batch_size,  # as run
         "run_length": record.run_length,
         "dataset": record.dataset_id,
+        "calibration": record.calibration.digest if record.calibration else None,
+        "recipe_options": json.dumps(record.quantization.options, sort_keys=True)
+        if record.quantization and record.quantization.options else None,
         "headline": headline(record)[1] if performance and not unsupported else None,
         "headline_unit": get_scenario(scenario).headline.unit,
         # query latencies (SingleStream: one sample per query; MultiStream: per query)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from harness.core.accuracy import load_correct
 from harness.core.precisions import reference_precision
-from reports.collect import CONFIGURATION
+from reports.collect import BASELINE_MATCH
 from reports.statistics import (
     NOISY_WIDTH,
     SIGNIFICANCE,
@@ -81,7 +81,7 @@ def _matching(frame: pd.DataFrame, row: pd.Series, columns: list[str], **fixed) 
 
 def baseline_of(performance: pd.DataFrame, row: pd.Series) -> pd.Series | None:
     """The FP32 run of exactly the same configuration, if there is one."""
-    match = _matching(performance, row, CONFIGURATION, precision=BASELINE)
+    match = _matching(performance, row, [*BASELINE_MATCH, "precision"], precision=BASELINE)
     match = match[~match["unsupported"]]
     return None if match.empty else match.iloc[-1]
 

@@ -364,6 +364,24 @@ def test_runs_differing_only_in_threads_are_two_configurations(tmp_path):
     assert sorted(matrix["threads"]) == [2, 4] and (matrix["runs found"] == 1).all()
 
 
+def test_another_calibration_set_or_format_is_another_configuration_same_baseline(tmp_path):
+    base = make_record("laptop", "onnxruntime", "fp32", "offline")
+    records = [base]
+    for number, (digest, quant_format) in enumerate([("aaaa", "u8s8"), ("bbbb", "u8s8"),
+                                                     ("aaaa", "s8s8")]):
+        int8 = make_record("laptop", "onnxruntime", "int8-static", "offline",
+                           started=f"2026-11-20T1{number + 1}:00:00")
+        int8["calibration"] = {"source": "x", "count": 8, "digest": digest, "synthetic": True}
+        int8["quantization"] = {"tool": "t", "options": {"quant_format": quant_format}}
+        records.append(int8)
+    for record in records:
+        write_run(tmp_path / "runs", record)
+    matrix = _matrix(tmp_path / "runs")
+    int8 = matrix[matrix["precision"] == "int8-static"]
+    assert len(int8) == 3 and (int8["runs found"] == 1).all()  # none hides another
+    assert int8["speed-up"].notna().all()  # each against the one fp32 run
+
+
 def test_speed_up_only_against_the_same_configuration_and_with_its_caveats(tmp_path):
     base = make_record("laptop", "openvino", "fp32", "single-stream", quick=True)
     other_threads = make_record("laptop", "openvino", "int8-static", "single-stream", quick=True)

@@ -104,6 +104,9 @@ class ResultRecord(Part):
     emulated: bool = False
     warnings: list[str] = []
     duration_s: float | None = None
+    # the run's configuration as asked (RunConfig.identity(): every setting that makes two
+    # runs the same measurement, defaults included), for provenance
+    configuration: dict[str, str] | None = None
     sweep_tag: str | None = None  # the sweep's tag for this run (finds it again on resume)
     sweep: SweepPlace | None = None
     schema_version: int = SCHEMA_VERSION

@@ -111,7 +111,8 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
         started_at=started_at.isoformat(timespec="seconds"), system=system,
         calibration=calibration.describe() if calibration else None, warnings=warnings,
         emulated=bool(system["emulation"]),
-        sweep_tag=config.sweep_tag, sweep=parse_sweep_tag(config.sweep_tag))
+        configuration=config.identity(), sweep_tag=config.sweep_tag,
+        sweep=parse_sweep_tag(config.sweep_tag))
 
     name = run_name(list(cell_of(config)), started_at)
     staging = make_staging_dir(Path(config.results_dir), name)
