@@ -284,13 +284,13 @@ def test_unknown_sweep_lists_choices():
 
 
 def test_sweep_cells_reproduce_their_config_as_run_options(tmp_path):
-    from harness.cli import _run_config, build_parser
-    from harness.measure.config import RunConfig
-    from harness.study.fresh_process import run_argv
+    from harness.cli import _config_values, build_parser
+    from harness.measure.config import RunConfig, to_argv
 
     config = RunConfig(model="vgg19", backend="tflite", scenario="offline", mode="accuracy",
                        quick=True, weights="random", dataset=str(tmp_path), count=7,
                        threads=1, max_batch=3, results_dir=tmp_path / "r",
-                       cache_dir=tmp_path / "c", save_outputs=True)
-    args = build_parser().parse_args(["run", *run_argv(config)])
-    assert _run_config(args) == config
+                       cache_dir=tmp_path / "c", save_outputs=True,
+                       recipe_options={"quant_format": "s8s8"})
+    args = build_parser().parse_args(["run", *to_argv(config)])
+    assert RunConfig.from_options(_config_values(args)) == config

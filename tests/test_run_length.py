@@ -17,9 +17,9 @@ def test_duration_and_min_queries_set_loadgens_minimums(tmp_path):
         model="mobilenet_v2", backend="onnxruntime", scenario="single-stream",
         weights="random", duration=1.5, min_queries=70, results_dir=tmp_path))
     settings = record.loadgen_settings
-    assert settings["min_duration_ms"] == 1500 and settings["min_query_count"] == 70
-    assert settings["run_length"] == {"quick": False, "duration_s": 1.5, "min_queries": 70,
-                                      "user_conf": None}
+    assert settings.min_duration_ms == 1500 and settings.min_query_count == 70
+    assert settings.run_length.to_json() == {"quick": False, "duration_s": 1.5,
+                                             "min_queries": 70, "user_conf": None}
     assert record.full_measurement is False and record.quick is False
     assert record.metrics.query_count >= 70
     assert "short run" in format_run(record, run_dir).splitlines()[0]
@@ -33,10 +33,10 @@ def test_user_conf_is_read_as_loadgen_reads_it(tmp_path):
         model="mobilenet_v2", backend="onnxruntime", scenario="single-stream",
         weights="random", min_queries=64, user_conf=conf, results_dir=tmp_path / "r"))
     settings = record.loadgen_settings
-    assert settings["min_duration_ms"] == 1200
+    assert settings.min_duration_ms == 1200
     # the user.conf's expected latency wins over the probe's
-    assert settings["single_stream_expected_latency_ns"] == 7_000_000
-    assert len(settings["run_length"]["user_conf"]["sha256"]) == 64
+    assert settings.single_stream_expected_latency_ns == 7_000_000
+    assert len(settings.run_length.user_conf["sha256"]) == 64
     assert record.full_measurement is False
 
 

@@ -110,6 +110,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.recipe_options = resolve_recipe_options(self.recipe_options)
+        self.max_batch = parse_max_batch(self.max_batch)  # "4" from a command line is 4
 
     @classmethod
     def from_options(cls, values: dict[str, object]) -> RunConfig:
@@ -147,7 +148,6 @@ class RunConfig:
                             ("threads", self.threads), ("count", self.count)):
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        self.max_batch = parse_max_batch(self.max_batch)
         if self.device_name is not None and not self.device_name.strip():
             raise UsageError("--device-name must not be empty (default: hostname and CPU model)")
         if self.mode == "accuracy" and self.dataset in (None, "synthetic"):
