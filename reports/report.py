@@ -122,7 +122,8 @@ def write_report(folders: list[Path], out: Path) -> Report:
         f"{len(runs)} runs read, {len(newest)} configurations in the tables (the newest run "
         "of each, or the median of a sweep's repeats; a configuration is everything that "
         "changes the number: device, model, backend, precision, scenario, mode, threads, "
-        "batch, run length, weights, dataset, runtime and edgebench versions). The figures "
+        "batch, run length, weights, dataset, calibration set, recipe options, runtime and "
+        "edgebench versions). The figures "
         "draw the newest configuration of each model, backend, precision and scenario.")
     page.items(report.warnings, prefix="WARNING: ")
     if collected.failures:
