@@ -28,11 +28,12 @@ def prepare(planned, out: Path) -> list[dict]:
         plan = RunPlan.of(run.config, cache)
         if plan.unsupported_reason:
             continue
-        for need in plan.needs():
+        needs = plan.needs()
+        for need in needs:
             recipe = plan.backend_class.recipe(need.precision)
             if recipe.build is None:
                 continue  # built in memory from the weights on the board
-            if not recipe.per_batch_size and need.batch_size != plan.needs()[0].batch_size:
+            if not recipe.per_batch_size and need.batch_size != needs[0].batch_size:
                 continue  # one artifact serves every batch size
             try:
                 backend, path, _ = plan.backend(need.precision, need.batch_size, threads=1)
