@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import io
 import logging
 import warnings
 from pathlib import Path
-
-import torch
 
 from backends.recipes import BuildContext, Recipe
 from harness.core.digests import source_digest
@@ -23,6 +22,8 @@ OUTPUT_NAME = "logits"
 def export_onnx(
     model_name: str, weights: WeightsSource, target: Path
 ) -> Path:
+    import torch  # here, not at the top: loading a built artifact needs no torch
+
     model = weights.build_model(model_name)
     example = torch.randn(2, *get_spec(model_name).input.shape)  # (C, H, W) from the spec
     batch = torch.export.Dim("batch", min=1, max=1024)
@@ -58,7 +59,8 @@ def source_key_fields(model_name: str, weights: WeightsSource) -> dict:
         "model": model_name,
         "architecture": f"{call} {source_digest(builder)}",
         "weights": weights.cache_key,
-        "torch": torch.__version__,
+        # torch.__version__, read from the package's metadata without importing torch
+        "torch": importlib.metadata.version("torch"),
     }
 
 

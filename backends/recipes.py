@@ -62,6 +62,14 @@ class Recipe:
     # what the runtime reports as fp32 compute runs on weights stored otherwise (weights
     # compressed to int8 and decompressed as it runs): the adapter's read-back says so
     float_compute_note: str | None = None
+    # time per sample relative to FP32 on the project's 2-core x86 (AVX-512 VNNI, BF16),
+    # measured by a study-quick sweep: where a sweep's estimate starts for a slow path
+    # (int8-dynamic's integer convolutions, fp16 emulated in software) before this device
+    # has measured it
+    time_vs_fp32: float = 1.0
+    # seconds to build the artifact per FP32 ms of the model (conversion, calibration
+    # passes), from the same sweep's builds; 0: nothing to build
+    build_s_per_fp32_ms: float = 0.0
 
     def option_values(self, ctx: BuildContext) -> dict[str, object]:
         return {name: ctx.options.get(name) for name in self.options}

@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--cooldown", type=float, metavar="S",
                        help="pause between cells, up to S seconds (until the board's "
                        "temperature is back where it started, where it has a sensor)")
+    sweep.add_argument("--target-ci", type=float, metavar="PCT",
+                       help="after the planned repeats, repeat each performance cell whose "
+                       "95%% interval of the median is wider than PCT%% of the median, "
+                       "interleaved, until it is not (or --budget is spent)")
+    sweep.add_argument("--budget", type=float, metavar="MIN",
+                       help="with --target-ci: start no repeat that would take the sweep's "
+                       "runs (resumed ones included) past MIN minutes")
+    sweep.add_argument("--wait-quiet", type=float, metavar="S", default=0.0,
+                       help="before each cell, wait up to S seconds for other processes "
+                       "to leave the CPU (each run records what else ran during it)")
     _add_config_options(sweep, "sweep")
 
     prepare = commands.add_parser(
@@ -196,7 +206,15 @@ def cmd_run(args) -> int:
 
 def cmd_sweep(args) -> int:
     from harness.study.matrix import Selection, load_matrix
-    from harness.study.sweep import Manifest, describe_selection, dry_run, plan, run_sweep
+    from harness.study.sweep import (
+        Manifest,
+        SweepPolicy,
+        describe_selection,
+        dry_run,
+        format_estimates,
+        plan,
+        run_sweep,
+    )
     from reports.summary import format_table
 
     matrix = load_matrix(args.name)
@@ -205,18 +223,26 @@ def cmd_sweep(args) -> int:
     if args.cell_timeout is not None and args.cell_timeout <= 0:
         raise UsageError(f"--cell-timeout must be positive seconds, got {args.cell_timeout}")
     selection = Selection.parse(args.only, args.exclude, matrix)
-    planned = plan(matrix, _overrides(args), selection, args.repeat)
+    planned = plan(matrix, _overrides(args), selection, args.repeat, args.target_ci)
     if args.dry_run:
         print(describe_selection(matrix, selection, planned) + "\n")
         return dry_run(planned, Manifest.open(args.results_dir, matrix))
     if selection:
         say(describe_selection(matrix, selection, planned))
-    outcomes = run_sweep(matrix, planned, args.results_dir, args.retry_failed,
-                         args.cell_timeout, args.cooldown)
+    if args.wait_quiet < 0:
+        raise UsageError(f"--wait-quiet must be 0 or more seconds, got {args.wait_quiet}")
+    if args.target_ci is not None and args.target_ci <= 0:
+        raise UsageError(f"--target-ci must be a positive percentage, got {args.target_ci}")
+    if args.budget is not None and (args.budget <= 0 or args.target_ci is None):
+        raise UsageError("--budget MIN is a positive number of minutes, for --target-ci PCT")
+    outcomes = run_sweep(matrix, planned, args.results_dir, SweepPolicy(
+        args.retry_failed, args.cell_timeout, args.cooldown, args.wait_quiet,
+        args.target_ci, None if args.budget is None else args.budget * 60))
     print()
     print(format_table([(o.record, o.run_dir, o.error, o.elapsed_s,
                          (o.run.cell.model, o.run.cell.backend, o.run.cell.precision,
                           o.run.cell.scenario)) for o in outcomes]))
+    print("\n" + format_estimates(outcomes))
     warnings = sorted({w for o in outcomes if o.record for w in o.record.warnings})
     for warning in warnings:
         print(f"\nWARNING: {warning}")

@@ -21,7 +21,7 @@ from harness.core.records import (
     ResultRecord,
     cell_of,
 )
-from reports.statistics import median_interval
+from harness.core.statistics import median_interval
 from reports.summary import headline
 from scenarios.scenario import get_scenario
 
@@ -114,6 +114,7 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "batch_size": record.batch_size,  # as run
         "run_length": record.run_length,
         "dataset": record.dataset_id,
+        "dataset_source": record.dataset_source,
         "calibration": record.calibration.digest if record.calibration else None,
         "recipe_options": json.dumps(record.quantization.options, sort_keys=True)
         if record.quantization and record.quantization.options else None,
@@ -149,6 +150,9 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "weights_pretrained": record.weights_pretrained,
         "emulated": record.emulated,
         "throttled": record.throttled,
+        "noisy_machine": bool(record.machine_load and record.machine_load.noisy),
+        # what the run did short of the full method (a quick study's time savers)
+        "shortcuts": ", ".join(dict.fromkeys(s.kind for s in record.shortcuts)),
         "unsupported": bool(unsupported),
         "unsupported_reason": unsupported.reason if unsupported else None,
         "samples": record.samples,
@@ -162,6 +166,7 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "sweep_id": record.sweep.id if record.sweep else None,
         "repeat": record.sweep.repeat if record.sweep else None,
         "repeats_planned": record.sweep.of if record.sweep else None,
+        "target_ci_pct": record.sweep.target_ci_pct if record.sweep else None,
         "run_dir": str(path.parent),
     }
 
@@ -221,6 +226,9 @@ def newest_per_configuration(runs: pd.DataFrame) -> pd.DataFrame:
         newest["repeats"] = 1
         newest["headline_ci_low"] = newest["headline_ci_high"] = None
         newest["headline_by_repeat"] = None
+        # a --target-ci sweep: its target, whichever repeat carried it
+        targets = group["target_ci_pct"].dropna() if "target_ci_pct" in group else []
+        newest["target_ci_pct"] = float(targets.max()) if len(targets) else None
         if not pd.isna(newest.get("sweep_id")) and newest["headline"] is not None \
                 and not pd.isna(newest["headline"]):
             same = group[(group["sweep_id"] == newest["sweep_id"]) & group["headline"].notna()]

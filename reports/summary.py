@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from harness.core.records import ResultRecord
-from reports.statistics import wilson_interval
+from harness.core.statistics import wilson_interval
 from scenarios.scenario import get_scenario
 
 # How `edgebench run` names its run folder for people (`sweep` reads a JSON answer instead).
@@ -18,12 +18,7 @@ def headline(record: ResultRecord) -> tuple[str, float | None, str]:
     table, figure and console line uses."""
     if record.mode == "accuracy":
         return "top-1", record.metrics.accuracy.top1, ""
-    scenario = get_scenario(record.scenario)
-    metric = scenario.headline
-    value = metric.read(record.metrics)
-    if value is None and scenario.raw_headline is not None:
-        metric = scenario.raw_headline  # a record from before early stopping, said so
-        value = metric.read(record.metrics)
+    metric, value = get_scenario(record.scenario).read_headline(record.metrics)
     return metric.label, value, metric.unit
 
 
@@ -45,8 +40,11 @@ def flags(record: ResultRecord) -> list[str]:
     """What makes a run less than a full MLPerf-style measurement."""
     short = (record.mode == "performance" and not record.quick
              and not record.full_measurement)
+    noisy = bool(record.machine_load and record.machine_load.noisy)
     return [flag for flag, on in (("quick", record.quick), ("short run", short),
-                                  ("RANDOM WEIGHTS", not record.weights_pretrained)) if on]
+                                  ("RANDOM WEIGHTS", not record.weights_pretrained),
+                                  ("noisy machine", noisy)) if on] \
+        + list(dict.fromkeys(shortcut.kind for shortcut in record.shortcuts))
 
 
 def format_run(record: ResultRecord, run_dir: Path) -> str:

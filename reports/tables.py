@@ -11,15 +11,17 @@ import pandas as pd
 
 from harness.core.accuracy import load_correct
 from harness.core.precisions import reference_precision
-from reports.collect import BASELINE_MATCH
-from reports.statistics import (
+from harness.core.statistics import (
     NOISY_WIDTH,
     SIGNIFICANCE,
+    interval_width_pct,
     is_noisy,
     median_interval,
+    meets_target,
     paired_comparison,
     wilson_interval,
 )
+from reports.collect import BASELINE_MATCH
 from reports.summary import format_number
 from scenarios.scenario import SCENARIOS, get_scenario
 
@@ -27,6 +29,7 @@ BASELINE = reference_precision()
 TOP1_TOLERANCE = 0.01  # "within 1 point of FP32"
 # An accuracy run belongs to every performance configuration it shares these with:
 # top-1 does not depend on the scenario, the batch or the run length.
+PAIRED_TEST = "McNemar exact"
 ACCURACY_MATCH = ["device", "model", "backend", "precision", "threads", "weights",
                   "backend_version", "edgebench_version"]
 QUALIFY_RULE = ("the fastest valid run (not INVALID, not unsupported) whose "
@@ -53,6 +56,10 @@ def caveats(row: pd.Series) -> list[str]:
         notes.append("emulated")
     if row.get("throttled", False):
         notes.append("THROTTLED")
+    if row.get("noisy_machine", False):
+        notes.append("noisy machine")
+    if not _missing(row.get("shortcuts")) and row.get("shortcuts"):
+        notes.extend(row["shortcuts"].split(", "))
     return notes
 
 
@@ -93,30 +100,34 @@ def _accuracy_of(accuracy: pd.DataFrame, row: pd.Series, precision: str) -> pd.S
 
 
 def _versus_fp32(mine: pd.Series, base: pd.Series | None) -> dict:
-    """top-1 difference from FP32 and McNemar's p, on the same samples only."""
+    """top-1 difference from FP32 and McNemar's p, on the same samples only: all of them,
+    or the first ones both scored when one run scored fewer of the same list."""
     if base is None:
         return {"vs fp32": None, "p (McNemar)": None,
                 "accuracy test": "no fp32 accuracy run of the same configuration"}
-    if mine["dataset"] != base["dataset"]:
+    same = mine["dataset"] == base["dataset"]
+    if not same and mine["dataset_source"] != base["dataset_source"]:
         return {"vs fp32": None, "p (McNemar)": None,
                 "accuracy test": "fp32 ran on other samples: no paired test"}
     if _missing(mine["predictions_file"]) or _missing(base["predictions_file"]):
-        return {"vs fp32": mine["top1"] - base["top1"], "p (McNemar)": None,
+        return {"vs fp32": mine["top1"] - base["top1"] if same else None, "p (McNemar)": None,
                 "accuracy test": "no per-sample predictions (older runs): no paired test"}
     try:
-        test = paired_comparison(load_correct(Path(base["predictions_file"])),
-                                 load_correct(Path(mine["predictions_file"])))
+        first = load_correct(Path(base["predictions_file"]))
+        second = load_correct(Path(mine["predictions_file"]))
+        shared = min(len(first), len(second))
+        test = paired_comparison(first[:shared], second[:shared])
     except (OSError, ValueError, KeyError) as exc:
         return {"vs fp32": None, "p (McNemar)": None,
                 "accuracy test": f"predictions unreadable: {exc}"}
     return {"vs fp32": test.difference, "p (McNemar)": test.p_value,
-            "accuracy test": "McNemar exact"}
+            "accuracy test": PAIRED_TEST + ("" if same else f" on the first {shared} images")}
 
 
 def _qualifies(row: pd.Series) -> bool:
     if row["precision"] == BASELINE:
         return True  # the reference itself
-    if row["accuracy test"] != "McNemar exact":
+    if not str(row["accuracy test"]).startswith(PAIRED_TEST):
         return False
     return row["vs fp32"] >= -TOP1_TOLERANCE or row["p (McNemar)"] >= SIGNIFICANCE
 
@@ -160,6 +171,13 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
     row["repeats"] = int(cell["repeats"]) if measured else None
     if value is not None and is_noisy(value, cell["headline_ci_low"], cell["headline_ci_high"]):
         notes.add(f"noisy (95% CI wider than {NOISY_WIDTH:.0%} of the median)")
+    target = cell.get("target_ci_pct")
+    if value is not None and not _missing(target):
+        width = interval_width_pct(value, cell["headline_ci_low"], cell["headline_ci_high"])
+        said = "n/a" if width is None else f"{width:.1f}%"
+        notes.add(f"CI target {target:g}%: "
+                  + ("met" if meets_target(int(cell["repeats"]), width, target) else "NOT met")
+                  + f" ({said} after {int(cell['repeats'])} repeats)")
     base = baseline_of(performance, cell) if measured else None
     row["speed-up"], row["speed-up 95% CI"] = (None, None) \
         if base is None or cell["precision"] == BASELINE else _speedup(cell, base, value)
@@ -248,7 +266,7 @@ def best_configurations(matrix: pd.DataFrame) -> list[str]:
                                         ascending=not higher_is_better(scenario)).iloc[0]
             faster = candidates[(candidates["value"] > top["value"]) if higher_is_better(
                 scenario) else (candidates["value"] < top["value"])]
-            untested = int((faster["accuracy test"] != "McNemar exact").sum())
+            untested = int((~faster["accuracy test"].astype(str).str.startswith(PAIRED_TEST)).sum())
             test = "" if top["precision"] == BASELINE else (
                 f", {format_number(top['vs fp32'] * 100)} pt vs fp32, McNemar exact p "
                 f"{format_number(top['p (McNemar)'])}")

@@ -79,9 +79,14 @@ def performance_metrics(detail: dict, scenario_loadgen_name: str) -> dict:
     if per_query and not latency_ms:  # a LoadGen without the per-query keys
         latency_ms = _latencies(detail, per_query=False)
     early_key = "early_stopping_latency_ms" if per_query else "early_stopping_latency_ss"
-    if early_key in detail:
+    # A run too short for early stopping (capped: LoadGen's max_duration) logs
+    # early_stopping_met false and an estimate of 0: no estimate, said in LoadGen's words.
+    if early_key in detail and detail.get("early_stopping_met", True) and detail[early_key]:
         latency_ms["p99_early_stopping" if per_query else "p90_early_stopping"] = \
             detail[early_key] / 1e6
+    elif detail.get("early_stopping_result"):
+        metrics["early_stopping_result"] = " ".join(
+            str(detail["early_stopping_result"]).replace("*", "").split())
     metrics["latency_ms"] = latency_ms
     if per_query:
         # LoadGen reports no throughput for MultiStream; queries run back to back.

@@ -51,6 +51,14 @@ class Scenario:
     # records written before early stopping was the headline: the raw percentile
     raw_headline: Metric | None = None
 
+    def read_headline(self, metrics: object) -> tuple[Metric, float | None]:
+        """The headline metric and its value; the raw percentile where a run has no
+        early-stopping estimate (a record from before it, or a run too short for it)."""
+        value = self.headline.read(metrics)
+        if value is None and self.raw_headline is not None:
+            return self.raw_headline, self.raw_headline.read(metrics)
+        return self.headline, value
+
     @property
     def loadgen(self) -> lg.TestScenario:
         return getattr(lg.TestScenario, self.loadgen_name)

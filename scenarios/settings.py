@@ -22,6 +22,19 @@ MLPERF_BENCHMARK = "resnet50"
 MODES = ("performance", "accuracy")
 
 QUICK_MIN_DURATION_MS = 2000
+# A quick run stops here even short of its minimum query count: a precision 14x slower
+# than FP32 (or VGG-19's 662 MultiStream queries) then measures its rate in bounded time.
+# LoadGen calls such a run INVALID and gives no early-stopping estimate; the record says
+# it was capped (`capped_short_of_min_queries`), and every report flags it.
+QUICK_MAX_DURATION_MS = 5000
+# A quick accuracy run scores the first N images (the same N for every precision, so
+# the paired test against FP32 holds); recorded as a shortcut.
+QUICK_ACCURACY_SAMPLES = 250
+# ... or fewer, where the probe says 250 would take longer than this (VGG-19 at a slow
+# precision scores ~1 image/s on 2 cores), but never fewer than the floor. The report
+# pairs such a run with FP32 on the samples both scored.
+QUICK_ACCURACY_MAX_S = 20
+QUICK_ACCURACY_MIN_SAMPLES = 32
 # The Offline query is sized as expected_qps x min_duration; asking for more than the
 # probe measured keeps the query longer than the minimum duration even when the
 # system warms up and runs faster than during the probe.
@@ -36,7 +49,8 @@ SHORT_RUN_OFFLINE_MARGIN = 2.5
 # Settings a user.conf may set that edgebench otherwise derives from its probe.
 PROBED_FIELDS = ("single_stream_expected_latency_ns", "multi_stream_expected_latency_ns",
                  "offline_expected_qps")
-RECORDED_FIELDS = ("min_duration_ms", "min_query_count", "performance_sample_count_override",
+RECORDED_FIELDS = ("min_duration_ms", "max_duration_ms", "min_query_count",
+                   "performance_sample_count_override",
                    *PROBED_FIELDS, "multi_stream_samples_per_query")
 
 
@@ -49,10 +63,18 @@ class RunLength:
     duration_s: float | None = None
     min_queries: int | None = None
     user_conf: Path | None = None
+    max_duration_s: float | None = None  # None: QUICK_MAX_DURATION_MS when quick, else none
 
     def validate(self) -> None:
         if self.duration_s is not None and self.duration_s <= 0:
             raise UsageError(f"--duration must be positive seconds, got {self.duration_s}")
+        if self.max_duration_s is not None and self.max_duration_s <= 0:
+            raise UsageError(f"--max-duration must be positive seconds, got "
+                             f"{self.max_duration_s}")
+        if None not in (self.max_duration_s, self.duration_s) and \
+                self.max_duration_s < self.duration_s:
+            raise UsageError(f"--max-duration {self.max_duration_s:g} is shorter than "
+                             f"--duration {self.duration_s:g}: raise it or drop one")
         if self.min_queries is not None and self.min_queries < 1:
             raise UsageError(f"--min-queries must be at least 1, got {self.min_queries}")
         if self.user_conf is not None and not Path(self.user_conf).is_file():
@@ -97,6 +119,9 @@ def build_test_settings(
         settings.min_duration_ms = int(length.duration_s * 1000)
     if length.min_queries is not None:
         settings.min_query_count = length.min_queries
+    cap_ms = cap_duration_ms(length, settings.min_duration_ms)
+    if cap_ms is not None:
+        settings.max_duration_ms = cap_ms
     probe_latency_s = max(probe_latency_s, 1e-6)  # a no-op toy backend measures ~0
     if scenario.expected_is_rate:  # Offline: samples per second, with a margin
         margin = (SHORT_RUN_OFFLINE_MARGIN if settings.min_duration_ms < SHORT_RUN_S * 1000
@@ -109,6 +134,22 @@ def build_test_settings(
     if scenario.samples_per_query_setting:
         setattr(settings, scenario.samples_per_query_setting, scenario.samples_per_query)
     return settings
+
+
+def cap_duration_ms(length: RunLength, min_duration_ms: int) -> int | None:
+    """LoadGen's max_duration for this run: --max-duration, else the quick cap (never
+    below the minimum duration), else none."""
+    if length.max_duration_s is not None:
+        return int(length.max_duration_s * 1000)
+    if length.quick:
+        return max(QUICK_MAX_DURATION_MS, min_duration_ms)
+    return None
+
+
+def capped_short(settings_recorded: dict, query_count: int | None) -> bool:
+    """LoadGen stopped at max_duration before the minimum query count."""
+    return bool(settings_recorded.get("max_duration_ms")) and query_count is not None \
+        and query_count < (settings_recorded.get("min_query_count") or 0)
 
 
 def is_full_measurement(settings: lg.TestSettings, scenario: Scenario) -> bool:
@@ -128,7 +169,7 @@ def settings_record(settings: lg.TestSettings, scenario: Scenario,
     if length is not None:
         record["run_length"] = {
             "quick": length.quick, "duration_s": length.duration_s,
-            "min_queries": length.min_queries,
+            "min_queries": length.min_queries, "max_duration_s": length.max_duration_s,
             "user_conf": None if length.user_conf is None else {
                 "path": str(Path(length.user_conf).resolve()),
                 "sha256": sha256_of(Path(length.user_conf))}}

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from reports.statistics import paired_comparison, wilson_interval
+from harness.core.statistics import paired_comparison, wilson_interval
 
 
 def test_wilson_interval_of_72_percent_on_1000_images():
@@ -58,7 +58,7 @@ def test_identical_predictions_and_mismatched_samples():
 def test_bootstrap_interval_of_a_median_has_its_known_ranks():
     from scipy.stats import binom
 
-    from reports.statistics import median_interval
+    from harness.core.statistics import median_interval
 
     # Five distinct values: a resampled median is the minimum when 3 or more of 5 draws
     # are, probability 5.8% > 2.5%, so the 95% interval runs from min to max.

@@ -150,7 +150,7 @@ RECIPES: dict[str, Recipe] = {
     "int8-dynamic": Recipe(
         "int8-dynamic", "quantize_dynamic: int8 weights, activations quantized per query",
         lambda ctx: _key(ctx, settings="dynamic QInt8"), build_int8_dynamic,
-        quantization=_dynamic_record),
+        quantization=_dynamic_record, time_vs_fp32=5.0),
 }
 
 

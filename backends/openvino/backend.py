@@ -11,7 +11,7 @@ import numpy as np
 
 from backends.base import Backend, Executed, Tag, compute_summary
 from backends.openvino.ov_import import ov
-from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES
+from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES, RUNTIME_DEFAULT
 from harness.core.errors import EdgebenchError, Unsupported
 
 COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "Deconvolution", "GroupConvolution"}
@@ -29,14 +29,17 @@ class OpenVinoBackend(Backend):
     def load(self, path: Path | None) -> ov.CompiledModel:
         core = ov.Core()
         asked = INFERENCE_PRECISION[self.precision]
-        self.compiled = core.compile_model(core.read_model(path), "CPU", {
-            "PERFORMANCE_HINT": self.hint.upper(),
-            "INFERENCE_NUM_THREADS": self.threads,
+        if "ov_float_precision" in self.recipe(self.precision).options and \
+                self.context.options.get("ov_float_precision") == RUNTIME_DEFAULT:
+            asked = None  # the plugin's own choice for the float layers, read back below
+        properties = {"PERFORMANCE_HINT": self.hint.upper(),
+                      "INFERENCE_NUM_THREADS": self.threads}
+        if asked is not None:
             # Pinned: the plugin silently runs bf16 on CPUs with AVX-512 BF16 or AMX.
-            "INFERENCE_PRECISION_HINT": asked,
-        })
+            properties["INFERENCE_PRECISION_HINT"] = asked
+        self.compiled = core.compile_model(core.read_model(path), "CPU", properties)
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
-        if ran != asked:
+        if asked is not None and ran != asked:
             capabilities = ", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
             message = (f"OpenVINO's CPU plugin compiled with INFERENCE_PRECISION_HINT={ran} "
                        f"when asked for {asked} (OPTIMIZATION_CAPABILITIES: {capabilities})")
@@ -107,6 +110,9 @@ class OpenVinoBackend(Backend):
             "device": "CPU",
             "performance_hint": str(read("PERFORMANCE_HINT")),
             "inference_precision": read("INFERENCE_PRECISION_HINT").to_string(),
+            "inference_precision_asked": self.context.options.get("ov_float_precision")
+            if "ov_float_precision" in self.recipe(self.precision).options else
+            INFERENCE_PRECISION[self.precision],
             "inference_num_threads": int(read("INFERENCE_NUM_THREADS")),
             "num_streams": int(read("NUM_STREAMS")),
             "optimal_number_of_infer_requests": self.optimal_requests,

@@ -24,6 +24,9 @@ from harness.core.digests import source_digest
 # What the CPU plugin is asked to compute in, per precision (read back after compiling).
 INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16",
                        "int8-static": "f32", "int8-dynamic": "f32"}
+# --ov-float-precision runtime-default: the int8 recipes' float layers are left to the
+# plugin (no hint asked), as benchmark_app leaves them.
+RUNTIME_DEFAULT = "runtime-default"
 
 
 def capability_missing(capability: str) -> Callable[[], str | None]:
@@ -109,7 +112,7 @@ RECIPES: dict[str, Recipe] = {
         "int8-static", "nncf.quantize post-training quantization (calibrated), hint f32 "
         "for the layers left in float",
         lambda ctx: _key(ctx, nncf=_nncf_version(), preset="performance"),
-        build_int8_static, needs_calibration=True,
+        build_int8_static, needs_calibration=True, options=("ov_float_precision",),
         quantization=lambda ctx: {
             "tool": f"nncf.quantize {tool_version('nncf')} (preset PERFORMANCE)",
             "format": "FakeQuantize IR", "activations": "uint8/int8 (chosen by NNCF per op)",
@@ -120,6 +123,7 @@ RECIPES: dict[str, Recipe] = {
         "int8-dynamic", "int8 weight compression (nncf.compress_weights INT8_ASYM), float "
         "activations: OpenVINO has no dynamic quantization of convolutions",
         lambda ctx: _key(ctx, nncf=_nncf_version(), mode="INT8_ASYM"), build_int8_weights,
+        options=("ov_float_precision",),
         quantization=lambda _ctx: {
             "tool": f"nncf.compress_weights {tool_version('nncf')} (INT8_ASYM)",
             "what": "int8 weight compression; OpenVINO's closest thing to dynamic "

@@ -30,6 +30,7 @@ SYNTHETIC_SEED = 0
 
 class Dataset(ABC):
     labels: np.ndarray | None = None  # int64 class index per sample, if labelled
+    available: int | None = None  # samples there were before --count (or a quick cap)
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -77,6 +78,12 @@ class ImageFolderDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def keep_first(self, count: int) -> None:
+        """Score only the first `count` samples (a quick run short of time): the same
+        images, in the same order, as every other run's first `count`."""
+        self.files, self.labels = self.files[:count], self.labels[:count]
+        self._cached = self._cached[:count]
 
     def _cache_path(self, path: Path) -> Path:
         stat = path.stat()
@@ -178,9 +185,11 @@ def list_images(root: Path) -> tuple[list[Path], list[int], str]:
 
 def open_dataset(spec: str, count: int | None, cache_root: Path,
                  default_synthetic_count: int, exclude: frozenset[Path] = frozenset(),
-                 input_config: InputConfig = IMAGENET_INPUT) -> Dataset:
-    """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples, each
-    preprocessed as `input_config` (the model's) says.
+                 input_config: InputConfig = IMAGENET_INPUT,
+                 at_most: int | None = None) -> Dataset:
+    """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples (an error
+    if there are fewer), `at_most` the first N if there are more; each preprocessed as
+    `input_config` (the model's) says. `available` says how many there were.
 
     `exclude` (resolved paths) leaves out images that calibrated the model.
     """
@@ -197,10 +206,15 @@ def open_dataset(spec: str, count: int | None, cache_root: Path,
             raise DatasetError(f"every image of {root} is in the calibration set; "
                                "evaluate on other images or calibrate on fewer")
         files, labels = [f for f, _ in kept], [label for _, label in kept]
-    if count is not None:
-        if count > len(files):
-            raise DatasetError(f"--count {count} exceeds the {len(files)} samples in {root}"
-                               + (f" left after the {excluded} calibration images"
-                                  if excluded else ""))
-        files, labels = files[:count], labels[:count]
-    return ImageFolderDataset(root, files, labels, layout, cache_root, excluded, input_config)
+    if count is not None and count > len(files):
+        raise DatasetError(f"--count {count} exceeds the {len(files)} samples in {root}"
+                           + (f" left after the {excluded} calibration images"
+                              if excluded else ""))
+    available = len(files)
+    keep = count if count is not None else at_most
+    if keep is not None:
+        files, labels = files[:keep], labels[:keep]
+    dataset = ImageFolderDataset(root, files, labels, layout, cache_root, excluded,
+                                 input_config)
+    dataset.available = available
+    return dataset

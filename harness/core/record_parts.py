@@ -93,6 +93,8 @@ class Metrics(Part):
     sample_latency_ms: Percentiles | None = None
     throughput_sps: float | None = None
     throughput_basis: str | None = None
+    # no early-stopping estimate: why, in LoadGen's words ("Only processed 5 queries...")
+    early_stopping_result: str | None = None
     accuracy: Accuracy | None = None  # accuracy mode
 
 
@@ -189,12 +191,14 @@ class RunLengthRecord(Part):
     quick: bool = False
     duration_s: float | None = None
     min_queries: int | None = None
+    max_duration_s: float | None = None
     user_conf: dict[str, str] | None = None  # path and sha256
 
 
 class LoadgenSettings(Part):
     mlperf_conf_benchmark: str | None = None
     min_duration_ms: int | None = None
+    max_duration_ms: int | None = None  # 0: no cap
     min_query_count: int | None = None
     performance_sample_count_override: int | None = None
     single_stream_expected_latency_ns: float | None = None
@@ -213,6 +217,32 @@ class BatchChoice(Part):
     probe_samples_per_s: dict[str, float] = {}
     candidates: list[int] = []
     method: str | None = None
+    source: str | None = None  # "probed" in this run, or "cache": an earlier run's probe
+    probed_at: str | None = None
+
+
+class MachineLoad(Part):
+    """What else the machine did during the measured window (`harness.core.machine_load`)."""
+
+    window_s: float | None = None
+    steal_share: float | None = None  # of all CPUs' time: stolen by the hypervisor
+    others_share: float | None = None  # of all CPUs' time: other processes
+    own_cpu_s: float | None = None
+    load_average_1m_start: float | None = None
+    load_average_1m_end: float | None = None
+    cpu_frequency_mhz_start: float | None = None
+    cpu_frequency_mhz_end: float | None = None
+    noisy: bool = False  # a share passed its threshold: flagged "noisy machine"
+    thresholds: dict[str, float] = {}
+    source: str | None = None
+
+
+class Shortcut(Part):
+    """Something a run did short of the full method (a quick study's time savers), said
+    in a flag for tables (`kind`) and in words (`detail`)."""
+
+    kind: str  # "capped", "batch from cache", "fewer samples", "no fidelity"
+    detail: str
 
 
 class FileRef(Part):
@@ -232,6 +262,7 @@ class SweepPlace(Part):
     id: str
     repeat: int
     of: int
+    target_ci_pct: float | None = None  # sweep --target-ci: repeated until this tight
 
 
 class Provenance(Part):

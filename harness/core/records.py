@@ -29,10 +29,12 @@ from harness.core.record_parts import (
     DatasetInfo,
     FileRef,
     LoadgenSettings,
+    MachineLoad,
     Metrics,
     Part,
     Provenance,
     Quantization,
+    Shortcut,
     SweepPlace,
     SystemFacts,
     UnsupportedReason,
@@ -103,6 +105,10 @@ class ResultRecord(Part):
     costs: Costs = Field(default_factory=Costs)
     emulated: bool = False
     warnings: list[str] = []
+    # what this run did short of the full method to save time, each flagged in reports
+    shortcuts: list[Shortcut] = []
+    # what else the machine did while LoadGen measured; `noisy` flags it in every report
+    machine_load: MachineLoad | None = None
     duration_s: float | None = None
     # the run's configuration as asked (RunConfig.identity(): every setting that makes two
     # runs the same measurement, defaults included), for provenance
@@ -153,6 +159,13 @@ class ResultRecord(Part):
         """Which samples: the name, the count and a digest of the files when known."""
         digest = self.dataset.files_digest
         return f"{self.dataset.name}:{self.samples}" + (f":{digest[:12]}" if digest else "")
+
+    @property
+    def dataset_source(self) -> str:
+        """The list the samples are the first `samples` of: two runs from one source
+        share their first min(samples) images (a quick accuracy run may score fewer)."""
+        return f"{self.dataset.name}:{self.dataset.path}:" \
+               f"{self.dataset.excluded_for_calibration}"
 
     @property
     def throttled(self) -> bool:

@@ -13,14 +13,15 @@ import socket
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-import torch
 
 from harness.core.digests import sha256_of
 from harness.core.errors import WeightsError
 from harness.core.zoo import build_model, get_spec
-from harness.core.zoo.densenet import upgrade_legacy_keys
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: a run that loads a built
+    import torch  # artifact (most of a sweep's runs) starts a second faster without it
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class WeightsSource:
         return f"{self.id}:{self.path.name}" if self.kind == "torchvision" else self.id
 
     def build_model(self, model_name: str, **overrides) -> torch.nn.Module:
+        import torch
+
         if self.kind == "random":
             # The builders draw from the global RNG: seeding makes "random:<seed>"
             # the same network on every machine and in every run.
@@ -58,8 +61,20 @@ class WeightsSource:
 
 
 def checkpoint_dir() -> Path:
-    """torch hub's checkpoint cache, shared with torchvision and every other user of it."""
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    """torch hub's checkpoint cache, shared with torchvision and every other user of it.
+
+    torch.hub.get_dir()'s own rule ($TORCH_HOME, else $XDG_CACHE_HOME/torch, else
+    ~/.cache/torch; then hub/), read without importing torch: every run with --weights
+    auto looks here, and most of a sweep's runs never need torch otherwise.
+    """
+    import os
+    import sys
+
+    if "torch" in sys.modules:  # torch.hub.set_dir() may have moved it
+        return Path(sys.modules["torch"].hub.get_dir()) / "checkpoints"
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
+    return Path(home).expanduser() / "hub" / "checkpoints"
 
 
 def _hash_prefix(url: str) -> str:
@@ -131,6 +146,11 @@ def _download(url: str, target: Path) -> None:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
+        # An offline machine fails here in milliseconds, before the second it takes to
+        # import torch for its downloader (every run of a sweep with --weights auto).
+        socket.getaddrinfo(urlparse(url).hostname, 443)
+        import torch
+
         torch.hub.download_url_to_file(url, str(target), hash_prefix=_hash_prefix(url))
     finally:
         socket.setdefaulttimeout(previous)
@@ -158,6 +178,8 @@ def resolve_weights(choice: str, model_name: str) -> WeightsSource:
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    import torch
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged file
@@ -174,6 +196,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def load_checkpoint(model: torch.nn.Module, path: Path) -> None:
     """Load `path` into `model` strictly; a mismatch names the first offending key."""
+    from harness.core.zoo.densenet import upgrade_legacy_keys
+
     state = upgrade_legacy_keys(read_state_dict(path))
     expected = model.state_dict()
     # Old checkpoints (torchvision's among them) lack BatchNorm's counter; BatchNorm

@@ -22,7 +22,7 @@ from harness.core.precisions import PRECISIONS
 from harness.core.records import CELL_KEYS
 from harness.core.zoo import MODELS
 from scenarios.scenario import SCENARIOS
-from scenarios.settings import MODES, RunLength
+from scenarios.settings import MODES, QUICK_MAX_DURATION_MS, RunLength
 
 AUTO = "auto"
 # `edgebench run`'s hidden option through which a sweep's child answers (its run folder
@@ -68,6 +68,10 @@ class RunConfig:
                          "results")
     duration: float | None = option(None, "LoadGen's minimum duration in seconds (default: "
                                     "MLPerf's 600)", metavar="S")
+    max_duration: float | None = option(None, "stop LoadGen after S seconds even short of "
+                                        "its minimum query count (recorded, flagged; "
+                                        f"default: {QUICK_MAX_DURATION_MS // 1000} s when "
+                                        "quick, else none)", metavar="S")
     min_queries: int | None = option(None, "LoadGen's minimum query count (default: MLPerf's "
                                      "for the scenario)", metavar="N")
     user_conf: Path | None = option(None, "a LoadGen user.conf (e.g. "
@@ -129,7 +133,8 @@ class RunConfig:
 
     @property
     def run_length(self) -> RunLength:
-        return RunLength(self.quick, self.duration, self.min_queries, self.user_conf)
+        return RunLength(self.quick, self.duration, self.min_queries, self.user_conf,
+                         self.max_duration)
 
     def identity(self) -> dict[str, str]:
         """What makes two runs the same measurement (the sweep's run key, resume)."""

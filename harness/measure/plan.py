@@ -85,8 +85,9 @@ class RunPlan:
 
     @property
     def needs_fidelity(self) -> bool:
-        """A quantized accuracy run is compared with the reference precision's logits."""
-        return self.config.mode == "accuracy" and \
+        """A quantized accuracy run is compared with the reference precision's logits;
+        a quick one is not (it would double its time), and says so."""
+        return self.config.mode == "accuracy" and not self.config.quick and \
             self.config.precision != reference_precision()
 
     def batch_sizes(self) -> list[int]:

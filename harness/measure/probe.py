@@ -19,6 +19,9 @@ CANDIDATE_SECONDS = 0.6
 # Past the fastest size, throughput this far below it twice in a row ends the search:
 # larger batches only add memory and per-batch time.
 STOP_BELOW = 0.9
+# The whole search's time: a slow precision tries the sizes that fit in it.
+SEARCH_BUDGET_S = 10.0
+PROBE_BATCHES_PER_SIZE = 4  # warm-up and timed batches one size costs, about
 
 
 def _batch(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndarray:
@@ -27,41 +30,56 @@ def _batch(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndarray:
 
 
 def probe(backend: Backend, dataset: Dataset, batch_size: int, streamed: bool,
-          seconds: float = PROBE_SECONDS, min_runs: int = 3) -> tuple[float, float]:
+          seconds: float = PROBE_SECONDS) -> tuple[float, float]:
     """(seconds per batch after warm-up, first-inference ms): the first sizes LoadGen's
     query generation, the second is the cold start a deployed app pays once.
 
     `streamed` measures the way Offline runs (`predict_stream`, where a runtime may
-    keep several batches in flight), the others one batch at a time.
+    keep several batches in flight), the others one batch at a time. At least one timed
+    round, then rounds until `seconds`: a batch slower than that (VGG-19 at a slow
+    precision takes seconds) is timed once, not thrice.
     """
     batch = _batch(backend, dataset, batch_size)
     started = time.perf_counter()
     backend.predict(batch)  # the first call allocates and picks kernels
-    first_ms = (time.perf_counter() - started) * 1000
-    backend.predict(batch)
+    first_s = time.perf_counter() - started
+    if first_s < seconds:
+        backend.predict(batch)  # a second warm-up where it is cheap
+    # enough batches in flight for a runtime that streams to keep its streams busy
+    per_round = max(2, backend.batches_in_flight) if streamed else 1
     runs, started = 0, time.perf_counter()
-    while runs < min_runs or time.perf_counter() - started < seconds:
+    while runs == 0 or time.perf_counter() - started < seconds:
         if streamed:
-            backend.predict_stream(((i, batch) for i in range(4)), lambda _tag, _logits: None)
-            runs += 4
+            backend.predict_stream(((i, batch) for i in range(per_round)),
+                                   lambda _tag, _logits: None)
         else:
             backend.predict(batch)
-            runs += 1
-    return (time.perf_counter() - started) / runs, first_ms
+        runs += per_round
+    return (time.perf_counter() - started) / runs, first_s * 1000
 
 
 def choose_offline_batch(make_backend: Callable[[int], Backend], dataset: Dataset) -> dict:
     """The Offline batch size with the highest probed throughput, and the probe's figures.
 
     `make_backend(n)` returns a backend prepared for batches of n (static-shape runtimes
-    build, or take from the cache, one artifact per size).
+    build, or take from the cache, one artifact per size). The search stops before a
+    size whose probe would pass SEARCH_BUDGET_S at the best rate seen so far: on a
+    precision 14x slower than FP32, batch 32 alone would take minutes.
     """
     throughput: dict[int, float] = {}
-    best, misses = None, 0
+    best, misses, stopped = None, 0, None
+    started = time.perf_counter()
     for size in OFFLINE_BATCH_CANDIDATES:
+        if best is not None:
+            predicted_s = PROBE_BATCHES_PER_SIZE * size / throughput[best]
+            if time.perf_counter() - started + predicted_s > SEARCH_BUDGET_S:
+                stopped = f"stopped before batch {size}: its probe would pass " \
+                          f"{SEARCH_BUDGET_S} s"
+                say(f"  {stopped}")
+                break
         backend = make_backend(size)
         seconds_per_batch, _ = probe(backend, dataset, size, streamed=True,
-                                     seconds=CANDIDATE_SECONDS, min_runs=1)
+                                     seconds=CANDIDATE_SECONDS)
         throughput[size] = size / seconds_per_batch
         say(f"  batch {size:>2}: {throughput[size]:.1f} samples/s")
         if best is None or throughput[size] > throughput[best]:
@@ -74,5 +92,5 @@ def choose_offline_batch(make_backend: Callable[[int], Backend], dataset: Datase
             "probe_samples_per_s": {str(k): round(v, 2) for k, v in throughput.items()},
             "candidates": list(OFFLINE_BATCH_CANDIDATES),
             "method": f"streamed as Offline runs, >= {CANDIDATE_SECONDS} s per size after "
-                      f"two warm-up batches; stops after two sizes below "
-                      f"{STOP_BELOW:.0%} of the best"}
+                      f"warm-up; stops after two sizes below {STOP_BELOW:.0%} of the best"
+                      + (f"; {stopped}" if stopped else "")}

@@ -13,12 +13,13 @@ from harness.core.artifacts import BUILD_LOG, MANIFEST
 from harness.core.board import board_facts, throttled_during
 from harness.core.datasets import Dataset
 from harness.core.progress import say
+from harness.core.record_parts import Shortcut
 from harness.core.records import ResultRecord
 from harness.core.system_info import peak_memory_mb
 from harness.measure.config import RunConfig
 from scenarios import loadgen_logs
 from scenarios.scenario import Scenario
-from scenarios.settings import settings_record
+from scenarios.settings import capped_short, settings_record
 from scenarios.sut import OutputRecorder
 
 
@@ -32,6 +33,7 @@ class Measured:
     costs: dict  # build and load time, first inference
     batch_size: int
     batch_choice: dict | None  # Offline --max-batch auto: the probe behind the choice
+    machine_load: dict | None = None  # what else the machine did while LoadGen measured
 
 
 def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
@@ -59,6 +61,11 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
     size_bytes = None if artifact is None else size_on_disk(artifact)
     if quantization is not None and size_bytes is not None:
         quantization["artifact_size_bytes"] = size_bytes
+    record.machine_load = measured.machine_load
+    if measured.machine_load and measured.machine_load["noisy"]:
+        say(f"WARNING: noisy machine: {measured.machine_load['others_share']:.0%} of the "
+            f"CPU time went to other processes, {measured.machine_load['steal_share']:.0%} "
+            "was stolen by the hypervisor")
     record.batch_size = measured.batch_size
     if scenario.samples_per_query is None:  # Offline: the batch it chose or was given
         record.max_batch, record.batch_choice = measured.batch_size, measured.batch_choice
@@ -73,6 +80,18 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
     record.loadgen_settings = loadgen_settings
     # at least MLPerf's minimum duration and query count: else flagged everywhere
     record.full_measurement = loadgen_settings["full_measurement"]
+    choice = measured.batch_choice
+    if choice is not None and choice.get("source") == "cache":
+        record.shortcuts.append(Shortcut(kind="batch from cache", detail=(
+            f"Offline batch {choice['chosen']} chosen by this device's probe of "
+            f"{choice.get('probed_at')}, not probed again in this run")))
+    if config.mode == "performance" and capped_short(loadgen_settings, metrics["query_count"]):
+        record.shortcuts.append(Shortcut(kind="capped", detail=(
+            f"stopped at LoadGen's max_duration ({loadgen_settings['max_duration_ms'] / 1000:g}"
+            f" s) after {metrics['query_count']} of {loadgen_settings['min_query_count']} "
+            "queries" + ("" if scenario.headline.read(metrics) is not None else
+                         "; no early-stopping estimate (short run): the headline is the "
+                         "raw percentile"))))
     record.backend_settings = backend.settings()
     record.artifact = None if artifact is None else str(artifact)
     record.artifact_size_bytes = size_bytes

@@ -12,8 +12,10 @@ import harness
 from backends import installed_version
 from harness.core.datasets import Dataset, open_dataset
 from harness.core.errors import EdgebenchError, Unsupported, UsageError
+from harness.core.machine_load import LoadWindow
 from harness.core.precisions import reference_precision
 from harness.core.progress import say
+from harness.core.record_parts import Shortcut
 from harness.core.records import (
     ResultRecord,
     cell_of,
@@ -30,6 +32,7 @@ from harness.core.system_info import (
     reset_peak_memory,
     usable_cores,
 )
+from harness.measure.batch_cache import BatchChoiceCache
 from harness.measure.config import AUTO, RunConfig
 from harness.measure.fidelity import fidelity
 from harness.measure.plan import RunPlan
@@ -37,7 +40,12 @@ from harness.measure.probe import choose_offline_batch, probe
 from harness.measure.record import Measured, board_after, fill_measured
 from harness.measure.run_thread import RunStatus, on_run_thread
 from scenarios.qsl import QuerySampleLibrary
-from scenarios.settings import build_test_settings
+from scenarios.settings import (
+    QUICK_ACCURACY_MAX_S,
+    QUICK_ACCURACY_MIN_SAMPLES,
+    QUICK_ACCURACY_SAMPLES,
+    build_test_settings,
+)
 from scenarios.sut import OutputRecorder
 
 # MLPerf's ImageNet QSL keeps 1024 samples in memory for performance runs.
@@ -46,12 +54,16 @@ SYNTHETIC_SAMPLES = {True: 128, False: 1024}  # quick, full
 
 
 def parse_sweep_tag(tag: str | None) -> dict | None:
-    """Which sweep, and which repeat of how many, a run was (for the report's medians)."""
+    """Which sweep, which repeat of how many, and which --target-ci (if any) a run served
+    (for the report's medians)."""
     if not tag:
         return None
     try:
-        sweep_id, repeat, of, _key, _attempt = tag.split(":")
-        return {"id": sweep_id, "repeat": int(repeat), "of": int(of)}
+        sweep_id, repeat, of, _key, _attempt, *target = tag.split(":")
+        if len(target) > 1:
+            raise ValueError
+        return {"id": sweep_id, "repeat": int(repeat), "of": int(of),
+                "target_ci_pct": float(target[0]) if target and target[0] else None}
     except ValueError:
         raise UsageError(f"malformed --sweep-tag {tag!r}") from None
 
@@ -81,10 +93,12 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
     plan = RunPlan.of(config)
     scenario, calibration = plan.scenario, plan.calibration
     threads = config.threads or usable_cores()[0]
+    quick_accuracy = config.quick and config.mode == "accuracy" and config.count is None
     dataset = open_dataset(config.dataset or "synthetic", config.count, plan.cache.root,
                            SYNTHETIC_SAMPLES[config.quick],
                            exclude=frozenset(f.resolve() for f in calibration.files)
-                           if calibration else frozenset(), input_config=plan.input_config)
+                           if calibration else frozenset(), input_config=plan.input_config,
+                           at_most=QUICK_ACCURACY_SAMPLES if quick_accuracy else None)
     warnings: list[str] = []
     reason = plan.unsupported_reason
     if reason is None:
@@ -121,8 +135,11 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
             if reason is not None:
                 raise Unsupported(reason)
             measured = on_run_thread(
-                lambda status: _measure(plan, dataset, threads, staging, status))
+                lambda status: _measure(plan, dataset, threads, record.device, staging,
+                                        status))
             fill_measured(record, measured, config, scenario, dataset, staging)
+            record.dataset, record.samples = dataset.describe(), len(dataset)
+            record.shortcuts.extend(_quick_accuracy_shortcuts(config, dataset))
             board_after(record)
         except Unsupported as exc:
             say(f"{config.backend} cannot run {config.precision} here: {exc.reason}")
@@ -135,19 +152,49 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
     return finalize(staging, name), record
 
 
-def _offline_batch(plan: RunPlan, dataset: Dataset, threads: int) -> tuple[int, dict | None]:
+def _quick_accuracy_shortcuts(config: RunConfig, dataset: Dataset) -> list[Shortcut]:
+    """What a quick accuracy run left out to save time."""
+    shortcuts = []
+    if not (config.quick and config.mode == "accuracy"):
+        return shortcuts
+    if dataset.available is not None and len(dataset) < dataset.available:
+        capped = len(dataset) < QUICK_ACCURACY_SAMPLES
+        shortcuts.append(Shortcut(kind="fewer samples", detail=(
+            f"top-1 on the first {len(dataset)} of {dataset.available} images (quick"
+            + (f", and no more than {QUICK_ACCURACY_MAX_S} s of inference at the probed "
+               "speed" if capped else "")
+            + "; --count N sets another number); the report pairs it with FP32 on the "
+            "samples both scored")))
+    if config.precision != reference_precision():
+        shortcuts.append(Shortcut(kind="no fidelity", detail=(
+            f"agreement and SQNR against {reference_precision()} not computed in-process "
+            "(quick): the report's paired test against the FP32 run stands instead")))
+    return shortcuts
+
+
+def _offline_batch(plan: RunPlan, dataset: Dataset, threads: int,
+                   device: str) -> tuple[int, dict | None]:
     config = plan.config
     if config.max_batch != AUTO:
         return config.max_batch, None
+    cache = BatchChoiceCache(plan.cache.root)
+    key = cache.key_fields(device, config.model, config.backend, config.precision, threads,
+                           plan.backend_class.runtime_version(), config.recipe_options)
+    cached = cache.get(key)
+    if cached is not None:
+        say(f"Offline batch size {cached['chosen']}: the probe of {cached.get('probed_at')} "
+            f"on this device (--max-batch auto; cached in {cache.folder})")
+        return cached["chosen"], {**cached, "source": "cache"}
     say(f"choosing the Offline batch size of {config.backend} {config.precision} "
         "(--max-batch auto) ...")
-    choice = choose_offline_batch(
-        lambda size: plan.backend(config.precision, size, threads)[0], dataset)
+    choice = cache.stamped(choose_offline_batch(
+        lambda size: plan.backend(config.precision, size, threads)[0], dataset))
+    cache.put(key, choice)
     say(f"  Offline batch size: {choice['chosen']}")
-    return choice["chosen"], choice
+    return choice["chosen"], {**choice, "source": "probed"}
 
 
-def _measure(plan: RunPlan, dataset: Dataset, threads: int, out_dir: Path,
+def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir: Path,
              status: RunStatus) -> Measured:
     """Backend -> probe -> LoadGen, on the run thread; LoadGen's logs go to `out_dir`."""
     config, scenario = plan.config, plan.scenario
@@ -155,7 +202,7 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, out_dir: Path,
     batch_size = scenario.samples_per_query
     built_before = plan.cache.build_seconds
     if batch_size is None:  # Offline
-        batch_size, batch_choice = _offline_batch(plan, dataset, threads)
+        batch_size, batch_choice = _offline_batch(plan, dataset, threads, device)
     say(f"loading {config.model} on {config.backend} {config.precision}, {threads} threads")
     # A deployed app loads a built model: the peak memory counts from here on, not the
     # quantizer's or converter's (whose cost is build_s).
@@ -169,6 +216,12 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, out_dir: Path,
              "load_s": round(time.monotonic() - started - build_s, 2),
              "first_inference_ms": round(first_ms, 3), "first_inference_batch": batch_size,
              "peak_memory_scope": peak_scope}
+    if config.quick and config.mode == "accuracy" and config.count is None:
+        fits = int(QUICK_ACCURACY_MAX_S / probe_s * batch_size)
+        if fits < len(dataset):
+            say(f"  quick accuracy: {max(fits, QUICK_ACCURACY_MIN_SAMPLES)} of {len(dataset)} "
+                f"images fit in {QUICK_ACCURACY_MAX_S} s at the probed speed")
+            dataset.keep_first(max(fits, QUICK_ACCURACY_MIN_SAMPLES))
     performance_count = min(len(dataset), MAX_PERFORMANCE_SAMPLES)
     settings = build_test_settings(scenario, config.mode, config.run_length, performance_count,
                                    probe_s, batch_size)
@@ -183,8 +236,10 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, out_dir: Path,
     status.min_duration_s = settings.min_duration_ms / 1000
     status.loadgen_started = time.monotonic()
     status.sut = sut
+    window = LoadWindow.open()
     try:
         run_loadgen(sut, qsl, settings, out_dir)
+        machine_load = window.close()
     finally:  # LoadGen's handles go with the run, whether the backend failed or not
         status.sut = None
         sut.destroy()
@@ -196,7 +251,7 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, out_dir: Path,
         measured_fidelity = _fidelity_to_reference(plan, dataset, threads, batch_size,
                                                    outputs.logits)
     return Measured(backend, artifact, settings, outputs, measured_fidelity, costs,
-                    batch_size, batch_choice)
+                    batch_size, batch_choice, machine_load)
 
 
 def _fidelity_to_reference(plan: RunPlan, dataset: Dataset, threads: int, batch_size: int,

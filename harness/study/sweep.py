@@ -27,6 +27,7 @@ import harness
 from harness.core.board import soc_temperature_c
 from harness.core.digests import fields_digest
 from harness.core.errors import EdgebenchError, UsageError
+from harness.core.machine_load import is_quiet, machine_busy_share
 from harness.core.progress import console, say
 from harness.core.records import (
     CELL_KEYS,
@@ -42,10 +43,13 @@ from harness.core.records import (
     utc_now,
     write_json_atomic,
 )
+from harness.core.system_info import default_device_name, describe_system
 from harness.measure.config import RunConfig
 from harness.measure.plan import check
+from harness.study.estimate import DeviceSpeeds, Estimate, Estimator
 from harness.study.fresh_process import CellFailed, run_in_fresh_process
 from harness.study.matrix import Cell, Matrix, Selection
+from harness.study.target_ci import spread
 from scenarios.settings import QUICK_MIN_DURATION_MS
 
 MANIFEST_FILE = "sweep-manifest.json"
@@ -55,11 +59,6 @@ MANIFEST_FILE = "sweep-manifest.json"
 BUILD_ALLOWANCE_S = 1800
 MULTISTREAM_ALLOWANCE_S = 1800
 FULL_DURATION_S = 600
-STARTUP_ESTIMATE_S = 10  # process start, imports, probe: measured ~6-10 s here
-# FP32 seconds per sample at batch 1 on this project's 2-core x86 machine, for estimates
-# of runs whose length is a number of samples rather than a duration
-SECONDS_PER_SAMPLE = {"mobilenet_v2": 0.006, "densenet121": 0.03, "vgg19": 0.25}
-ACCURACY_SAMPLES = 1000
 THERMAL_MARGIN_C = 2.0
 
 
@@ -71,11 +70,14 @@ class PlannedRun:
     repeat_index: int  # 0-based
     repeats: int
     config: RunConfig
+    target_ci_pct: float | None = None  # a --target-ci repeat: the target it serves
 
     def tag(self, sweep_id: str) -> str:
-        """What the child records (`sweep_tag`): sweep, repeat, run key and attempt."""
+        """What the child records (`sweep_tag`): sweep, repeat, run key, attempt and the
+        --target-ci target (empty without one)."""
+        target = "" if self.target_ci_pct is None else f"{self.target_ci_pct:g}"
         return (f"{sweep_id}:{self.repeat_index + 1}:{self.repeats}:{self.key}:"
-                f"{uuid.uuid4().hex[:8]}")
+                f"{uuid.uuid4().hex[:8]}:{target}")
 
     @property
     def key(self) -> str:
@@ -121,6 +123,19 @@ class Manifest:
         write_json_atomic(self.path, {"sweep_id": self.sweep_id, "matrix": self.matrix,
                                       "runs": self.runs})
 
+    def spent_s(self) -> float:
+        """What every run recorded here has taken, earlier invocations included."""
+        return sum(float(state.get("elapsed_s") or 0) for state in self.runs.values())
+
+    def states_of(self, configuration: str) -> list[dict]:
+        return [state for key, state in self.runs.items()
+                if configuration_key(key) == configuration]
+
+    def next_repeat_index(self, configuration: str) -> int:
+        """The 0-based index of a configuration's next repeat (after every one recorded)."""
+        return max((int(key.rsplit("-r", 1)[1]) for key in self.runs
+                    if configuration_key(key) == configuration), default=0)
+
     def set(self, run: PlannedRun, **state) -> None:
         entry = self.runs.setdefault(run.key, {"label": run.label})
         entry.update(state, updated_at=utc_now().isoformat(timespec="seconds"))
@@ -128,7 +143,7 @@ class Manifest:
 
 
 def plan(matrix: Matrix, overrides: dict, selection: Selection,
-         repeat: int | None) -> list[PlannedRun]:
+         repeat: int | None, target_ci_pct: float | None = None) -> list[PlannedRun]:
     """Every run of the sweep in the order it executes: repeats interleaved, accuracy
     cells once (their result does not vary run to run). `overrides` are RunConfig values
     (and recipe options) given over the matrix's, the results folder among them."""
@@ -142,7 +157,8 @@ def plan(matrix: Matrix, overrides: dict, selection: Selection,
                 continue
             config = RunConfig.from_options({**cell.run_options(), **overrides})
             check(config)  # every cell checked before the first one runs
-            planned.append(PlannedRun(cell, index, times, config))
+            planned.append(PlannedRun(cell, index, times, config,
+                                      target_ci_pct if cell.mode == "performance" else None))
     return planned
 
 
@@ -154,26 +170,26 @@ def default_timeout_s(config: RunConfig) -> float:
     return BUILD_ALLOWANCE_S + 3 * duration + extra
 
 
-def estimate_s(run: PlannedRun, earlier: dict[str, float]) -> tuple[float, str]:
-    """(seconds, basis): an earlier run of the same configuration, else its minimums."""
-    if run.key.rsplit("-r", 1)[0] in earlier:
-        return earlier[run.key.rsplit("-r", 1)[0]], "measured"
-    config = run.config
-    per_sample = SECONDS_PER_SAMPLE.get(config.model, 0.03)
-    duration = (config.duration or (QUICK_MIN_DURATION_MS / 1000 if config.quick
-                                    else FULL_DURATION_S))
-    if config.mode == "accuracy":
-        duration = (config.count or ACCURACY_SAMPLES) * per_sample
-    elif config.scenario == "multi-stream":  # at least 662 queries of 8 samples
-        duration = max(duration, 662 * 8 * per_sample)
-    elif config.scenario == "single-stream":  # at least 100 queries
-        duration = max(duration, 100 * per_sample)
-    return STARTUP_ESTIMATE_S + duration, "minimum"
+def configuration_key(run_key: str) -> str:
+    """A run key without its repeat: every repeat of one configuration."""
+    return run_key.rsplit("-r", 1)[0]
 
 
 def _earlier_durations(manifest: Manifest) -> dict[str, float]:
-    return {key.rsplit("-r", 1)[0]: state["elapsed_s"] for key, state in manifest.runs.items()
+    return {configuration_key(key): state["elapsed_s"] for key, state in manifest.runs.items()
             if state.get("state") == "done" and state.get("elapsed_s")}
+
+
+def estimate_runs(planned: list[PlannedRun], manifest: Manifest) -> dict[str, Estimate]:
+    """Each planned run's estimate (`harness.study.estimate`), by run key, in order."""
+    if not planned:
+        return {}
+    first = planned[0].config
+    device = first.device_name or default_device_name(describe_system())
+    estimator = Estimator(DeviceSpeeds.read(Path(first.results_dir), first.cache_dir, device),
+                          _earlier_durations(manifest))
+    return {run.key: estimator.estimate(run.config, configuration_key(run.key))
+            for run in planned}
 
 
 def describe_selection(matrix: Matrix, selection: Selection, planned: list[PlannedRun]) -> str:
@@ -188,23 +204,45 @@ def describe_selection(matrix: Matrix, selection: Selection, planned: list[Plann
 
 
 def dry_run(planned: list[PlannedRun], manifest: Manifest) -> int:
-    earlier = _earlier_durations(manifest)
-    total, basis_counts = 0.0, {"measured": 0, "minimum": 0}
+    estimates = estimate_runs(planned, manifest)
+    parts: dict[str, float] = {}
+    bases: dict[str, int] = {}
     for number, run in enumerate(planned, start=1):
         state = manifest.runs.get(run.key, {}).get("state", "pending")
-        seconds, basis = estimate_s(run, earlier)
+        estimate = estimates[run.key]
         if state != "done":
-            total += seconds
-            basis_counts[basis] += 1
+            for part, seconds in estimate.parts.items():
+                parts[part] = parts.get(part, 0.0) + seconds
+            bases[estimate.basis] = bases.get(estimate.basis, 0) + 1
         options = ", ".join(f"{k}={v}" for k, v in run.cell.options)
-        print(f"{number:>4}  {run.label}  [{state}]  ~{seconds:.0f} s"
-              + (f"  ({options})" if options else ""))
+        print(f"{number:>4}  {run.label}  [{state}]  ~{estimate.seconds:.0f} s "
+              f"({estimate.basis})" + (f"  ({options})" if options else ""))
     done = sum(1 for r in planned if manifest.runs.get(r.key, {}).get("state") == "done")
-    print(f"\n{len(planned)} runs, {done} already done; "
-          f"estimated {total / 60:.0f} min for the rest ({basis_counts['measured']} from "
-          f"earlier runs, {basis_counts['minimum']} from LoadGen's minimums at FP32 speeds "
-          f"of a 2-core x86 plus {STARTUP_ESTIMATE_S} s start-up, without model builds)")
+    total = sum(parts.values())
+    print(f"\n{len(planned)} runs, {done} already done; estimated {total / 60:.0f} min for "
+          "the rest:")
+    for part, seconds in sorted(parts.items(), key=lambda item: -item[1]):
+        print(f"  {part:<13} {seconds / 60:6.1f} min")
+    print("  speeds from: " + ", ".join(f"{basis} ({count} runs)"
+                                        for basis, count in bases.items()))
     return 0
+
+
+def format_estimates(outcomes: list[Outcome]) -> str:
+    """Estimated against real time, per run that ran now, and in total."""
+    ran = [o for o in outcomes if o.estimate is not None and not o.resumed]
+    if not ran:
+        return "no run ran in this invocation: nothing to compare with the estimate"
+    lines = [f"{'run':<60} {'estimated s':>11} {'real s':>8} {'real/est':>8}"]
+    for o in ran:
+        ratio = o.elapsed_s / o.estimate.seconds if o.estimate.seconds else float("nan")
+        lines.append(f"{o.run.label[:60]:<60} {o.estimate.seconds:>11.0f} {o.elapsed_s:>8.0f} "
+                     f"{ratio:>8.2f}")
+    estimated = sum(o.estimate.seconds for o in ran)
+    real = sum(o.elapsed_s for o in ran)
+    lines.append(f"{'total (' + str(len(ran)) + ' runs)':<60} {estimated:>11.0f} {real:>8.0f} "
+                 f"{real / estimated if estimated else float('nan'):>8.2f}")
+    return "\n".join(lines)
 
 
 def _adopt_finished(manifest: Manifest, results_dir: Path) -> None:
@@ -265,11 +303,25 @@ class Outcome:
     run_dir: Path | None
     error: str | None
     elapsed_s: float
+    estimate: Estimate | None = None
+    resumed: bool = False  # done or failed in an earlier invocation: not run now
+
+
+@dataclass(frozen=True)
+class SweepPolicy:
+    """How a sweep runs its cells (not what each measures: that is the RunConfig)."""
+
+    retry_failed: bool = False
+    cell_timeout_s: float | None = None
+    cooldown_s: float | None = None  # None: the matrix's
+    wait_quiet_s: float = 0.0  # before each cell, wait up to this for a quiet machine
+    # repeat performance cells until their 95% CI of the median is within this % of it
+    target_ci_pct: float | None = None
+    budget_s: float | None = None  # ... while the sweep's runs have taken less than this
 
 
 def run_sweep(matrix: Matrix, planned: list[PlannedRun], results_dir: Path,
-              retry_failed: bool, cell_timeout_s: float | None,
-              cooldown_s: float | None) -> list[Outcome]:
+              policy: SweepPolicy) -> list[Outcome]:
     manifest = Manifest.open(results_dir, matrix)
     clean_staging(results_dir)
     _adopt_finished(manifest, results_dir)
@@ -279,53 +331,119 @@ def run_sweep(matrix: Matrix, planned: list[PlannedRun], results_dir: Path,
         state = manifest.runs.get(run.key, {})
         if state.get("state") == "done" and (Path(state["run_dir"]) / RESULT_FILE).exists():
             outcomes.append(_done_outcome(run, state))
-        elif state.get("state") == "failed" and not retry_failed:
+        elif state.get("state") == "failed" and not policy.retry_failed:
             outcomes.append(Outcome(run, None, None, f"failed earlier (not retried without "
-                                    f"--retry-failed): {state.get('error')}", 0.0))
+                                    f"--retry-failed): {state.get('error')}", 0.0,
+                                    resumed=True))
         else:
             todo.append(run)
     skipped = len(planned) - len(todo)
     planned_keys = {run.key for run in planned}
     aside = sum(1 for key, state in manifest.runs.items()
-                if key not in planned_keys and state.get("state") == "done")
+                if key not in planned_keys and state.get("state") == "done"
+                and configuration_key(key) not in {configuration_key(k) for k in planned_keys})
     if aside:
         say(f"{aside} done runs in {results_dir} are not in this selection: left aside, "
             "their results kept")
     if skipped:
         say(f"resuming {matrix.name}: {skipped} of {len(planned)} runs already in "
             f"{results_dir} ({sum(o.error is not None for o in outcomes)} failed earlier)")
-    pause = matrix.cooldown_s if cooldown_s is None else cooldown_s
-    start_c = soc_temperature_c()
-    bar = tqdm(total=len(planned), initial=skipped, unit="run", file=console(),
-               dynamic_ncols=True) if console().isatty() else None
-    times: list[float] = []
+    runner = _Runner(manifest, policy, matrix.cooldown_s if policy.cooldown_s is None
+                     else policy.cooldown_s)
     try:
-        for number, run in enumerate(todo, start=skipped + 1):
-            if number > skipped + 1:
-                cool_down(pause, start_c)
-            eta = (sum(times) / len(times) * (len(todo) - len(times))) if times else None
-            if bar is not None:
-                bar.set_postfix_str(run.label)
-            else:
-                say(f"[{number}/{len(planned)}] {run.label}"
-                    + (f"  (ETA {eta / 60:.0f} min)" if eta is not None else ""))
-            outcome = _run_one(run, manifest, cell_timeout_s)
-            outcomes.append(outcome)
-            times.append(outcome.elapsed_s)
-            if bar is not None:
-                bar.update()
-            else:
-                say(f"  -> {outcome.run_dir or outcome.error} ({outcome.elapsed_s:.0f} s)")
+        outcomes += runner.run(todo, total=len(planned), done=skipped)
+        if policy.target_ci_pct is not None:
+            outcomes += _tighten(planned, manifest, policy, runner)
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
         say("edgebench: sweep interrupted; resume it with: "
             + shlex.join(["edgebench", *sys.argv[1:]]))
         raise
-    if bar is not None:
-        bar.close()
     order = {run.key: i for i, run in enumerate(planned)}
-    return sorted(outcomes, key=lambda o: order[o.run.key])
+    return sorted(outcomes, key=lambda o: (order.get(o.run.key, len(order)),
+                                           o.run.repeat_index))
+
+
+class _Runner:
+    """Runs planned runs one after another with progress, pauses and estimates."""
+
+    def __init__(self, manifest: Manifest, policy: SweepPolicy, pause_s: float) -> None:
+        self.manifest, self.policy, self.pause_s = manifest, policy, pause_s
+        self.start_c = soc_temperature_c()
+        self.ran = 0
+
+    def run(self, todo: list[PlannedRun], total: int, done: int,
+            budget_s: float | None = None) -> list[Outcome]:
+        """Each run of `todo`; with `budget_s`, none is started whose estimate would take
+        the sweep's runs past it."""
+        estimates = estimate_runs(todo, self.manifest)
+        outcomes: list[Outcome] = []
+        bar = tqdm(total=total, initial=done, unit="run", file=console(),
+                   dynamic_ncols=True) if console().isatty() else None
+        times: list[float] = []
+        try:
+            for number, run in enumerate(todo, start=done + 1):
+                if budget_s is not None and \
+                        self.manifest.spent_s() + estimates[run.key].seconds > budget_s:
+                    say(f"--budget: {budget_s / 60:g} min spent (runs so far "
+                        f"{self.manifest.spent_s() / 60:.1f} min): stopping repeats")
+                    break
+                if self.ran:
+                    cool_down(self.pause_s, self.start_c)
+                waited = wait_quiet(self.policy.wait_quiet_s)
+                eta = sum(estimates[r.key].seconds for r in todo[len(times):])
+                if times:  # scaled by how the estimate has fared so far
+                    eta *= sum(times) / sum(estimates[r.key].seconds
+                                            for r in todo[:len(times)])
+                if bar is not None:
+                    bar.set_postfix_str(run.label)
+                else:
+                    say(f"[{number}/{total}] {run.label}  (ETA {eta / 60:.0f} min)")
+                outcome = _run_one(run, self.manifest, self.policy.cell_timeout_s,
+                                   estimates[run.key], waited)
+                self.ran += 1
+                outcomes.append(outcome)
+                times.append(outcome.elapsed_s)
+                if bar is not None:
+                    bar.update()
+                else:
+                    say(f"  -> {outcome.run_dir or outcome.error} ({outcome.elapsed_s:.0f} s)")
+        finally:
+            if bar is not None:
+                bar.close()
+        return outcomes
+
+
+def _tighten(planned: list[PlannedRun], manifest: Manifest, policy: SweepPolicy,
+             runner: _Runner) -> list[Outcome]:
+    """--target-ci: rounds of one more repeat of each performance cell still too wide."""
+    target = policy.target_ci_pct
+    firsts = {configuration_key(run.key): run for run in planned
+              if run.cell.mode == "performance"}
+    outcomes: list[Outcome] = []
+    while True:
+        spreads = {key: spread(run.cell.label, manifest.states_of(key))
+                   for key, run in firsts.items()}
+        wide = [key for key, cell in spreads.items() if cell.needs_more(target)]
+        if not wide:
+            break
+        if policy.budget_s is not None and manifest.spent_s() >= policy.budget_s:
+            say(f"--budget: {policy.budget_s / 60:g} min spent: {len(wide)} cells still wider "
+                f"than {target:g}%")
+            break
+        say(f"--target-ci {target:g}: {len(wide)} of {len(firsts)} performance cells still "
+            "wider; one more repeat of each, interleaved")
+        extra = []
+        for key in wide:
+            index = manifest.next_repeat_index(key)
+            run = firsts[key]
+            extra.append(PlannedRun(run.cell, index, index + 1, run.config, target))
+        ran = runner.run(extra, total=len(extra), done=0, budget_s=policy.budget_s)
+        outcomes += ran
+        if len(ran) < len(extra):  # the budget stopped the round
+            break
+    for key, run in firsts.items():
+        say("  " + spread(run.cell.label, manifest.states_of(key)).describe(target))
+    return outcomes
 
 
 def _done_outcome(run: PlannedRun, state: dict) -> Outcome:
@@ -333,14 +451,19 @@ def _done_outcome(run: PlannedRun, state: dict) -> Outcome:
     try:
         record = ResultRecord.read(run_dir / RESULT_FILE)[0]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return Outcome(run, None, run_dir, f"unreadable earlier result: {exc}", 0.0)
-    return Outcome(run, record, run_dir, None, float(state.get("elapsed_s") or 0))
+        return Outcome(run, None, run_dir, f"unreadable earlier result: {exc}", 0.0,
+                   resumed=True)
+    return Outcome(run, record, run_dir, None, float(state.get("elapsed_s") or 0),
+                   resumed=True)
 
 
-def _run_one(run: PlannedRun, manifest: Manifest, cell_timeout_s: float | None) -> Outcome:
+def _run_one(run: PlannedRun, manifest: Manifest, cell_timeout_s: float | None,
+             estimate: Estimate, waited_s: float) -> Outcome:
     tag = run.tag(manifest.sweep_id)
     config = run.config.with_(sweep_tag=tag)
-    manifest.set(run, state="running", tag=tag, pid=None)
+    manifest.set(run, state="running", tag=tag, pid=None,
+                 estimated_s=round(estimate.seconds, 1), estimate_basis=estimate.basis,
+                 waited_quiet_s=round(waited_s, 1))
     timeout = cell_timeout_s or run.cell.timeout_s or default_timeout_s(config)
     started = time.monotonic()
     try:
@@ -352,7 +475,7 @@ def _run_one(run: PlannedRun, manifest: Manifest, cell_timeout_s: float | None) 
         manifest.set(run, state="failed", error=str(exc), run_dir=str(folder), pid=None,
                      elapsed_s=round(exc.elapsed_s, 1))
         say(f"edgebench: cell failed: {exc} (details: {folder / FAILED_FILE})")
-        return Outcome(run, None, folder, str(exc), exc.elapsed_s)
+        return Outcome(run, None, folder, str(exc), exc.elapsed_s, estimate)
     except EdgebenchError as exc:  # the child's own one-line error
         elapsed = time.monotonic() - started
         folder = _write_failure(Path(config.results_dir), run, {
@@ -361,10 +484,27 @@ def _run_one(run: PlannedRun, manifest: Manifest, cell_timeout_s: float | None) 
         manifest.set(run, state="failed", error=str(exc), run_dir=str(folder), pid=None,
                      elapsed_s=round(elapsed, 1))
         say(f"edgebench: error: {exc}")
-        return Outcome(run, None, folder, str(exc), elapsed)
+        return Outcome(run, None, folder, str(exc), elapsed, estimate)
     elapsed = time.monotonic() - started
     manifest.set(run, state="done", run_dir=str(run_dir), pid=None, elapsed_s=round(elapsed, 1))
-    return Outcome(run, record, run_dir, None, elapsed)
+    return Outcome(run, record, run_dir, None, elapsed, estimate)
+
+
+def wait_quiet(cap_s: float) -> float:
+    """Wait up to `cap_s` for the machine to settle (others' CPU share and steal under
+    the noisy-machine thresholds over a second); return the seconds waited."""
+    if cap_s <= 0:
+        return 0.0
+    started = time.monotonic()
+    while time.monotonic() - started < cap_s:
+        others, steal = machine_busy_share(min(1.0, cap_s))
+        if is_quiet(others, steal):
+            break
+    waited = time.monotonic() - started
+    if waited > 1.5:
+        say(f"  waited {waited:.0f} s for a quiet machine"
+            + ("" if waited < cap_s else " (gave up: still busy)"))
+    return waited
 
 
 def clean_staging(results_dir: Path, older_than_s: float = 24 * 3600) -> None:

@@ -1,4 +1,5 @@
-"""Sampling error of accuracy figures: a top-1 measured on N images is an estimate.
+"""Sampling error: a top-1 measured on N images is an estimate, and so is the median of
+N repeated timings (reports and the sweep's --target-ci read both from here).
 
 Both tests come from statsmodels: the Wilson score interval for one top-1, and
 McNemar's exact test for two runs on the same samples, which uses only the samples
@@ -83,3 +84,20 @@ def median_interval(values: list[float]) -> tuple[float, float | None, float | N
 def is_noisy(median: float, low: float | None, high: float | None) -> bool:
     return low is not None and high is not None and median != 0 and \
         (high - low) / abs(median) > NOISY_WIDTH
+
+
+# Below this many repeats a bootstrap interval of the median says too little to stop on.
+MIN_REPEATS_FOR_TARGET = 3
+
+
+def interval_width_pct(median: float, low: float | None, high: float | None) -> float | None:
+    """The 95% interval's width in % of the median; None without an interval."""
+    if low is None or high is None or not median:
+        return None
+    return (high - low) / abs(median) * 100
+
+
+def meets_target(repeats: int, width_pct: float | None, target_pct: float) -> bool:
+    """`sweep --target-ci`'s rule: enough repeats, and an interval within the target."""
+    return repeats >= MIN_REPEATS_FOR_TARGET and width_pct is not None \
+        and width_pct <= target_pct
