@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench install clean arm-smoke arm-readme
+.PHONY: demo test test-fast lint bench bench-study-quick install clean arm-smoke arm-readme
 
 # mlcommons-loadgen has no wheel for aarch64 (a Raspberry Pi): pip builds it from source,
 # which needs a C++ compiler and the Python headers. Say so in one line before pip fails.
@@ -49,10 +49,22 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # Runtime parity (FP32 against each runtime's own tool), then what INT8 buys over FP32
-# against the runtimes' own speed-ups (38 minutes here on 2 cores, VGG-19 builds included).
+# against the runtimes' own speed-ups (38 minutes here on 2 cores, VGG-19 builds included),
+# then OpenVINO against benchmark_app with the causes of a gap measured apart.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/runtime_parity.py
 	$(BIN)/python benchmarks/quantization_speedup.py
+	$(BIN)/python benchmarks/openvino_parity.py
+
+# The quick study's time to answer: prepare (timed apart), the estimate, the sweep, and
+# where its time went (about 30 + 45 minutes here); then --target-ci 5 --budget 30 on
+# benchmarks/repeat_spread.toml. Each run writes a new folder under results/.
+bench-study-quick: $(STAMP)
+	@out=results/bench-study-quick-$$(date -u +%Y%m%dT%H%M%S); \
+	$(BIN)/python benchmarks/time_to_answer.py --prepared results/prepared-study-quick \
+		--results $$out/study-quick && \
+	$(BIN)/edgebench sweep benchmarks/repeat_spread.toml --target-ci 5 --budget 30 \
+		--results $$out/repeat-spread
 
 # An emulated arm64 Debian 12 runs quick benchmarks from artifacts prepared here (root;
 # the first run builds the root and LoadGen, later runs reuse them). Not part of `make test`.

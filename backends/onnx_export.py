@@ -9,7 +9,7 @@ import logging
 import warnings
 from pathlib import Path
 
-from backends.recipes import BuildContext, Recipe
+from backends.recipes import BuildContext, Cost, Recipe
 from harness.core.digests import source_digest
 from harness.core.weights import WeightsSource
 from harness.core.zoo import get_spec
@@ -82,7 +82,7 @@ ONNX_EXPORT = Recipe(
     "fp32", f"the FP32 ONNX export itself (torch.onnx, opset {ONNX_OPSET})",
     key_fields=lambda ctx: onnx_key_fields(ctx.model_name, ctx.weights),
     build=lambda ctx, staging: export_onnx(ctx.model_name, ctx.weights, staging / "model.onnx"),
-    artifact_runtime="onnx")
+    artifact_runtime="onnx", cost=Cost(build_s=8))
 
 
 def onnx_artifact(ctx: BuildContext) -> Path:

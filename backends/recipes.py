@@ -36,6 +36,24 @@ class BuildContext:
     prepared: PreparedArtifacts | None = None
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What a recipe costs on the project's 2-core x86 (AVX-512 VNNI and BF16), measured
+    by `edgebench prepare study-quick` and a study-quick sweep (2026-11-30,
+    benchmarks/time_to_answer.py): where `sweep --dry-run` starts before this device has
+    measured anything itself (int8-dynamic's integer convolutions, fp16 emulated on a CPU
+    without FP16 arithmetic: the slow paths)."""
+
+    # time per sample at batch 1, relative to the model's reference FP32 time
+    # (`ModelSpec.reference_fp32_ms`: ONNX Runtime FP32)
+    time_vs_fp32: float = 1.0
+    build_s: float = 0.0  # building the artifact: a fixed part ...
+    build_s_per_fp32_ms: float = 0.0  # ... and one per ms of the model's FP32 time
+
+    def build_seconds(self, fp32_ms: float) -> float:
+        return self.build_s + self.build_s_per_fp32_ms * fp32_ms
+
+
 def _no_reason() -> str | None:
     return None
 
@@ -62,14 +80,8 @@ class Recipe:
     # what the runtime reports as fp32 compute runs on weights stored otherwise (weights
     # compressed to int8 and decompressed as it runs): the adapter's read-back says so
     float_compute_note: str | None = None
-    # time per sample relative to FP32 on the project's 2-core x86 (AVX-512 VNNI, BF16),
-    # measured by a study-quick sweep: where a sweep's estimate starts for a slow path
-    # (int8-dynamic's integer convolutions, fp16 emulated in software) before this device
-    # has measured it
-    time_vs_fp32: float = 1.0
-    # seconds to build the artifact per FP32 ms of the model (conversion, calibration
-    # passes), from the same sweep's builds; 0: nothing to build
-    build_s_per_fp32_ms: float = 0.0
+    # what it costs on the project's machine: where a sweep's estimate starts
+    cost: Cost = field(default_factory=lambda: Cost())
 
     def option_values(self, ctx: BuildContext) -> dict[str, object]:
         return {name: ctx.options.get(name) for name in self.options}

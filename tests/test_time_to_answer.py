@@ -235,3 +235,20 @@ def test_a_quick_accuracy_run_scoring_fewer_images_is_paired_with_fp32_on_the_sh
     assert result["vs fp32"] == pytest.approx(-10 / 80)  # 60/80 against 70/80 right
     other = _versus_fp32(pd.Series({**mine, "dataset_source": "elsewhere"}), pd.Series(base))
     assert other["vs fp32"] is None and "other samples" in other["accuracy test"]
+
+
+def test_wait_quiet_waits_while_other_processes_hold_the_cpu_up_to_its_cap():
+    from harness.study.sweep import wait_quiet
+
+    assert wait_quiet(0) == 0.0
+    hogs = [subprocess.Popen([sys.executable, "-c",
+                              "import time\nend = time.time() + 4\n"
+                              "while time.time() < end: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.3)
+        waited = wait_quiet(2.0)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert 2.0 <= waited < 3.5  # busy all along: it waited its whole cap, no longer

@@ -24,7 +24,7 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from backends.onnx_export import INPUT_NAME, ONNX_EXPORT, onnx_artifact, onnx_key_fields
-from backends.recipes import BuildContext, Recipe, unsupported
+from backends.recipes import BuildContext, Cost, Recipe, unsupported
 from harness.core.digests import source_digest
 from harness.core.system_info import cpu_features, is_arm
 
@@ -134,6 +134,7 @@ RECIPES: dict[str, Recipe] = {
     "fp32": ONNX_EXPORT,
     "fp16": Recipe("fp16", "ONNX float16 converter, float32 inputs/outputs kept",
                    lambda ctx: _key(ctx, converter="float16 keep_io_types"), build_fp16,
+                   cost=Cost(time_vs_fp32=1.25, build_s_per_fp32_ms=0.04),
                    quantization=lambda _ctx: {
                        "tool": "onnxruntime.transformers.float16", "weights": "float16",
                        "activations": "float16 inside, float32 graph inputs and outputs"}),
@@ -146,11 +147,14 @@ RECIPES: dict[str, Recipe] = {
         "calibrated activations (U8S8 on x86, S8S8 on ARM)",
         lambda ctx: _key(ctx, settings=int8_format(ctx.options["quant_format"])),
         build_int8_static, needs_calibration=True, quantization=_static_record,
-        options=("quant_format", "calibration_method")),
+        options=("quant_format", "calibration_method"),
+        cost=Cost(time_vs_fp32=0.66, build_s=3, build_s_per_fp32_ms=0.56)),
     "int8-dynamic": Recipe(
         "int8-dynamic", "quantize_dynamic: int8 weights, activations quantized per query",
         lambda ctx: _key(ctx, settings="dynamic QInt8"), build_int8_dynamic,
-        quantization=_dynamic_record, time_vs_fp32=5.0),
+        # ConvInteger: 6x FP32 (15x for MobileNetV2's depthwise layers)
+        quantization=_dynamic_record,
+        cost=Cost(time_vs_fp32=6.0, build_s_per_fp32_ms=0.23)),
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from backends.onnx_export import onnx_artifact
 from backends.openvino.ov_import import ov
-from backends.recipes import BuildContext, Recipe
+from backends.recipes import BuildContext, Cost, Recipe
 from harness.core.artifacts import tool_version
 from harness.core.digests import source_digest
 
@@ -96,7 +96,8 @@ def _nncf_version() -> str:
 
 RECIPES: dict[str, Recipe] = {
     "fp32": Recipe("fp32", "IR with fp32 weights (convert_model), hint f32",
-                   lambda ctx: _key(ctx), build_fp32),
+                   lambda ctx: _key(ctx), build_fp32,
+                   cost=Cost(time_vs_fp32=1.02, build_s_per_fp32_ms=0.02)),
     "fp16": Recipe("fp16", "IR with fp16 weights, hint f16 (refused on CPUs without FP16)",
                    lambda ctx: _key(ctx, weights="fp16"), build_fp16,
                    unsupported_reason=capability_missing("FP16"),
@@ -104,6 +105,7 @@ RECIPES: dict[str, Recipe] = {
                                               "weights": "float16", "activations": "float16"}),
     "bf16": Recipe("bf16", "the fp32 IR, hint bf16 (CPUs with AVX512_BF16 or AMX)",
                    lambda ctx: _key(ctx), build_fp32, artifact_precision="fp32",
+                   cost=Cost(time_vs_fp32=0.54, build_s_per_fp32_ms=0.02),
                    unsupported_reason=capability_missing("BF16"),
                    quantization=lambda _ctx: {"tool": "CPU plugin INFERENCE_PRECISION_HINT",
                                               "weights": "bfloat16 at compile time",
@@ -113,6 +115,7 @@ RECIPES: dict[str, Recipe] = {
         "for the layers left in float",
         lambda ctx: _key(ctx, nncf=_nncf_version(), preset="performance"),
         build_int8_static, needs_calibration=True, options=("ov_float_precision",),
+        cost=Cost(time_vs_fp32=0.38, build_s=4, build_s_per_fp32_ms=0.34),
         quantization=lambda ctx: {
             "tool": f"nncf.quantize {tool_version('nncf')} (preset PERFORMANCE)",
             "format": "FakeQuantize IR", "activations": "uint8/int8 (chosen by NNCF per op)",
@@ -124,6 +127,7 @@ RECIPES: dict[str, Recipe] = {
         "activations: OpenVINO has no dynamic quantization of convolutions",
         lambda ctx: _key(ctx, nncf=_nncf_version(), mode="INT8_ASYM"), build_int8_weights,
         options=("ov_float_precision",),
+        cost=Cost(time_vs_fp32=0.97, build_s=1, build_s_per_fp32_ms=0.02),
         quantization=lambda _ctx: {
             "tool": f"nncf.compress_weights {tool_version('nncf')} (INT8_ASYM)",
             "what": "int8 weight compression; OpenVINO's closest thing to dynamic "

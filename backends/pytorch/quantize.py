@@ -22,7 +22,7 @@ from torch.ao.quantization import get_default_qconfig_mapping, quantize_dynamic
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from backends.onnx_export import source_key_fields
-from backends.recipes import BuildContext, Recipe
+from backends.recipes import BuildContext, Cost, Recipe
 from harness.core.digests import source_digest
 from harness.core.system_info import cpu_features, is_arm
 from harness.core.zoo import get_spec
@@ -106,13 +106,15 @@ def _qconfig_record(_ctx: BuildContext) -> dict:
 
 
 RECIPES: dict[str, Recipe] = {
-    "fp32": Recipe("fp32", "the source model, eager, channels-last"),
+    "fp32": Recipe("fp32", "the source model, eager, channels-last",
+                   cost=Cost(time_vs_fp32=1.72)),
     "fp16": Recipe("fp16", "model.half(): fp16 parameters and inputs",
                    quantization=lambda _ctx: {"tool": "torch.nn.Module.half",
                                               "weights": "float16", "activations": "float16"},
-                   time_vs_fp32=13.0),
+                   # no FP16 arithmetic on this CPU: 10x FP32 (40x for MobileNetV2)
+                   cost=Cost(time_vs_fp32=10.3)),
     "bf16": Recipe("bf16", "bfloat16 parameters and activations (CPUs with bf16)",
-                   unsupported_reason=bf16_unsupported,
+                   unsupported_reason=bf16_unsupported, cost=Cost(time_vs_fp32=1.56),
                    quantization=lambda _ctx: {"tool": "torch.nn.Module.to(torch.bfloat16)",
                                               "weights": "bfloat16",
                                               "activations": "bfloat16"}),
@@ -120,9 +122,11 @@ RECIPES: dict[str, Recipe] = {
         "int8-static", "FX graph mode PTQ (x86 engine on x86, qnnpack on ARM), calibrated",
         lambda ctx: {**source_key_fields(ctx.model_name, ctx.weights), "format": "torch-fx",
                      "engine": quantized_engine(), "recipe": source_digest(fx_int8)},
-        build_int8_static, needs_calibration=True, quantization=_qconfig_record),
+        build_int8_static, needs_calibration=True, quantization=_qconfig_record,
+        cost=Cost(time_vs_fp32=0.83, build_s=12, build_s_per_fp32_ms=0.75)),
     "int8-dynamic": Recipe(
         "int8-dynamic", "quantize_dynamic: Linear layers only (convolutions stay fp32)",
+        cost=Cost(time_vs_fp32=1.72),
         quantization=lambda _ctx: {
             "tool": f"torch.ao.quantization.quantize_dynamic {torch.__version__}",
             "what": "Linear layers only; every convolution stays fp32",

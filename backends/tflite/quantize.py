@@ -20,7 +20,7 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
-from backends.recipes import BuildContext, Recipe, unsupported
+from backends.recipes import BuildContext, Cost, Recipe, unsupported
 from backends.tflite.convert import convert_to_tflite, tflite_key_fields
 from harness.core.artifacts import tool_version
 from harness.core.digests import source_digest
@@ -89,10 +89,12 @@ RECIPES: dict[str, Recipe] = {
                    lambda ctx: tflite_key_fields(ctx.model_name, ctx.weights),
                    lambda ctx, staging: convert_to_tflite(
                        ctx.model_name, ctx.weights, staging / "model.tflite", ctx.batch_size),
-                   per_batch_size=True),
+                   per_batch_size=True,
+                   cost=Cost(time_vs_fp32=0.97, build_s=10, build_s_per_fp32_ms=0.3)),
     "fp16": Recipe("fp16", "LiteRT Quantizer fp16 weights (FLOAT_CASTING), fp32 compute",
                    lambda ctx: _key(ctx, recipe_name="weight_only fp16"), build_fp16,
                    per_batch_size=True,
+                   cost=Cost(time_vs_fp32=0.98, build_s_per_fp32_ms=0.02),
                    quantization=lambda _ctx: _record(
                        "weight-only FLOAT_CASTING 16 bit", weights="float16",
                        activations="float32 (weights dequantized at load)")),
@@ -105,6 +107,7 @@ RECIPES: dict[str, Recipe] = {
         "int8 input quantized once at sample load",
         lambda ctx: _key(ctx, recipe_name="static_wi8_ai8"), build_int8_static,
         needs_calibration=True, per_batch_size=True,
+        cost=Cost(time_vs_fp32=0.38, build_s=10, build_s_per_fp32_ms=1.2),
         quantization=lambda _ctx: _record(
             "static_wi8_ai8", activations="int8", weights="int8",
             activation_symmetric=False, weight_symmetric=True,
@@ -116,7 +119,7 @@ RECIPES: dict[str, Recipe] = {
         "int8-dynamic", "LiteRT Quantizer dynamic_wi8_afp32: int8 weights, activations "
         "quantized at run time",
         lambda ctx: _key(ctx, recipe_name="dynamic_wi8_afp32"), build_int8_dynamic,
-        per_batch_size=True,
+        per_batch_size=True, cost=Cost(time_vs_fp32=0.5, build_s_per_fp32_ms=0.02),
         quantization=lambda _ctx: _record(
             "dynamic_wi8_afp32", weights="int8", activations="float32, quantized per op "
             "at run time", weight_symmetric=True, weight_granularity="per-channel",

@@ -103,6 +103,8 @@ class Costs(Part):
 
     build_s: float | None = None
     load_s: float | None = None
+    probe_s: float | None = None  # the short timing that sizes LoadGen's expected rate
+    loadgen_s: float | None = None  # LoadGen's test, start to end
     first_inference_ms: float | None = None
     first_inference_batch: int | None = None
     peak_memory_scope: str | None = None
@@ -219,6 +221,7 @@ class BatchChoice(Part):
     method: str | None = None
     source: str | None = None  # "probed" in this run, or "cache": an earlier run's probe
     probed_at: str | None = None
+    search_s: float | None = None  # the probe's time, when it ran
 
 
 class MachineLoad(Part):

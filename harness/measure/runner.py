@@ -184,11 +184,13 @@ def _offline_batch(plan: RunPlan, dataset: Dataset, threads: int,
     if cached is not None:
         say(f"Offline batch size {cached['chosen']}: the probe of {cached.get('probed_at')} "
             f"on this device (--max-batch auto; cached in {cache.folder})")
-        return cached["chosen"], {**cached, "source": "cache"}
+        return cached["chosen"], {**cached, "source": "cache", "search_s": None}
     say(f"choosing the Offline batch size of {config.backend} {config.precision} "
         "(--max-batch auto) ...")
+    started = time.monotonic()
     choice = cache.stamped(choose_offline_batch(
         lambda size: plan.backend(config.precision, size, threads)[0], dataset))
+    choice["search_s"] = round(time.monotonic() - started, 2)
     cache.put(key, choice)
     say(f"  Offline batch size: {choice['chosen']}")
     return choice["chosen"], {**choice, "source": "probed"}
@@ -210,10 +212,12 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
                   else "whole process, builds included")
     started = time.monotonic()
     backend, artifact, build_s = plan.backend(config.precision, batch_size, threads)
+    loaded = time.monotonic()
     probe_s, first_ms = probe(backend, dataset, batch_size,
                               streamed=scenario.hint == "throughput")
     costs = {"build_s": round(plan.cache.build_seconds - built_before, 2),
-             "load_s": round(time.monotonic() - started - build_s, 2),
+             "load_s": round(loaded - started - build_s, 2),
+             "probe_s": round(time.monotonic() - loaded, 2),
              "first_inference_ms": round(first_ms, 3), "first_inference_batch": batch_size,
              "peak_memory_scope": peak_scope}
     if config.quick and config.mode == "accuracy" and config.count is None:
@@ -240,6 +244,7 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
     try:
         run_loadgen(sut, qsl, settings, out_dir)
         machine_load = window.close()
+        costs["loadgen_s"] = machine_load["window_s"]
     finally:  # LoadGen's handles go with the run, whether the backend failed or not
         status.sut = None
         sut.destroy()

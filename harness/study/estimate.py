@@ -8,8 +8,8 @@ behind the last three comes, best first, from:
    measured latency and throughput;
 3. this device's Offline batch-probe cache (`harness.measure.batch_cache`);
 4. the speed model: the model's FP32 time on the project's machine (`ModelSpec.
-   reference_fp32_ms`) times the recipe's known cost relative to FP32
-   (`Recipe.time_vs_fp32`: int8-dynamic's integer convolutions, fp16 emulated on CPUs).
+   reference_fp32_ms`) times the recipe's known cost relative to it
+   (`Recipe.cost`: int8-dynamic's integer convolutions, fp16 emulated on CPUs).
 """
 
 from __future__ import annotations
@@ -34,24 +34,30 @@ from harness.measure.probe import (
 )
 from scenarios.scenario import get_scenario
 from scenarios.settings import (
+    QUICK_ACCURACY_MAX_S,
+    QUICK_ACCURACY_MIN_SAMPLES,
     QUICK_ACCURACY_SAMPLES,
     QUICK_MIN_DURATION_MS,
     SHORT_RUN_OFFLINE_MARGIN,
     cap_duration_ms,
 )
 
-# Measured on the project's 2-core x86 by a study-quick sweep (2026-11-30): a fresh
-# process's start (interpreter, imports, dataset, writing the record) before and after
-# LoadGen, and loading a built model.
-START_S = 4.0
-LOAD_S = 0.6
-UNSUPPORTED_S = 3.0  # start, then the runtime's verdict
+# Measured on the project's 2-core x86 by a study-quick sweep (2026-11-30, 240 runs,
+# benchmarks/time_to_answer.py): a fresh process's start and exit, with what a run does
+# besides loading, probing and measuring (dataset, logs, record); loading a model, which
+# grows with its size; a run the runtime refuses.
+START_S = 2.8
+LOAD_S = 0.5
+LOAD_S_PER_FP32_MS = 0.018
+UNSUPPORTED_S = 1.7
 FULL_DURATION_S = 600  # MLPerf's minimum duration
 ACCURACY_SAMPLES = 700  # the ImageNet sample less 300 calibration images
-FALLBACK_FP32_MS = 30.0  # a model with no reference time
-# batching's gain over batch 1 on 2 cores, where nothing was measured
-MULTISTREAM_QUERY_VS_SAMPLES = 0.8  # a query of 8 takes 0.8 x 8 single samples
-OFFLINE_VS_SINGLE = 1.3  # Offline's samples/s over 1 / (batch-1 latency)
+FALLBACK_FP32_MS = 15.0  # a model with no reference time
+# batching's gain over batch 1 on 2 cores, where this device has not measured it (the
+# same sweep: a MultiStream query of 8 took 1.0x eight SingleStream samples, median;
+# Offline ran 1.05x the rate of 1 / SingleStream latency)
+MULTISTREAM_QUERY_VS_SAMPLES = 1.0
+OFFLINE_VS_SINGLE = 1.05
 
 
 @dataclass(frozen=True)
@@ -164,9 +170,10 @@ class Estimator:
                 config.precision):
             return Estimate(UNSUPPORTED_S, {"start": UNSUPPORTED_S}, "unsupported here")
         recipe = backend_class.recipe(config.precision)
-        speed = self.speeds.speed(*key, recipe.time_vs_fp32)
+        speed = self.speeds.speed(*key, recipe.cost.time_vs_fp32)
         scenario = get_scenario(config.scenario)
-        parts = {"start": START_S + LOAD_S,
+        fp32_ms = get_spec(config.model).reference_fp32_ms or FALLBACK_FP32_MS
+        parts = {"start": START_S + LOAD_S + LOAD_S_PER_FP32_MS * fp32_ms,
                  "build": self._build_s(config, backend_class, scenario.samples_per_query)}
         if scenario.samples_per_query is None:  # Offline (and accuracy runs)
             parts["batch search"] = self._search_s(config, speed, key)
@@ -193,7 +200,10 @@ class Estimator:
             samples = config.count or (QUICK_ACCURACY_SAMPLES if config.quick
                                        else ACCURACY_SAMPLES)
             seconds = samples / speed.offline_sps
-            if not config.quick and config.precision != reference_precision():
+            if config.quick and config.count is None:  # fewer images where 250 are slow
+                return min(seconds, max(QUICK_ACCURACY_MAX_S,
+                                        QUICK_ACCURACY_MIN_SAMPLES / speed.offline_sps))
+            if config.precision != reference_precision():
                 seconds *= 2  # the FP32 reference on the same samples, for fidelity
             return seconds
         min_s = config.duration or (QUICK_MIN_DURATION_MS / 1000 if config.quick
@@ -217,7 +227,7 @@ class Estimator:
     def _build_s(self, config: RunConfig, backend_class, samples_per_query: int | None
                  ) -> float:
         recipe = backend_class.recipe(config.precision)
-        if recipe.build is None or not recipe.build_s_per_fp32_ms:
+        if recipe.build is None:
             return 0.0
         sizes = [samples_per_query] if samples_per_query else (
             list(OFFLINE_BATCH_CANDIDATES) if config.max_batch == AUTO
@@ -234,7 +244,7 @@ class Estimator:
             if label in self._built or _built_in(roots, label):
                 continue
             self._built.add(label)
-            seconds += recipe.build_s_per_fp32_ms * fp32_ms
+            seconds += recipe.cost.build_seconds(fp32_ms)
         return seconds
 
 

@@ -49,8 +49,9 @@ class ModelSpec:
     # in the file name are the sha256 prefix torch.hub checks. None: no official one.
     checkpoint_url: str | None
     input: InputConfig = IMAGENET_INPUT
-    # FP32 ms per image at batch 1 on the project's 2-core x86 (2026-11): where a sweep's
-    # time estimate starts before this device has measured the model itself
+    # FP32 ms per image at batch 1 (ONNX Runtime, SingleStream p50) on the project's
+    # 2-core x86, from a study-quick sweep (2026-11-30): where a sweep's time estimate
+    # starts before this device has measured the model itself
     reference_fp32_ms: float | None = None
 
     @property
@@ -78,13 +79,13 @@ MODELS: Registry[ModelSpec] = Registry("model")
 for _spec in (
     ModelSpec("mobilenet_v2", "harness.core.zoo.mobilenet_v2:mobilenet_v2",
               "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
-              reference_fp32_ms=6.0),
+              reference_fp32_ms=2.2),
     ModelSpec("vgg19", "harness.core.zoo.vgg:vgg19",
               "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-              reference_fp32_ms=250.0),
+              reference_fp32_ms=100.0),
     ModelSpec("densenet121", "harness.core.zoo.densenet:densenet121",
               "https://download.pytorch.org/models/densenet121-a639ec97.pth",
-              reference_fp32_ms=30.0),
+              reference_fp32_ms=15.0),
 ):
     MODELS.register(_spec.name, _spec)
 
