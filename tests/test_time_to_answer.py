@@ -193,6 +193,11 @@ def test_target_ci_repeats_until_met_or_the_budget_and_the_report_says_which(tmp
     assert len(records) == 3
     assert {r["sweep"]["target_ci_pct"] for r in records} == {1000.0}
     assert "met (95% CI" in proc.stderr
+    again = run_cli("sweep", str(matrix), "--results", str(loose), "--target-ci", "1000",
+                    timeout=600)  # resumed: its repeats are found, none is run again
+    assert again.returncode == 0, again.stderr
+    assert len(list(loose.glob("*/result.json"))) == 3
+    assert "met (95% CI" in again.stderr
     report = run_cli("report", str(loose), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     assert "CI target 1000%: met" in (tmp_path / "report" / "summary.md").read_text()
