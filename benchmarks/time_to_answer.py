@@ -124,7 +124,7 @@ def main() -> None:
           f"{'OK' if seconds <= GOAL_S else 'MISSED'}); dry-run estimate {estimated:.0f} min, "
           f"{error:.0%} off (goal <= {ESTIMATE_GOAL:.0%}: "
           f"{'OK' if error <= ESTIMATE_GOAL else 'MISSED'})")
-    total = re.search(r"^total \(\d+ runs\).*$", out, re.M)
+    total = re.search(r"^\s*total \(\d+ runs\).*$", out, re.M)
     if total:
         print("end table, estimated against real seconds: " + total[0])
     analyse(args.results)

@@ -19,7 +19,9 @@ def test_duration_and_min_queries_set_loadgens_minimums(tmp_path):
     settings = record.loadgen_settings
     assert settings.min_duration_ms == 1500 and settings.min_query_count == 70
     assert settings.run_length.to_json() == {"quick": False, "duration_s": 1.5,
-                                             "min_queries": 70, "user_conf": None}
+                                             "min_queries": 70, "max_duration_s": None,
+                                             "user_conf": None}
+    assert settings.max_duration_ms == 0  # a run that is not quick is never capped
     assert record.full_measurement is False and record.quick is False
     assert record.metrics.query_count >= 70
     assert "short run" in format_run(record, run_dir).splitlines()[0]

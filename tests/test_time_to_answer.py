@@ -158,7 +158,7 @@ def test_the_estimate_is_checked_against_a_small_real_sweep(tmp_path):
     assert "this device's results" in dry.stdout
     proc = run_cli("sweep", str(second), "--results", str(results), timeout=600)
     assert proc.returncode == 0, proc.stderr
-    total = re.search(r"^total \(2 runs\)\s+(\d+)\s+(\d+)\s+([\d.]+)$", proc.stdout, re.M)
+    total = re.search(r"^  total \(2 runs\)\s+(\d+)\s+(\d+)\s+([\d.]+)$", proc.stdout, re.M)
     assert total, proc.stdout
     estimated, real = float(total[1]), float(total[2])
     assert 0.6 * real <= estimated <= 1.4 * real, proc.stdout

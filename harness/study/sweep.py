@@ -233,15 +233,16 @@ def format_estimates(outcomes: list[Outcome]) -> str:
     ran = [o for o in outcomes if o.estimate is not None and not o.resumed]
     if not ran:
         return "no run ran in this invocation: nothing to compare with the estimate"
-    lines = [f"{'run':<60} {'estimated s':>11} {'real s':>8} {'real/est':>8}"]
+    lines = ["time per run, estimated against real:",
+             f"  {'run':<60} {'estimated s':>11} {'real s':>8} {'real/est':>8}"]
     for o in ran:
         ratio = o.elapsed_s / o.estimate.seconds if o.estimate.seconds else float("nan")
-        lines.append(f"{o.run.label[:60]:<60} {o.estimate.seconds:>11.0f} {o.elapsed_s:>8.0f} "
-                     f"{ratio:>8.2f}")
+        lines.append(f"  {o.run.label[:60]:<60} {o.estimate.seconds:>11.0f} "
+                     f"{o.elapsed_s:>8.0f} {ratio:>8.2f}")
     estimated = sum(o.estimate.seconds for o in ran)
     real = sum(o.elapsed_s for o in ran)
-    lines.append(f"{'total (' + str(len(ran)) + ' runs)':<60} {estimated:>11.0f} {real:>8.0f} "
-                 f"{real / estimated if estimated else float('nan'):>8.2f}")
+    lines.append(f"  {'total (' + str(len(ran)) + ' runs)':<60} {estimated:>11.0f} "
+                 f"{real:>8.0f} {real / estimated if estimated else float('nan'):>8.2f}")
     return "\n".join(lines)
 
 
