@@ -22,6 +22,7 @@ MLPERF_BENCHMARK = "resnet50"
 MODES = ("performance", "accuracy")
 
 QUICK_MIN_DURATION_MS = 2000
+MLPERF_MIN_DURATION_S = 600  # mlperf.conf's, for estimates and timeouts before a run
 # A quick run stops here even short of its minimum query count: a precision 14x slower
 # than FP32 (or VGG-19's 662 MultiStream queries) then measures its rate in bounded time.
 # LoadGen calls such a run INVALID and gives no early-stopping estimate; the record says

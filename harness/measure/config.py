@@ -22,7 +22,13 @@ from harness.core.precisions import PRECISIONS
 from harness.core.records import CELL_KEYS
 from harness.core.zoo import MODELS
 from scenarios.scenario import SCENARIOS
-from scenarios.settings import MODES, QUICK_MAX_DURATION_MS, RunLength
+from scenarios.settings import (
+    MLPERF_MIN_DURATION_S,
+    MODES,
+    QUICK_MAX_DURATION_MS,
+    QUICK_MIN_DURATION_MS,
+    RunLength,
+)
 
 AUTO = "auto"
 # `edgebench run`'s hidden option through which a sweep's child answers (its run folder
@@ -135,6 +141,17 @@ class RunConfig:
     def run_length(self) -> RunLength:
         return RunLength(self.quick, self.duration, self.min_queries, self.user_conf,
                          self.max_duration)
+
+    @property
+    def min_duration_s(self) -> float:
+        """LoadGen's minimum duration for this run: --duration, the quick one, or MLPerf's."""
+        return self.duration or (QUICK_MIN_DURATION_MS / 1000 if self.quick
+                                 else MLPERF_MIN_DURATION_S)
+
+    @property
+    def quick_accuracy(self) -> bool:
+        """A quick accuracy run without --count: it may score fewer images (recorded)."""
+        return self.quick and self.mode == "accuracy" and self.count is None
 
     def identity(self) -> dict[str, str]:
         """What makes two runs the same measurement (the sweep's run key, resume)."""

@@ -93,12 +93,11 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
     plan = RunPlan.of(config)
     scenario, calibration = plan.scenario, plan.calibration
     threads = config.threads or usable_cores()[0]
-    quick_accuracy = config.quick and config.mode == "accuracy" and config.count is None
     dataset = open_dataset(config.dataset or "synthetic", config.count, plan.cache.root,
                            SYNTHETIC_SAMPLES[config.quick],
                            exclude=frozenset(f.resolve() for f in calibration.files)
                            if calibration else frozenset(), input_config=plan.input_config,
-                           at_most=QUICK_ACCURACY_SAMPLES if quick_accuracy else None)
+                           at_most=QUICK_ACCURACY_SAMPLES if config.quick_accuracy else None)
     warnings: list[str] = []
     reason = plan.unsupported_reason
     if reason is None:
@@ -220,7 +219,7 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
              "probe_s": round(time.monotonic() - loaded, 2),
              "first_inference_ms": round(first_ms, 3), "first_inference_batch": batch_size,
              "peak_memory_scope": peak_scope}
-    if config.quick and config.mode == "accuracy" and config.count is None:
+    if config.quick_accuracy:
         fits = int(QUICK_ACCURACY_MAX_S / probe_s * batch_size)
         if fits < len(dataset):
             say(f"  quick accuracy: {max(fits, QUICK_ACCURACY_MIN_SAMPLES)} of {len(dataset)} "

@@ -37,7 +37,6 @@ from scenarios.settings import (
     QUICK_ACCURACY_MAX_S,
     QUICK_ACCURACY_MIN_SAMPLES,
     QUICK_ACCURACY_SAMPLES,
-    QUICK_MIN_DURATION_MS,
     SHORT_RUN_OFFLINE_MARGIN,
     cap_duration_ms,
 )
@@ -50,7 +49,6 @@ START_S = 2.8
 LOAD_S = 0.5
 LOAD_S_PER_FP32_MS = 0.018
 UNSUPPORTED_S = 1.7
-FULL_DURATION_S = 600  # MLPerf's minimum duration
 ACCURACY_SAMPLES = 700  # the ImageNet sample less 300 calibration images
 FALLBACK_FP32_MS = 15.0  # a model with no reference time
 # batching's gain over batch 1 on 2 cores, where this device has not measured it (the
@@ -188,8 +186,7 @@ class Estimator:
                         speed.basis)
 
     def _stream_s(self, config: RunConfig, per_query_s: float, min_queries: int) -> float:
-        min_s = config.duration or (QUICK_MIN_DURATION_MS / 1000 if config.quick
-                                    else FULL_DURATION_S)
+        min_s = config.min_duration_s
         needed = max(min_s, (config.min_queries or min_queries) * per_query_s)
         cap_ms = cap_duration_ms(config.run_length, int(min_s * 1000))
         # LoadGen stops issuing at the cap; the query in flight still completes
@@ -200,14 +197,13 @@ class Estimator:
             samples = config.count or (QUICK_ACCURACY_SAMPLES if config.quick
                                        else ACCURACY_SAMPLES)
             seconds = samples / speed.offline_sps
-            if config.quick and config.count is None:  # fewer images where 250 are slow
+            if config.quick_accuracy:  # fewer images where 250 are slow
                 return min(seconds, max(QUICK_ACCURACY_MAX_S,
                                         QUICK_ACCURACY_MIN_SAMPLES / speed.offline_sps))
             if config.precision != reference_precision():
                 seconds *= 2  # the FP32 reference on the same samples, for fidelity
             return seconds
-        min_s = config.duration or (QUICK_MIN_DURATION_MS / 1000 if config.quick
-                                    else FULL_DURATION_S)
+        min_s = config.min_duration_s
         # the query is sized from the probe with a margin, so it runs past the minimum
         return min_s * (SHORT_RUN_OFFLINE_MARGIN if config.quick else 1.5)
 

@@ -50,7 +50,6 @@ from harness.study.estimate import DeviceSpeeds, Estimate, Estimator
 from harness.study.fresh_process import CellFailed, run_in_fresh_process
 from harness.study.matrix import Cell, Matrix, Selection
 from harness.study.target_ci import spread
-from scenarios.settings import QUICK_MIN_DURATION_MS
 
 MANIFEST_FILE = "sweep-manifest.json"
 # A cold build of the largest artifacts (VGG-19 int8 on a small board) and 662
@@ -58,7 +57,6 @@ MANIFEST_FILE = "sweep-manifest.json"
 # allows for them on top of the run's minimum duration.
 BUILD_ALLOWANCE_S = 1800
 MULTISTREAM_ALLOWANCE_S = 1800
-FULL_DURATION_S = 600
 THERMAL_MARGIN_C = 2.0
 
 
@@ -164,8 +162,7 @@ def plan(matrix: Matrix, overrides: dict, selection: Selection,
 
 def default_timeout_s(config: RunConfig) -> float:
     """The run's minimum duration, plus conversion time, plus MultiStream's query count."""
-    duration = (config.duration or (QUICK_MIN_DURATION_MS / 1000 if config.quick
-                                    else FULL_DURATION_S))
+    duration = config.min_duration_s
     extra = MULTISTREAM_ALLOWANCE_S if config.scenario == "multi-stream" else 0
     return BUILD_ALLOWANCE_S + 3 * duration + extra
 
