@@ -1,16 +1,19 @@
 """OpenVINO at benchmark_app's speed? MobileNetV2 Offline, FP32 and INT8, with the two
 causes of a gap measured apart.
 
-In each round, every measurement in a fresh process, on the same IRs and threads:
+In each round, every measurement in a fresh process, on the same IRs and threads, each
+side at the faster of batch 1 and edgebench's batch (each tool at its own best):
 - benchmark_app -hint throughput on the FP32 IR at -infer_precision f32, and on the
   NNCF INT8 IR twice: at its default inference precision (bf16 for the layers NNCF left
-  in float, on a CPU with AVX512_BF16 or AMX) and at -infer_precision f32; each at batch
-  1 and at edgebench's batch, the faster counting (the tool at its own best);
+  in float, on a CPU with AVX512_BF16 or AMX) and at -infer_precision f32;
+- benchmark_app on the FP32 IR with -nireq at edgebench's queue depth (edgebench keeps
+  two requests per stream in flight; benchmark_app's default is one);
 - edgebench Offline on the FP32 IR, and on the INT8 IR with --ov-float-precision f32
   (its default: int8-static means int8 plus f32) and runtime-default (as benchmark_app).
 
 Figures (medians over rounds of per-round ratios):
-- FP32 parity: edgebench / benchmark_app throughput (goal >= 0.97);
+- FP32 parity: edgebench / benchmark_app throughput (goal >= 0.97), also against
+  benchmark_app at edgebench's queue depth;
 - the Python path per batch at INT8: edgebench f32 / benchmark_app f32 (same precision);
 - the precision choice: benchmark_app default / benchmark_app f32 (no edgebench in it);
 - INT8 over FP32 speed-up, like with like: edgebench's (runtime-default) over
@@ -54,18 +57,22 @@ def in_child(*args: str) -> str:
 
 
 def benchmark_app_best(precision: str, threads: int, batches: list[int],
-                       infer_precision: str | None) -> float:
+                       infer_precision: str | None, requests: int | None = None) -> float:
     """benchmark_app's throughput on edgebench's IR, at the faster of `batches`."""
     artifact = in_child("--artifact", "--precision", precision, "--threads", str(threads))
     extra = ["-infer_precision", infer_precision] if infer_precision else []
+    extra += ["-nireq", str(requests)] if requests else []
     return max(run_benchmark_app(artifact, threads, batch, SECONDS, "throughput",
                                  extra)["throughput_sps"] for batch in batches)
 
 
-def edgebench(precision: str, threads: int, batch: int, float_precision: str) -> dict:
-    return json.loads(in_child("--edgebench", "--precision", precision, "--threads",
-                               str(threads), "--batch", str(batch), "--float-precision",
-                               float_precision))
+def edgebench_best(precision: str, threads: int, batches: list[int],
+                   float_precision: str) -> dict:
+    """edgebench's Offline run at the faster of `batches`."""
+    runs = [json.loads(in_child("--edgebench", "--precision", precision, "--threads",
+                                str(threads), "--batch", str(batch), "--float-precision",
+                                float_precision)) for batch in batches]
+    return max(runs, key=lambda run: run["throughput_sps"])
 
 
 def edgebench_in_this_process(precision: str, threads: int, batch: int,
@@ -81,7 +88,8 @@ def edgebench_in_this_process(precision: str, threads: int, batch: int,
     assert record.valid, record.loadgen_verdict
     return {"throughput_sps": record.metrics.throughput_sps,
             "executed": record.precision_executed,
-            "inference_precision": record.backend_settings.inference_precision}
+            "inference_precision": record.backend_settings.inference_precision,
+            "requests": record.backend_settings.infer_requests_in_flight}
 
 
 def main() -> None:
@@ -109,17 +117,22 @@ def main() -> None:
     executed = {}
     for round_number in range(1, args.rounds + 1):
         ba_fp32 = benchmark_app_best("fp32", args.threads, batches, "f32")
-        eb_fp32 = edgebench("fp32", args.threads, args.batch, "f32")["throughput_sps"]
+        fp32 = edgebench_best("fp32", args.threads, batches, "f32")
+        eb_fp32 = fp32["throughput_sps"]
+        ba_fp32_deep = benchmark_app_best("fp32", args.threads, batches, "f32",
+                                          fp32["requests"])
         ba_int8 = benchmark_app_best("int8-static", args.threads, batches, None)
         ba_int8_f32 = benchmark_app_best("int8-static", args.threads, batches, "f32")
-        pinned = edgebench("int8-static", args.threads, args.batch, "f32")
-        default = edgebench("int8-static", args.threads, args.batch, "runtime-default")
+        pinned = edgebench_best("int8-static", args.threads, batches, "f32")
+        default = edgebench_best("int8-static", args.threads, batches, "runtime-default")
         executed = {"f32": (pinned["executed"], pinned["inference_precision"]),
                     "runtime-default": (default["executed"],
                                         default["inference_precision"])}
         eb_int8_f32, eb_int8 = pinned["throughput_sps"], default["throughput_sps"]
         for name, value in (
                 ("FP32 parity", eb_fp32 / ba_fp32),
+                (f"FP32 parity against benchmark_app -nireq {fp32['requests']}",
+                 eb_fp32 / ba_fp32_deep),
                 ("INT8 f32, edgebench / benchmark_app (the Python path)",
                  eb_int8_f32 / ba_int8_f32),
                 ("INT8 runtime default, edgebench / benchmark_app", eb_int8 / ba_int8),
@@ -137,8 +150,8 @@ def main() -> None:
               f"{eb_int8:.0f} (f32 {eb_int8_f32:.0f})", flush=True)
 
     system = describe_system()
-    print(f"\n{MODEL} Offline, {args.threads} threads, edgebench batch {args.batch}, "
-          f"benchmark_app best of batch {batches}, OpenVINO {installed_version('openvino')}, "
+    print(f"\n{MODEL} Offline, {args.threads} threads, each side the best of batch "
+          f"{batches}, OpenVINO {installed_version('openvino')}, "
           f"{system['cpu']} ({' '.join(system['isa_flags'])}), {args.rounds} rounds, "
           f"{SECONDS} s each, medians of per-round ratios")
     goals = {"FP32 parity": FP32_GOAL,
