@@ -12,8 +12,9 @@ from typing import ClassVar, Literal, TypeVar
 import numpy as np
 
 from backends.recipes import BuildContext, Recipe
-from harness.core.errors import Unsupported, UsageError
+from harness.core.errors import ArtifactError, Unsupported, UsageError
 from harness.core.preprocess import to_layout
+from harness.core.zoo import get_spec
 
 # What the scenario optimises: one request's latency (SingleStream, MultiStream) or
 # the rate of many (Offline). Runtimes with a tuning switch for it (OpenVINO's
@@ -30,6 +31,14 @@ class Executed:
     detail: dict = field(default_factory=dict)  # per-op or per-tensor counts, as read
 
 
+def named_inputs(batch: np.ndarray) -> dict[str, np.ndarray] | None:
+    """A batch of structured records (a model with several or non-image inputs) as one
+    array per input name, in the model's order; None for a batch of images."""
+    if batch.dtype.names is None:
+        return None
+    return {name: np.ascontiguousarray(batch[name]) for name in batch.dtype.names}
+
+
 def compute_summary(ops_by_precision: Counter) -> str:
     """'int8' when every compute op runs in int8; 'int8 (52 ops), fp32 (1 op)' if mixed."""
     if not ops_by_precision:
@@ -44,6 +53,9 @@ class Backend(ABC):
     name: ClassVar[str]
     recipes: ClassVar[dict[str, Recipe]]  # precision -> how this runtime makes it
     input_layout: ClassVar[str] = "NCHW"  # the QSL lays samples out so, once, at load
+    # model source kinds this runtime runs as given (a user's ONNX file on ONNX Runtime):
+    # their samples are fed in the model's own layout, not `input_layout`
+    native_sources: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, threads: int, hint: PerformanceHint = "latency", batch_size: int = 1):
         self.threads = threads
@@ -66,9 +78,12 @@ class Backend(ABC):
                              f"{', '.join(cls.recipes)}") from None
 
     @classmethod
-    def unsupported_reason(cls, precision: str) -> str | None:
-        """Why this machine cannot run `precision` here, known before building anything."""
-        return cls.recipe(precision).unsupported_reason()
+    def unsupported_reason(cls, precision: str,
+                           source_kind: str = "pytorch-callable") -> str | None:
+        """Why this machine cannot run `precision` of a model made from `source_kind`,
+        known before building anything."""
+        recipe = cls.recipe(precision)
+        return recipe.source_refusal(cls.name, source_kind) or recipe.unsupported_reason()
 
     @staticmethod
     def cannot_build_reason() -> str | None:
@@ -87,7 +102,7 @@ class Backend(ABC):
         Raises `Unsupported` when this machine cannot run the precision.
         """
         recipe = self.recipe(precision)
-        reason = recipe.unsupported_reason()
+        reason = self.unsupported_reason(precision, get_spec(ctx.model_name).source_kind)
         if reason:
             raise Unsupported(reason)
         ctx = replace(ctx, batch_size=self.batch_size)  # static-shape artifacts are per batch
@@ -102,8 +117,15 @@ class Backend(ABC):
             self.load(located.path)
             self.provenance = located.provenance
             return located.path
-        path, _ = ctx.cache.load(recipe.label(self.name, ctx), recipe.full_key(ctx),
-                                 lambda staging: recipe.build(ctx, staging), self.load)
+        try:
+            path, _ = ctx.cache.load(recipe.label(self.name, ctx), recipe.full_key(ctx),
+                                     lambda staging: recipe.build(ctx, staging), self.load)
+        except ArtifactError as exc:
+            if get_spec(ctx.model_name).source is None:
+                raise  # the zoo's models convert everywhere: a failure is ours to fix
+            # a user's model that a runtime's tool refuses (an operator it lacks): a
+            # verdict about this model on this runtime, in the tool's own words
+            raise Unsupported(f"{self.name}'s toolchain refused the model: {exc}") from exc
         return path
 
     @abstractmethod
@@ -118,7 +140,18 @@ class Backend(ABC):
     def to_input(self, chw: np.ndarray) -> np.ndarray:
         """One preprocessed (3, H, W) float32 sample as the model takes it (layout, and
         type: a model with an int8 input gets it quantized here, once, at load)."""
-        return to_layout(chw, self.input_layout)
+        if chw.dtype.names:  # a record of a model without one image input: as it is
+            return chw
+        return to_layout(chw, self.sample_layout)
+
+    @property
+    def sample_layout(self) -> str:
+        """The layout the samples are fed in."""
+        if self.context is not None:
+            spec = get_spec(self.context.model_name)
+            if spec.source_kind in self.native_sources:
+                return spec.input.layout
+        return self.input_layout
 
     @abstractmethod
     def predict(self, batch: np.ndarray) -> np.ndarray:

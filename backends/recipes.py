@@ -58,6 +58,13 @@ def _no_reason() -> str | None:
     return None
 
 
+# The model source kinds (`harness.core.model_source`) a recipe can start from. A PyTorch
+# model reaches every runtime (ONNX export, litert-torch, eager); a model in a runtime's
+# format reaches only the recipes that read that format.
+FROM_PYTORCH = ("pytorch-program", "pytorch-callable")
+FROM_ONNX = (*FROM_PYTORCH, "onnx")  # a PyTorch model through the ONNX export
+
+
 @dataclass(frozen=True)
 class Recipe:
     precision: str
@@ -82,6 +89,24 @@ class Recipe:
     float_compute_note: str | None = None
     # what it costs on the project's machine: where a sweep's estimate starts
     cost: Cost = field(default_factory=lambda: Cost())
+    # the model source kinds it builds from (see FROM_PYTORCH), and why not the others
+    # where the general reason (no converter) is not it
+    sources: tuple[str, ...] = FROM_PYTORCH
+    sources_note: str | None = None
+
+    def source_refusal(self, runtime: str, source_kind: str) -> str | None:
+        """Why a model of `source_kind` cannot reach this recipe, or None."""
+        if source_kind in self.sources:
+            return None
+        from harness.core.model_source import SOURCE_KINDS
+
+        def kind(name: str) -> str:
+            return SOURCE_KINDS.get(name).description if name in SOURCE_KINDS else name
+
+        why = self.sources_note or ("edgebench converts it to none of those (no converter "
+                                    "whose output it has proven to agree)")
+        return (f"{runtime} {self.precision} is made from {' or '.join(map(kind, self.sources))}; "
+                f"the model is {kind(source_kind)}: {why}")
 
     def option_values(self, ctx: BuildContext) -> dict[str, object]:
         return {name: ctx.options.get(name) for name in self.options}

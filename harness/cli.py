@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("file", nargs="?", choices=("result.json", "failed.json"),
                         help="just this file's schema (default: both, by file name)")
 
+    inspect = commands.add_parser(
+        "inspect", help="what edgebench reads from a model and what it assumes, as a model "
+        "card (TOML) to save and edit, and which backends and precisions it reaches")
+    inspect.add_argument("model", help="a model file (.pt2, .onnx, .tflite, .xml), "
+                         "package.module:callable, or a zoo name")
+    inspect.add_argument("--model-card", type=Path, metavar="FILE",
+                         help="a card to start from (default: <model>.toml beside it)")
+
     run = commands.add_parser("run", help="benchmark one model/backend/precision/scenario")
     _add_config_options(run, "run")
     # `sweep` reads each child's answer (run folder or error) from this JSON file
@@ -150,6 +158,7 @@ def _add_selection_options(command: argparse.ArgumentParser) -> None:
 def cmd_info(_args) -> int:
     from backends import BACKENDS, get_backend_class, installed_version
     from harness.core.artifacts import default_cache_dir
+    from harness.core.model_source import SOURCE_KINDS
     from harness.core.system_info import describe_system
     from harness.core.weights import checkpoint_dir
 
@@ -174,8 +183,48 @@ def cmd_info(_args) -> int:
         for precision in backend.precisions():
             if precision not in runs:
                 print(f"    unsupported: {precision}: {backend.unsupported_reason(precision)}")
+    print("model sources (--model FILE or module:callable; 'edgebench inspect' says more):")
+    for kind_name, kind in SOURCE_KINDS.items():
+        reached = []
+        for name in BACKENDS:
+            if installed_version(name) is None:
+                continue
+            backend = get_backend_class(name)
+            precisions = [p for p in backend.precisions()
+                          if not backend.recipe(p).source_refusal(name, kind_name)]
+            if precisions:
+                reached.append(f"{name} ({', '.join(precisions)})")
+        suffixes = f" ({', '.join(kind.suffixes)})" if kind.suffixes else ""
+        print(f"  {kind_name}{suffixes}: {'; '.join(reached) or 'no installed backend'}")
     print(f"artifact cache:   {default_cache_dir()}")
     print(f"checkpoint cache: {checkpoint_dir()}")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from backends import BACKENDS, get_backend_class, installed_version
+    from harness.core.model_card import card_toml
+    from harness.core.user_models import card_of, resolve_model
+
+    spec = resolve_model(args.model, args.model_card)
+    print(f"# edgebench inspect {args.model}: what the model file says, and '# default' "
+          "where edgebench assumed; save as <model>.toml beside it and edit")
+    if spec.source is not None:
+        print(f"# {spec.source.file_name}: {spec.source.kind.description}, sha256 "
+              f"{spec.source.digest}; in results as {spec.name}")
+    print(card_toml(card_of(spec)), end="")
+    print("\n# where it runs (precisions this machine runs; the others with the reason):")
+    for name in BACKENDS:
+        if installed_version(name) is None:
+            print(f"#   {name}: not installed")
+            continue
+        backend = get_backend_class(name)
+        reasons = {p: backend.unsupported_reason(p, spec.source_kind)
+                   for p in backend.precisions()}
+        print(f"#   {name}: {', '.join(p for p, r in reasons.items() if not r) or 'nothing'}")
+        for precision, reason in reasons.items():
+            if reason:
+                print(f"#     {precision}: {reason}")
     return 0
 
 
@@ -312,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     # Explicit: a process started in the background inherits SIGINT ignored, and Python
     # then installs no handler of its own.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    handler = {"info": cmd_info, "run": cmd_run, "sweep": cmd_sweep, "prepare": cmd_prepare,
-               "report": cmd_report, "schema": cmd_schema}[args.command]
+    handler = {"info": cmd_info, "inspect": cmd_inspect, "run": cmd_run, "sweep": cmd_sweep,
+               "prepare": cmd_prepare, "report": cmd_report, "schema": cmd_schema}[args.command]
     try:
         return handler(args)
     except BrokenPipeError:  # `edgebench schema | head`: the reader has what it wanted

@@ -78,7 +78,7 @@ class QuerySampleLibrary:
     def gather(self, rows: np.ndarray) -> np.ndarray:
         """The samples at `rows` (from `rows()`) as one batch."""
         if len(rows) == 1:  # SingleStream: a view, no copy on the latency path
-            return self._store[rows[0]][None]
+            return self._store[rows[0]:rows[0] + 1]
         size = len(rows)
         if size not in self._buffers:
             self._buffers[size] = [np.empty((size, *self._store.shape[1:]), self._store.dtype)

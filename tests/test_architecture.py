@@ -17,6 +17,7 @@ from backends.options import RECIPE_OPTIONS, RecipeOption
 from harness.cli import build_parser
 from harness.core.errors import UsageError
 from harness.core.precisions import PRECISIONS
+from harness.core.user_models import zoo_names
 from harness.core.zoo import MODELS, ModelSpec
 from harness.measure.config import RunConfig
 from harness.study.matrix import axes, load_matrix, option_types
@@ -88,10 +89,12 @@ def test_the_cli_and_the_matrix_list_what_the_registries_hold(monkeypatch):
     monkeypatch.setitem(MODELS._entries, spec.name, spec)
     run_help = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
     unwrapped = re.sub(r"\s+", "", run_help)  # argparse wraps lines, even inside names
-    for registry in (MODELS, BACKENDS, PRECISIONS, SCENARIOS):
+    for registry in (BACKENDS, PRECISIONS, SCENARIOS):
         assert ",".join(registry.names()) in unwrapped, registry.kind
+    # the zoo's entries (a user's model, registered by its file, is named by the file)
+    assert ",".join(zoo_names()) in unwrapped and "my_net" in zoo_names()
     assert "my_net" in run_help  # registered after import: still listed
-    assert axes()["model"] == MODELS.names() and "my_net" in axes()["model"]
+    assert axes()["model"] == tuple(zoo_names()) and "my_net" in axes()["model"]
     assert axes()["precision"] == PRECISIONS.names()
 
 

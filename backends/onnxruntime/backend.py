@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from backends.base import Backend, Executed, compute_summary
+from backends.base import Backend, Executed, compute_summary, named_inputs
 from backends.onnxruntime.quantize import RECIPES, fp16_weights
 
 # Compute ops of an optimized ONNX Runtime graph, by the precision they compute in.
@@ -23,6 +23,7 @@ FLOAT_OPS = {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul"}
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     recipes = RECIPES
+    native_sources = ("onnx",)
     graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 
     @staticmethod
@@ -47,7 +48,7 @@ class OnnxRuntimeBackend(Backend):
         return options
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run([self._output], {self._input: batch})[0]
+        return self.session.run([self._output], named_inputs(batch) or {self._input: batch})[0]
 
     def executed(self) -> Executed:
         """The operator types of the graph ONNX Runtime optimized for this CPU (a second

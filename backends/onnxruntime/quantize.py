@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -23,10 +24,12 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from backends.onnx_export import INPUT_NAME, ONNX_EXPORT, onnx_artifact, onnx_key_fields
-from backends.recipes import BuildContext, Cost, Recipe, unsupported
+from backends.base import named_inputs
+from backends.onnx_export import ONNX_EXPORT, input_name, onnx_artifact, onnx_key_fields
+from backends.recipes import FROM_ONNX, BuildContext, Cost, Recipe, unsupported
 from harness.core.digests import source_digest
 from harness.core.system_info import cpu_features, is_arm
+from harness.core.zoo import get_spec
 
 
 def int8_format(override: str | None = None) -> dict:
@@ -74,7 +77,9 @@ class _CalibrationReader(CalibrationDataReader):
     """onnxruntime.quantization's CalibrationDataReader over the calibration set."""
 
     def __init__(self, ctx: BuildContext):
-        self.batches = ({INPUT_NAME: batch} for batch in ctx.calibration.batches("NCHW"))
+        name, layout = input_name(ctx.model_name), get_spec(ctx.model_name).input.layout
+        self.batches = (named_inputs(batch) or {name: batch}
+                        for batch in ctx.calibration.batches(layout))
 
     def get_next(self) -> dict | None:
         return next(self.batches, None)
@@ -156,6 +161,9 @@ RECIPES: dict[str, Recipe] = {
         quantization=_dynamic_record,
         cost=Cost(time_vs_fp32=6.0, build_s_per_fp32_ms=0.23)),
 }
+# Every ONNX Runtime precision starts from an ONNX model: a PyTorch model's export or a
+# user's ONNX file.
+RECIPES = {precision: replace(recipe, sources=FROM_ONNX) for precision, recipe in RECIPES.items()}
 
 
 def fp16_weights(model_path: Path) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Backend, Executed, Tag, compute_summary
+from backends.base import Backend, Executed, Tag, compute_summary, named_inputs
 from backends.openvino.ov_import import ov
 from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES, RUNTIME_DEFAULT
 from harness.core.errors import EdgebenchError, Unsupported
@@ -28,6 +28,7 @@ RUNTIME_PRECISION = {"u8": "int8", "i8": "int8", "f32": "fp32", "bf16": "bf16", 
 class OpenVinoBackend(Backend):
     name = "openvino"
     recipes = RECIPES
+    native_sources = ("onnx", "openvino-ir")
 
     @staticmethod
     def runtime_version() -> str:
@@ -57,7 +58,7 @@ class OpenVinoBackend(Backend):
         return self.compiled
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        return self.request.infer(batch, share_inputs=True)[0]
+        return self.request.infer(named_inputs(batch) or batch, share_inputs=True)[0]
 
     def predict_stream(
         self,
@@ -76,7 +77,11 @@ class OpenVinoBackend(Backend):
         )
         try:
             for tag, batch in batches:
-                queue.start_async(batch, userdata=tag, share_inputs=True)
+                named = named_inputs(batch)
+                # a record batch's per-input arrays are made here: copied in, as nothing
+                # else keeps them alive while the request runs
+                queue.start_async(batch if named is None else named, userdata=tag,
+                                  share_inputs=named is None)
         finally:  # even on error: no callback may outlive this call
             queue.wait_all()
 

@@ -13,13 +13,16 @@ and the inference precision the CPU plugin is asked to run them in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from backends.base import named_inputs
 from backends.onnx_export import onnx_artifact
 from backends.openvino.ov_import import ov
-from backends.recipes import BuildContext, Cost, Recipe
+from backends.recipes import FROM_ONNX, BuildContext, Cost, Recipe
 from harness.core.artifacts import tool_version
 from harness.core.digests import source_digest
+from harness.core.zoo import get_spec
 
 # What the CPU plugin is asked to compute in, per precision (read back after compiling).
 INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16",
@@ -49,31 +52,41 @@ def _onnx(ctx: BuildContext) -> tuple[Path, str]:
 
 def _key(ctx: BuildContext, **settings) -> dict:
     # The ONNX artifact's own key (its folder name hashes every field of it), so that
-    # anything rebuilding the ONNX file rebuilds the IR made from it too.
-    return {"source": _onnx(ctx)[1], "format": "openvino-ir", "openvino": ov.__version__,
-            "recipe": source_digest(convert_to_ir), **settings}
+    # anything rebuilding the ONNX file rebuilds the IR made from it too; a user's IR by
+    # its digest.
+    spec = get_spec(ctx.model_name)
+    source = f"openvino-ir:{spec.source.digest}" if spec.source_kind == "openvino-ir" \
+        else _onnx(ctx)[1]
+    return {"source": source, "format": "openvino-ir", "openvino": ov.__version__,
+            "recipe": source_digest(float_model), **settings}
 
 
-def convert_to_ir(onnx_path: Path, target: Path, fp16_weights: bool = False) -> Path:
-    model = ov.convert_model(onnx_path)
-    # save_model stores fp16 weights by default; only the fp16 artifact keeps them so.
-    ov.save_model(model, target, compress_to_fp16=fp16_weights)
-    return target
+def float_model(ctx: BuildContext) -> ov.Model:
+    """The model every precision starts from: a user's IR as given, or OpenVINO's
+    conversion of the ONNX model."""
+    spec = get_spec(ctx.model_name)
+    if spec.source_kind == "openvino-ir":
+        return ov.Core().read_model(str(spec.source.path))
+    return ov.convert_model(_onnx(ctx)[0])
 
 
 def build_fp32(ctx: BuildContext, staging: Path) -> Path:
-    return convert_to_ir(_onnx(ctx)[0], staging / "model.xml")
+    # save_model stores fp16 weights by default; only the fp16 artifact keeps them so.
+    ov.save_model(float_model(ctx), staging / "model.xml", compress_to_fp16=False)
+    return staging / "model.xml"
 
 
 def build_fp16(ctx: BuildContext, staging: Path) -> Path:
-    return convert_to_ir(_onnx(ctx)[0], staging / "model.xml", fp16_weights=True)
+    ov.save_model(float_model(ctx), staging / "model.xml", compress_to_fp16=True)
+    return staging / "model.xml"
 
 
 def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
     import nncf
 
-    calibration = list(ctx.calibration.batches("NCHW"))
-    model = nncf.quantize(ov.convert_model(_onnx(ctx)[0]), nncf.Dataset(calibration),
+    calibration = [named_inputs(batch) or batch for batch in
+                   ctx.calibration.batches(get_spec(ctx.model_name).input.layout)]
+    model = nncf.quantize(float_model(ctx), nncf.Dataset(calibration),
                           subset_size=len(calibration))
     ov.save_model(model, staging / "model.xml", compress_to_fp16=False)
     return staging / "model.xml"
@@ -82,7 +95,7 @@ def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
 def build_int8_weights(ctx: BuildContext, staging: Path) -> Path:
     import nncf
 
-    model = nncf.compress_weights(ov.convert_model(_onnx(ctx)[0]),
+    model = nncf.compress_weights(float_model(ctx),
                                   mode=nncf.CompressWeightsMode.INT8_ASYM)
     ov.save_model(model, staging / "model.xml", compress_to_fp16=False)
     return staging / "model.xml"
@@ -138,3 +151,7 @@ RECIPES: dict[str, Recipe] = {
         # the CPU plugin decompresses the int8 weights and computes in fp32
         float_compute_note="fp32 compute, int8 weights"),
 }
+# Every OpenVINO precision starts from an ONNX model (a PyTorch model's export or a
+# user's ONNX file) or a user's IR.
+RECIPES = {precision: replace(recipe, sources=(*FROM_ONNX, "openvino-ir"))
+           for precision, recipe in RECIPES.items()}

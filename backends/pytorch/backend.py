@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backends.base import Backend, Executed, compute_summary
+from backends.base import Backend, Executed, compute_summary, named_inputs
 from backends.pytorch.quantize import (
     RECIPES,
     int8_dynamic,
@@ -85,11 +85,20 @@ class PyTorchBackend(Backend):
         return model
 
     def to_input(self, chw: np.ndarray) -> np.ndarray:
+        if chw.dtype.names:  # a record (several or non-image inputs): cast in predict
+            return chw
         sample = to_layout(chw, self.input_layout)
         # numpy has float16 but no bfloat16: bf16 inputs are cast per batch in predict
         return sample.astype(np.float16) if self.dtype == torch.float16 else sample
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        named = named_inputs(batch)
+        if named is not None:  # the model's inputs, in its order; floats in its precision
+            tensors = [torch.from_numpy(a) for a in named.values()]
+            tensors = [t.to(self.dtype) if self.dtype is not None and t.is_floating_point()
+                       else t for t in tensors]
+            with torch.inference_mode():
+                return self.model(*tensors).float().numpy()
         # NHWC memory seen as an NCHW tensor with channels-last strides: a view
         inputs = torch.from_numpy(batch).permute(0, 3, 1, 2)
         if self.dtype == torch.bfloat16:

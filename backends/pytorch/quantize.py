@@ -21,11 +21,12 @@ import torch
 from torch.ao.quantization import get_default_qconfig_mapping, quantize_dynamic
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
+from backends.base import named_inputs
 from backends.onnx_export import source_key_fields
 from backends.recipes import BuildContext, Cost, Recipe
+from backends.torch_inputs import example_inputs
 from harness.core.digests import source_digest
 from harness.core.system_info import cpu_features, is_arm
-from harness.core.zoo import get_spec
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
@@ -43,23 +44,23 @@ def _quiet():
         yield
 
 
-def fx_int8(model: torch.nn.Module, input_shape: tuple[int, ...],
+def fx_int8(model: torch.nn.Module, example: tuple[torch.Tensor, ...],
             calibration_batches=None) -> torch.nn.Module:
     """prepare_fx -> observe the calibration batches -> convert_fx, at this CPU's engine;
-    `input_shape` is one sample's (C, H, W), from the model's spec."""
+    `example`: the model's inputs (`backends.torch_inputs`)."""
     engine = quantized_engine()
     torch.backends.quantized.engine = engine
-    example = (torch.zeros(1, *input_shape),)
     with _quiet():
         prepared = prepare_fx(model.eval(), get_default_qconfig_mapping(engine), example)
         with torch.inference_mode():
             for batch in calibration_batches or ():
-                prepared(torch.from_numpy(batch))
+                named = named_inputs(batch)  # a record batch: one tensor per input
+                prepared(*(torch.from_numpy(a) for a in (named or {"": batch}).values()))
         return convert_fx(prepared)
 
 
 def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
-    model = fx_int8(ctx.weights.build_model(ctx.model_name), get_spec(ctx.model_name).input.shape,
+    model = fx_int8(ctx.weights.build_model(ctx.model_name), example_inputs(ctx.model_name, 1),
                     ctx.calibration.batches("NCHW"))
     torch.save(model.state_dict(), staging / "model.pt")
     return staging / "model.pt"
@@ -67,7 +68,7 @@ def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
 
 def load_int8_static(ctx: BuildContext, path: Path) -> torch.nn.Module:
     """The same FX graph, uncalibrated, then the calibrated scales and int8 weights."""
-    model = fx_int8(ctx.weights.build_model(ctx.model_name), get_spec(ctx.model_name).input.shape)
+    model = fx_int8(ctx.weights.build_model(ctx.model_name), example_inputs(ctx.model_name, 1))
     with _quiet():
         model.load_state_dict(torch.load(path, weights_only=True))
     return model
@@ -105,6 +106,14 @@ def _qconfig_record(_ctx: BuildContext) -> dict:
             "calibration_method": type(activation).__name__}
 
 
+# torch.ao's eager and FX quantization work on the Python module a callable returns; a
+# torch.export program has none (measured: prepare_fx cannot trace its module, "Proxy
+# object cannot be iterated")
+MODULE_SOURCES = ("pytorch-callable",)
+FX_NEEDS_A_MODULE = ("FX graph mode quantization traces the Python module, and an exported "
+                     "program's module cannot be traced (torch.fx: \"Proxy object cannot be "
+                     "iterated\"); its int8 path is PT2E with torch.compile, not built here")
+
 RECIPES: dict[str, Recipe] = {
     "fp32": Recipe("fp32", "the source model, eager, channels-last",
                    cost=Cost(time_vs_fp32=1.72)),
@@ -123,10 +132,13 @@ RECIPES: dict[str, Recipe] = {
         lambda ctx: {**source_key_fields(ctx.model_name, ctx.weights), "format": "torch-fx",
                      "engine": quantized_engine(), "recipe": source_digest(fx_int8)},
         build_int8_static, needs_calibration=True, quantization=_qconfig_record,
-        cost=Cost(time_vs_fp32=0.83, build_s=12, build_s_per_fp32_ms=0.75)),
+        cost=Cost(time_vs_fp32=0.83, build_s=12, build_s_per_fp32_ms=0.75),
+        sources=MODULE_SOURCES, sources_note=FX_NEEDS_A_MODULE),
     "int8-dynamic": Recipe(
         "int8-dynamic", "quantize_dynamic: Linear layers only (convolutions stay fp32)",
-        cost=Cost(time_vs_fp32=1.72),
+        cost=Cost(time_vs_fp32=1.72), sources=MODULE_SOURCES,
+        sources_note="quantize_dynamic swaps nn.Linear modules, and an exported program "
+                     "holds none (its layers are graph operators)",
         quantization=lambda _ctx: {
             "tool": f"torch.ao.quantization.quantize_dynamic {torch.__version__}",
             "what": "Linear layers only; every convolution stays fp32",

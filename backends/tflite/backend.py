@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Backend, Executed, compute_summary
+from backends.base import Backend, Executed, compute_summary, named_inputs
 from backends.tflite.convert import converter_unavailable_reason
 from backends.tflite.quantize import RECIPES
 from harness.core.preprocess import to_layout
@@ -34,6 +34,7 @@ class TfliteBackend(Backend):
     name = "tflite"
     recipes = RECIPES
     input_layout = "NHWC"
+    native_sources = ("tflite",)
 
     @staticmethod
     def runtime_version() -> str:
@@ -47,19 +48,20 @@ class TfliteBackend(Backend):
         # The default op resolver applies the XNNPACK delegate to every op it supports.
         self.interpreter = Interpreter(model_path=str(path), num_threads=self.threads)
         self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]
+        self._inputs = self.interpreter.get_input_details()
+        self._input = self._inputs[0]
         self._output = self.interpreter.get_output_details()[0]
         return self.interpreter
 
     def to_input(self, chw: np.ndarray) -> np.ndarray:
-        sample = to_layout(chw, self.input_layout)
-        if self._input["dtype"] == np.float32:
-            return sample
-        # A full-integer model: quantize once, here, with the model's own parameters.
-        scale, zero_point = self._input["quantization"]
-        info = np.iinfo(self._input["dtype"])
-        return np.clip(np.round(sample / scale) + zero_point, info.min, info.max).astype(
-            self._input["dtype"])
+        if chw.dtype.names:  # a record (several or non-image inputs): each field as its
+            fields = [(name, detail["dtype"], chw[name].shape)  # input takes it
+                      for name, detail in zip(chw.dtype.names, self._inputs, strict=True)]
+            record = np.zeros((), fields)
+            for name, detail in zip(chw.dtype.names, self._inputs, strict=True):
+                record[name] = _quantized(chw[name], detail)
+            return record
+        return _quantized(to_layout(chw, self.sample_layout), self._input)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         rows = len(batch)
@@ -74,7 +76,12 @@ class TfliteBackend(Backend):
             padded = np.zeros((self.batch_size, *batch.shape[1:]), batch.dtype)
             padded[:rows] = batch
             batch = padded
-        self.interpreter.set_tensor(self._input["index"], batch)
+        named = named_inputs(batch)
+        if named is None:
+            self.interpreter.set_tensor(self._input["index"], batch)
+        else:  # the model's inputs in its order, as its records hold them
+            for detail, array in zip(self._inputs, named.values(), strict=True):
+                self.interpreter.set_tensor(detail["index"], array)
         self.interpreter.invoke()
         logits = self.interpreter.get_tensor(self._output["index"])[:rows]
         if self._output["dtype"] != np.float32:
@@ -120,3 +127,14 @@ class TfliteBackend(Backend):
             "input_layout": self.input_layout,
             "input_type": np.dtype(self._input["dtype"]).name,
         }
+
+
+def _quantized(sample: np.ndarray, detail: dict) -> np.ndarray:
+    """A float sample as the input `detail` takes it: a full-integer model's input is
+    quantized once, at sample load, with the model's own scale and zero point."""
+    if detail["dtype"] == np.float32 or not np.issubdtype(sample.dtype, np.floating):
+        return sample.astype(detail["dtype"], copy=False)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(sample / scale) + zero_point, info.min, info.max).astype(
+        detail["dtype"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import platform
+import shutil
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import torch
 
 from backends.onnx_export import source_key_fields
+from backends.torch_inputs import example_inputs
 from harness.core.digests import source_digest
 from harness.core.errors import Unsupported, UsageError
 from harness.core.system_info import is_arm
@@ -64,21 +66,32 @@ def _require_converter() -> None:
 def convert_to_tflite(
     model_name: str, weights: WeightsSource, target: Path, batch_size: int,
 ) -> Path:
+    source = get_spec(model_name).source
+    if source is not None and source.kind.name == "tflite":  # a user's file: used as given
+        shutil.copyfile(source.path, target)
+        return target
     _require_converter()
     import litert_torch  # heavy (JAX and TensorFlow's converter): at build time only
 
-    model = litert_torch.to_channel_last_io(weights.build_model(model_name), args=[0]).eval()
-    channels, height, width = get_spec(model_name).input.shape
-    sample = torch.zeros(batch_size, height, width, channels)  # NHWC: channel-last I/O
+    spec = get_spec(model_name)
+    if spec.card is not None and spec.card.tensor_inputs is not None:
+        # no image: the inputs as the model takes them
+        model, sample = weights.build_model(model_name), example_inputs(model_name, batch_size)
+    else:
+        model = litert_torch.to_channel_last_io(weights.build_model(model_name), args=[0])
+        channels, height, width = spec.input.shape
+        sample = (torch.zeros(batch_size, height, width, channels),)  # channel-last I/O
     # The converter narrates each pass on stdout; its errors still raise.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        edge_model = litert_torch.convert(model, (sample,))
+        edge_model = litert_torch.convert(model.eval(), sample)
         edge_model.export(str(target))
     return target
 
 
 def tflite_key_fields(model_name: str, weights: WeightsSource) -> dict:
+    if get_spec(model_name).source_kind == "tflite":  # its bytes decide it all
+        return {**source_key_fields(model_name, weights), "format": "tflite"}
     _require_converter()  # before the key: a board without it says why, not KeyError
     return {
         **source_key_fields(model_name, weights),

@@ -17,14 +17,17 @@ on the .tflite file, so every precision starts from the same FP32 artifact.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
-from backends.recipes import BuildContext, Cost, Recipe, unsupported
+from backends.base import named_inputs
+from backends.recipes import FROM_PYTORCH, BuildContext, Cost, Recipe, unsupported
 from backends.tflite.convert import convert_to_tflite, tflite_key_fields
 from harness.core.artifacts import tool_version
 from harness.core.digests import source_digest
 from harness.core.errors import UsageError
+from harness.core.zoo import get_spec
 
 
 def _quantizer():
@@ -74,9 +77,12 @@ def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
     from ai_edge_litert.interpreter import Interpreter
 
     ((signature, io),) = Interpreter(model_path=str(_fp32(ctx))).get_signature_list().items()
-    (input_name,) = io["inputs"]
-    samples = [{input_name: batch}
-               for batch in ctx.calibration.batches("NHWC", ctx.batch_size)]
+    spec = get_spec(ctx.model_name)  # a user's .tflite is fed in its own layout
+    layout = spec.input.layout if spec.source_kind == "tflite" else "NHWC"
+    # a record batch (several or non-image inputs): its fields, in the model's order
+    samples = [dict(zip(io["inputs"], (named_inputs(batch) or {"": batch}).values(),
+                        strict=True))
+               for batch in ctx.calibration.batches(layout, ctx.batch_size)]
     return _quantize(ctx, staging, _quantizer()[1].static_wi8_ai8(), {signature: samples})
 
 
@@ -125,3 +131,6 @@ RECIPES: dict[str, Recipe] = {
             "at run time", weight_symmetric=True, weight_granularity="per-channel",
             calibration_method=None)),
 }
+# A user's .tflite file is the fp32 artifact itself; LiteRT Quantizer starts from it.
+RECIPES = {precision: replace(recipe, sources=(*FROM_PYTORCH, "tflite"))
+           for precision, recipe in RECIPES.items()}

@@ -18,11 +18,14 @@ import numpy as np
 from harness.core.datasets import (
     Dataset,
     ImageFolderDataset,
+    NpyRecords,
     SyntheticDataset,
+    SyntheticRecords,
     list_images,
 )
 from harness.core.digests import files_digest
 from harness.core.errors import DatasetError, UsageError
+from harness.core.model_card import InputSpec
 from harness.core.preprocess import to_layout
 from harness.core.progress import progress
 from harness.core.zoo import IMAGENET_INPUT, InputConfig
@@ -55,10 +58,12 @@ class CalibrationSet:
                 "synthetic": self.synthetic}
 
     def samples(self, layout: str = "NCHW") -> Iterator[np.ndarray]:
-        """Each preprocessed image, in `layout` ((C,H,W) or (H,W,C)), with progress."""
+        """Each preprocessed image, in `layout` ((C,H,W) or (H,W,C)), with progress (a
+        model that takes no single image: each record as it is)."""
         self.dataset.prepare()
         for index in progress(range(len(self)), len(self), "calibrating"):
-            yield to_layout(self.dataset.sample(index), layout)
+            sample = self.dataset.sample(index)
+            yield sample if sample.dtype.names else to_layout(sample, layout)
 
     def batches(self, layout: str = "NCHW", batch_size: int = 1) -> Iterator[np.ndarray]:
         """`samples` stacked into batches of `batch_size` (static-shape models need full
@@ -91,12 +96,16 @@ def _read_list(list_file: Path, dataset_dir: Path | None) -> list[Path]:
 
 
 def resolve_calibration(spec: str, count: int, dataset_dir: Path | None,
-                        cache_root: Path, input_config: InputConfig = IMAGENET_INPUT
+                        cache_root: Path, input_config: InputConfig = IMAGENET_INPUT,
+                        tensor_inputs: tuple[InputSpec, ...] | None = None
                         ) -> CalibrationSet:
     """`spec`: a folder, a list file or ``synthetic``; `count` images at most, each
-    preprocessed as the model's `input_config` says."""
+    preprocessed as the model's `input_config` says. A model that takes no single image
+    (`tensor_inputs`) calibrates on synthetic records or a folder of .npy/.npz files."""
     if count < 1:
         raise UsageError(f"--calibration-count must be at least 1, got {count}")
+    if tensor_inputs is not None:
+        return _record_calibration(spec, count, tensor_inputs)
     if spec == "synthetic":
         return CalibrationSet("synthetic", [], SyntheticDataset(count, seed=SYNTHETIC_SEED,
                                                                 input_config=input_config),
@@ -121,3 +130,21 @@ def resolve_calibration(spec: str, count: int, dataset_dir: Path | None,
                                  [0] * len(files), "calibration", cache_root,
                                  input_config=input_config)
     return CalibrationSet(str(path.resolve()), files, dataset, files_digest(files))
+
+
+def _record_calibration(spec: str, count: int, inputs: tuple[InputSpec, ...]
+                        ) -> CalibrationSet:
+    if spec == "synthetic":
+        return CalibrationSet("synthetic", [], SyntheticRecords(count, inputs, SYNTHETIC_SEED),
+                              f"synthetic-seed{SYNTHETIC_SEED}-{count}")
+    folder = Path(spec).expanduser()
+    suffix = ".npy" if len(inputs) == 1 else ".npz"
+    files = sorted(folder.glob(f"*{suffix}"))[:count] if folder.is_dir() else []
+    if not files:
+        raise UsageError(f"--calibration {spec}: the model takes "
+                         f"{', '.join(s.name for s in inputs)}, not an image; pass a folder of "
+                         f"{suffix} files (one per sample"
+                         + ("" if suffix == ".npy" else ", an array per input name")
+                         + ") or 'synthetic'")
+    return CalibrationSet(str(folder.resolve()), files, NpyRecords(files, inputs),
+                          files_digest(files))

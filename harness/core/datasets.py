@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.core.errors import DatasetError
+from harness.core.errors import DatasetError, UsageError
+from harness.core.model_card import DEFAULT_INT_RANGE, InputSpec, record_dtype
 from harness.core.preprocess import preprocess_image, preprocess_key
 from harness.core.progress import say
 from harness.core.zoo import IMAGENET_INPUT, InputConfig
@@ -37,7 +38,8 @@ class Dataset(ABC):
 
     @abstractmethod
     def sample(self, index: int) -> np.ndarray:
-        """The preprocessed (C, H, W) float32 sample at `index`."""
+        """The preprocessed (C, H, W) float32 sample at `index` (a structured record for
+        a model that takes no single image)."""
 
     @abstractmethod
     def describe(self) -> dict:
@@ -63,6 +65,79 @@ class SyntheticDataset(Dataset):
 
     def describe(self) -> dict:
         return {"name": "synthetic", "seed": self.seed, "samples": self.count, "labelled": False}
+
+
+class SyntheticRecords(Dataset):
+    """Seeded inputs of a model that takes no single image (several inputs, a token
+    sequence, a feature vector): each sample a structured record, a field per input of
+    its declared shape and type. Floats are N(0, 1) (or uniform in the card's range),
+    integers uniform in the card's range (default [0, 2): valid ids for any table)."""
+
+    def __init__(self, count: int, inputs: tuple[InputSpec, ...], seed: int = SYNTHETIC_SEED):
+        self.count, self.seed, self.inputs = count, seed, inputs
+        self.dtype = record_dtype(inputs)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def sample(self, index: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, index])
+        record = np.zeros((), self.dtype)
+        for spec in self.inputs:
+            record[spec.name] = synthetic_values(rng, spec)
+        return record
+
+    def describe(self) -> dict:
+        return {"name": "synthetic", "seed": self.seed, "samples": self.count,
+                "labelled": False, "inputs": [spec.name for spec in self.inputs]}
+
+
+def synthetic_values(rng: np.random.Generator, spec: InputSpec) -> np.ndarray:
+    shape, dtype = spec.sample_shape, np.dtype(spec.dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.5
+    if np.issubdtype(dtype, np.integer):
+        low, high = spec.value_range or DEFAULT_INT_RANGE
+        return rng.integers(int(low), int(high), shape).astype(dtype)
+    if spec.value_range:
+        return rng.uniform(*spec.value_range, shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+class NpyRecords(Dataset):
+    """Calibration samples of a model that takes no single image, from a folder: one
+    `.npy` per sample (a one-input model) or one `.npz` with an array per input name."""
+
+    def __init__(self, files: list[Path], inputs: tuple[InputSpec, ...]):
+        self.files, self.inputs = files, inputs
+        self.dtype = record_dtype(inputs)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def sample(self, index: int) -> np.ndarray:
+        path = self.files[index]
+        try:
+            loaded = np.load(path)
+            arrays = {self.inputs[0].name: loaded} if path.suffix == ".npy" else \
+                {spec.name: loaded[spec.name] for spec in self.inputs}
+        except Exception as exc:  # numpy raises several types for a damaged file
+            raise DatasetError(f"cannot read calibration sample {path}: {exc}; each sample "
+                               "is a .npy (one input) or a .npz with an array per input "
+                               f"({', '.join(s.name for s in self.inputs)})") from None
+        record = np.zeros((), self.dtype)
+        for spec in self.inputs:
+            array = arrays[spec.name]
+            if array.shape == (1, *spec.sample_shape):
+                array = array[0]  # saved with its batch dimension
+            if array.shape != spec.sample_shape:
+                raise DatasetError(f"{path}: input {spec.name!r} has shape {array.shape}, the "
+                                   f"model takes {spec.sample_shape} per sample")
+            record[spec.name] = array
+        return record
+
+    def describe(self) -> dict:
+        return {"name": "npy", "samples": len(self), "labelled": False}
 
 
 class ImageFolderDataset(Dataset):
@@ -186,13 +261,21 @@ def list_images(root: Path) -> tuple[list[Path], list[int], str]:
 def open_dataset(spec: str, count: int | None, cache_root: Path,
                  default_synthetic_count: int, exclude: frozenset[Path] = frozenset(),
                  input_config: InputConfig = IMAGENET_INPUT,
-                 at_most: int | None = None) -> Dataset:
+                 at_most: int | None = None,
+                 tensor_inputs: tuple[InputSpec, ...] | None = None) -> Dataset:
     """`spec` is ``synthetic`` or a folder; `count` keeps the first N samples (an error
     if there are fewer), `at_most` the first N if there are more; each preprocessed as
     `input_config` (the model's) says. `available` says how many there were.
 
     `exclude` (resolved paths) leaves out images that calibrated the model.
+    `tensor_inputs`: a model that takes no single image runs on synthetic records only.
     """
+    if tensor_inputs is not None:
+        if spec != "synthetic":
+            raise UsageError(f"--dataset {spec}: the model takes "
+                             f"{', '.join(s.name for s in tensor_inputs)}, not one image; it "
+                             "runs on seeded synthetic inputs (leave --dataset out)")
+        return SyntheticRecords(count or default_synthetic_count, tensor_inputs)
     if spec == "synthetic":
         return SyntheticDataset(count or default_synthetic_count, input_config=input_config)
     root = Path(spec).expanduser()

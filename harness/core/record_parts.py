@@ -219,7 +219,8 @@ class BatchChoice(Part):
     probe_samples_per_s: dict[str, float] = {}
     candidates: list[int] = []
     method: str | None = None
-    source: str | None = None  # "probed" in this run, or "cache": an earlier run's probe
+    # "probed" in this run, "cache": an earlier run's probe, "model": the model fixes it
+    source: str | None = None
     probed_at: str | None = None
     search_s: float | None = None  # the probe's time, when it ran
 
@@ -238,6 +239,17 @@ class MachineLoad(Part):
     noisy: bool = False  # a share passed its threshold: flagged "noisy machine"
     thresholds: dict[str, float] = {}
     source: str | None = None
+
+
+class ModelSourceRecord(Part):
+    """A user's model (`--model FILE|module:callable`): what it was and the card it ran
+    with. None for a zoo model."""
+
+    kind: str  # harness.core.model_source's kind: "onnx", "pytorch-program", ...
+    file_name: str  # the file's name (never its path), or the callable
+    sha256: str  # of the model's bytes, or of the callable's module
+    card: dict[str, Any]  # as used: the file's inputs, the card's values, the defaults
+    defaults: list[str]  # the card keys edgebench assumed (ImageNet defaults)
 
 
 class Shortcut(Part):

@@ -31,6 +31,7 @@ from harness.core.record_parts import (
     LoadgenSettings,
     MachineLoad,
     Metrics,
+    ModelSourceRecord,
     Part,
     Provenance,
     Quantization,
@@ -74,7 +75,7 @@ class ResultRecord(Part):
     threads: int
     # samples per batch: 1 SingleStream, LoadGen's MultiStream query, Offline's batch size
     batch_size: int | None
-    weights: str  # an id: "torchvision", "random:0", "file:<sha256>"
+    weights: str  # an id: "torchvision", "random:0", "file:<sha256>", "embedded:<digest>"
     weights_pretrained: bool
     dataset: DatasetInfo
     samples: int
@@ -82,6 +83,7 @@ class ResultRecord(Part):
     edgebench_version: str
     started_at: str
     system: SystemFacts
+    model_source: ModelSourceRecord | None = None  # a user's model; None: the zoo's
     # -- what happened
     max_batch: int | None = None  # Offline's batch size ("auto" resolved)
     batch_choice: BatchChoice | None = None
@@ -247,7 +249,8 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def run_name(fields: list[str], started: datetime) -> str:
-    return "_".join([started.strftime("%Y%m%dT%H%M%S")] + fields)
+    # a model given as a path is named by its file in a folder name
+    return "_".join([started.strftime("%Y%m%dT%H%M%S")] + [f.rsplit("/", 1)[-1] for f in fields])
 
 
 def make_staging_dir(results_root: Path, name: str) -> Path:

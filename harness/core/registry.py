@@ -26,6 +26,13 @@ class Registry(Generic[Entry]):
         self._entries[name] = entry
         return entry
 
+    def replace(self, name: str, entry: Entry) -> Entry:
+        """Put `entry` where a registered one of that name was (a user's model whose card
+        was read again: the same model, its defaults said differently)."""
+        self.get(name)
+        self._entries[name] = entry
+        return entry
+
     def get(self, name: str) -> Entry:
         try:
             return self._entries[name]

@@ -32,8 +32,10 @@ DOWNLOAD_TIMEOUT_S = 30
 
 @dataclass(frozen=True)
 class WeightsSource:
-    kind: str  # "torchvision" | "file" | "random"
-    id: str  # what results record: "torchvision", "file:<sha256>" or "random:<seed>"
+    kind: str  # "torchvision" | "file" | "random" | "embedded" (a user model's own)
+    # what results record: "torchvision", "file:<sha256>", "random:<seed>" or
+    # "embedded:<the model's digest>"
+    id: str
     path: Path | None = None
     seed: int = RANDOM_SEED
     note: str = ""  # why auto fell back to random weights, for the run's warnings
@@ -50,6 +52,8 @@ class WeightsSource:
     def build_model(self, model_name: str, **overrides) -> torch.nn.Module:
         import torch
 
+        if self.kind == "embedded":  # the program's or the callable's own weights
+            return build_model(model_name, **overrides)
         if self.kind == "random":
             # The builders draw from the global RNG: seeding makes "random:<seed>"
             # the same network on every machine and in every run.
@@ -158,7 +162,9 @@ def _download(url: str, target: Path) -> None:
 
 def resolve_weights(choice: str, model_name: str) -> WeightsSource:
     """Turn ``--weights`` into a source, downloading for ``torchvision`` and ``auto``."""
-    get_spec(model_name)  # unknown model names fail here, before any download
+    source = get_spec(model_name).source  # unknown model names fail here, before any download
+    if source is not None:
+        return _user_model_weights(choice, source)
     if choice == "random":
         return WeightsSource("random", f"random:{RANDOM_SEED}")
     if choice == "torchvision":
@@ -168,13 +174,30 @@ def resolve_weights(choice: str, model_name: str) -> WeightsSource:
             return WeightsSource("torchvision", "torchvision", download_official(model_name))
         except WeightsError as exc:
             return WeightsSource("random", f"random:{RANDOM_SEED}", note=str(exc))
+    return _checkpoint(choice, f"one of: {', '.join(WEIGHTS_CHOICES)}")
+
+
+def _checkpoint(choice: str, otherwise: str) -> WeightsSource:
     path = Path(choice).expanduser()
     if not path.is_file():
-        raise WeightsError(
-            f"weights file {path} not found; pass an existing checkpoint or one of: "
-            f"{', '.join(WEIGHTS_CHOICES)}"
-        )
+        raise WeightsError(f"weights file {path} not found; pass an existing checkpoint or "
+                           f"{otherwise}")
     return WeightsSource("file", f"file:{sha256_of(path)}", path.resolve())
+
+
+def _user_model_weights(choice: str, source) -> WeightsSource:
+    """A model file carries its weights; a callable makes its own (`auto`), or takes a
+    checkpoint or seeded random ones."""
+    embedded = WeightsSource("embedded", f"embedded:{source.digest[:16]}")
+    if choice == "auto":
+        return embedded
+    if source.kind.suffixes or choice == "torchvision":
+        raise WeightsError(f"--weights {choice}: {source.file_name} carries its own weights; "
+                           "--weights applies to zoo models (and a callable's random or "
+                           "checkpoint weights): leave it at auto")
+    if choice == "random":
+        return WeightsSource("random", f"random:{RANDOM_SEED}")
+    return _checkpoint(choice, "auto (what the callable loads itself)")
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:

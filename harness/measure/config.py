@@ -18,9 +18,10 @@ from backends.options import RECIPE_OPTIONS
 from backends.options import resolve as resolve_recipe_options
 from harness.core.calibration import DEFAULT_COUNT
 from harness.core.errors import UsageError
+from harness.core.model_source import looks_like_source
 from harness.core.precisions import PRECISIONS
 from harness.core.records import CELL_KEYS
-from harness.core.zoo import MODELS
+from harness.core.user_models import resolve_model, zoo_names
 from scenarios.scenario import SCENARIOS
 from scenarios.settings import (
     MLPERF_MIN_DURATION_S,
@@ -42,6 +43,8 @@ class Option:
 
     help: str
     choices: Callable[[], tuple[str, ...]] | None = None  # read from a registry, late
+    # what it takes besides its choices (a model: a file or a callable), or None
+    also: Callable[[object], bool] | None = None
     matrix: bool = True  # a matrix may set it
     sweep: bool = False  # `sweep` takes it on its command line, over the matrix's
     prepare: bool = False  # so does `prepare`
@@ -50,8 +53,12 @@ class Option:
     hidden: bool = False  # the sweep's own plumbing: not in `run --help`
     metavar: str | None = None
 
+    def accepts(self, value: object) -> bool:
+        return self.choices is None or value in self.choices() or \
+            (self.also is not None and self.also(value))
+
     def check(self, name: str, value: object) -> None:
-        if self.choices is not None and value is not None and value not in self.choices():
+        if value is not None and not self.accepts(value):
             raise UsageError(f"unknown {name.replace('_', ' ')} {value!r}; choose one of: "
                              f"{', '.join(self.choices())}")
 
@@ -62,7 +69,13 @@ def option(default: object, help: str, **how) -> object:
 
 @dataclass
 class RunConfig:
-    model: str = option(None, "the model to run", choices=MODELS.names)
+    model: str = option(None, "the model to run: a zoo name, a model file (.pt2, .onnx, "
+                        ".tflite, .xml) or package.module:callable", metavar="NAME|FILE",
+                        choices=lambda: tuple(zoo_names()), also=looks_like_source)
+    model_card: Path | None = option(None, "a model file's card (TOML): inputs, "
+                                     "preprocessing, task (default: <model>.toml beside it; "
+                                     "'edgebench inspect MODEL' writes one)", path=True,
+                                     identity=False)
     backend: str = option("onnxruntime", "the runtime that runs it", choices=BACKENDS.names)
     precision: str = option("fp32", "the precision its runtime makes and runs",
                             choices=PRECISIONS.names)
@@ -153,16 +166,24 @@ class RunConfig:
         """A quick accuracy run without --count: it may score fewer images (recorded)."""
         return self.quick and self.mode == "accuracy" and self.count is None
 
+    @property
+    def model_name(self) -> str:
+        """The model's registry name: a zoo name, or `<name>@<digest>` of a user's model
+        (its bytes and card as used, never its path)."""
+        return resolve_model(self.model, self.model_card).name
+
     def identity(self) -> dict[str, str]:
         """What makes two runs the same measurement (the sweep's run key, resume)."""
         return {**{f.name: str(getattr(self, f.name)) for f in options()
                    if f.metadata["option"].identity},
+                "model": self.model_name,
                 **{k: str(v) for k, v in self.recipe_options.items()}}
 
     def validate(self) -> None:
         """Every rule on a config's values, before anything slow happens."""
         if self.model is None:
-            raise UsageError("a run needs a model: --model NAME")
+            raise UsageError("a run needs a model: --model NAME|FILE")
+        resolve_model(self.model, self.model_card)  # a file that is no model fails here
         for f in options():
             f.metadata["option"].check(f.name, getattr(self, f.name))
         self.run_length.validate()

@@ -15,6 +15,7 @@ from backends.recipes import BuildContext
 from harness.core.artifacts import ArtifactCache
 from harness.core.calibration import CalibrationSet, resolve_calibration
 from harness.core.errors import UsageError
+from harness.core.model_card import InputSpec
 from harness.core.precisions import reference_precision
 from harness.core.prepared import PreparedArtifacts
 from harness.core.weights import WeightsSource, resolve_weights
@@ -40,7 +41,8 @@ def check(config: RunConfig) -> Scenario:
     backend_class = get_backend_class(config.backend)
     recipe = backend_class.recipe(config.precision)
     if recipe.needs_calibration and config.calibration is None and config.artifacts is None \
-            and not backend_class.unsupported_reason(config.precision):
+            and not backend_class.unsupported_reason(
+                config.precision, get_spec(config.model_name).source_kind):
         raise UsageError(
             f"{config.precision} on {config.backend} needs calibration images: pass "
             "--calibration DIR|LIST (e.g. the dataset folder; its calibration images are "
@@ -61,7 +63,7 @@ class RunPlan:
     def __post_init__(self) -> None:
         prepared = self.config.artifacts
         self.context = BuildContext(
-            self.config.model, self.weights, self.cache, calibration=self.calibration,
+            self.config.model_name, self.weights, self.cache, calibration=self.calibration,
             options=self.config.recipe_options,
             prepared=PreparedArtifacts(prepared) if prepared else None)
 
@@ -70,18 +72,37 @@ class RunPlan:
         scenario = check(config)
         cache = cache or ArtifactCache(config.cache_dir)
         return cls(config, scenario, get_backend_class(config.backend), cache,
-                   resolve_weights(config.weights, config.model),
+                   resolve_weights(config.weights, config.model_name),
                    calibration_of(config, cache))
 
     @property
     def input_config(self) -> InputConfig:
         """How the model's samples are laid out and preprocessed (its spec says)."""
-        return get_spec(self.config.model).input
+        return get_spec(self.config.model_name).input
+
+    @property
+    def tensor_inputs(self) -> tuple[InputSpec, ...] | None:
+        """A model that takes no single image: its inputs (fed synthetic records)."""
+        card = get_spec(self.config.model_name).card
+        return card.tensor_inputs if card is not None else None
 
     @property
     def unsupported_reason(self) -> str | None:
-        """Why this machine cannot run the precision, known before building anything."""
-        return self.backend_class.unsupported_reason(self.config.precision)
+        """Why this machine cannot run the precision (or the model this scenario), known
+        before building anything."""
+        spec = get_spec(self.config.model_name)
+        if spec.card is not None and self.config.mode == "accuracy" and \
+                not spec.card.classifies_images:
+            return (f"accuracy mode scores ImageNet classes of one image input; this model's "
+                    f"card says task = \"{spec.card.task}\" with inputs "
+                    f"{', '.join(i.name for i in spec.card.inputs)} (set task = "
+                    "\"imagenet-classification\" in its card if it is such a classifier)")
+        wanted = self.scenario.samples_per_query
+        if spec.fixed_batch is not None and wanted is not None and wanted != spec.fixed_batch:
+            return (f"the model's batch dimension is fixed at {spec.fixed_batch} (its file "
+                    f"says so) and {self.scenario.name} sends {wanted} samples per query: "
+                    "export the model with a dynamic batch dimension")
+        return self.backend_class.unsupported_reason(self.config.precision, spec.source_kind)
 
     @property
     def needs_fidelity(self) -> bool:
@@ -94,6 +115,12 @@ class RunPlan:
         """The scenario's batch, Offline's given size, or every size `auto` probes."""
         if self.scenario.samples_per_query is not None:
             return [self.scenario.samples_per_query]
+        fixed = get_spec(self.config.model_name).fixed_batch
+        if fixed is not None:  # the model allows one batch size: Offline runs at it
+            if self.config.max_batch not in (AUTO, fixed):
+                raise UsageError(f"--max-batch {self.config.max_batch}: the model's batch "
+                                 f"dimension is fixed at {fixed}; leave --max-batch at auto")
+            return [fixed]
         if self.config.max_batch == AUTO:
             return list(OFFLINE_BATCH_CANDIDATES)
         return [int(self.config.max_batch)]
@@ -122,5 +149,7 @@ def calibration_of(config: RunConfig, cache: ArtifactCache) -> CalibrationSet | 
     if config.calibration is None:
         return None
     dataset_dir = None if config.dataset in (None, "synthetic") else Path(config.dataset)
+    spec = get_spec(config.model_name)
     return resolve_calibration(config.calibration, config.calibration_count, dataset_dir,
-                               cache.root, get_spec(config.model).input)
+                               cache.root, spec.input,
+                               spec.card.tensor_inputs if spec.card is not None else None)

@@ -12,10 +12,12 @@ from harness.core import accuracy
 from harness.core.artifacts import BUILD_LOG, MANIFEST
 from harness.core.board import board_facts, throttled_during
 from harness.core.datasets import Dataset
+from harness.core.model_card import card_record
 from harness.core.progress import say
-from harness.core.record_parts import Shortcut
+from harness.core.record_parts import ModelSourceRecord, Shortcut
 from harness.core.records import ResultRecord
 from harness.core.system_info import peak_memory_mb
+from harness.core.zoo import get_spec
 from harness.measure.config import RunConfig
 from scenarios import loadgen_logs
 from scenarios.scenario import Scenario
@@ -136,3 +138,13 @@ def size_on_disk(artifact: Path) -> int:
         return sum(p.stat().st_size for p in artifact.parent.iterdir()
                    if p.is_file() and p.name not in (MANIFEST, BUILD_LOG))
     return artifact.stat().st_size
+
+
+def model_source_record(model_name: str) -> ModelSourceRecord | None:
+    """What result.json says of a user's model: source, digest, card as used."""
+    spec = get_spec(model_name)
+    if spec.source is None:
+        return None
+    return ModelSourceRecord(kind=spec.source_kind, file_name=spec.source.file_name,
+                             sha256=spec.source.digest, card=card_record(spec.card),
+                             defaults=list(spec.card.defaults))

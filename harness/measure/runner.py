@@ -37,7 +37,7 @@ from harness.measure.config import AUTO, RunConfig
 from harness.measure.fidelity import fidelity
 from harness.measure.plan import RunPlan
 from harness.measure.probe import choose_offline_batch, probe
-from harness.measure.record import Measured, board_after, fill_measured
+from harness.measure.record import Measured, board_after, fill_measured, model_source_record
 from harness.measure.run_thread import RunStatus, on_run_thread
 from scenarios.qsl import QuerySampleLibrary
 from scenarios.settings import (
@@ -93,13 +93,19 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
     plan = RunPlan.of(config)
     scenario, calibration = plan.scenario, plan.calibration
     threads = config.threads or usable_cores()[0]
-    dataset = open_dataset(config.dataset or "synthetic", config.count, plan.cache.root,
+    reason = plan.unsupported_reason
+    dataset_spec = config.dataset or "synthetic"
+    if plan.tensor_inputs and reason is not None:
+        # a model without one image input reads no dataset: its accuracy run is recorded
+        # as unsupported; a performance run given a folder is refused by open_dataset
+        dataset_spec = "synthetic"
+    dataset = open_dataset(dataset_spec, config.count, plan.cache.root,
                            SYNTHETIC_SAMPLES[config.quick],
                            exclude=frozenset(f.resolve() for f in calibration.files)
                            if calibration else frozenset(), input_config=plan.input_config,
-                           at_most=QUICK_ACCURACY_SAMPLES if config.quick_accuracy else None)
+                           at_most=QUICK_ACCURACY_SAMPLES if config.quick_accuracy else None,
+                           tensor_inputs=plan.tensor_inputs)
     warnings: list[str] = []
-    reason = plan.unsupported_reason
     if reason is None:
         dataset.prepare()  # a bad image should fail before a minute of model conversion
     if not plan.weights.pretrained:
@@ -112,7 +118,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
     if system["emulation"]:
         _warn(warnings, f"EMULATED: {system['emulation']}; timings mean nothing")
     record = ResultRecord(
-        model=config.model, backend=config.backend, precision=config.precision,
+        model=config.model_name, backend=config.backend, precision=config.precision,
         scenario=config.scenario, mode=config.mode,
         device=config.device_name or default_device_name(system), quick=config.quick,
         threads=threads, batch_size=scenario.samples_per_query
@@ -124,10 +130,11 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
         started_at=started_at.isoformat(timespec="seconds"), system=system,
         calibration=calibration.describe() if calibration else None, warnings=warnings,
         emulated=bool(system["emulation"]),
+        model_source=model_source_record(config.model_name),
         configuration=config.identity(), sweep_tag=config.sweep_tag,
         sweep=parse_sweep_tag(config.sweep_tag))
 
-    name = run_name(list(cell_of(config)), started_at)
+    name = run_name(list(cell_of(record)), started_at)  # the model's name, not its path
     staging = make_staging_dir(Path(config.results_dir), name)
     try:
         try:
@@ -176,8 +183,12 @@ def _offline_batch(plan: RunPlan, dataset: Dataset, threads: int,
     config = plan.config
     if config.max_batch != AUTO:
         return config.max_batch, None
+    sizes = plan.batch_sizes()
+    if len(sizes) == 1:  # the model fixes its batch size: nothing to choose
+        return sizes[0], {"asked": "auto", "chosen": sizes[0], "candidates": sizes,
+                          "method": "the model's batch dimension is fixed", "source": "model"}
     cache = BatchChoiceCache(plan.cache.root)
-    key = cache.key_fields(device, config.model, config.backend, config.precision, threads,
+    key = cache.key_fields(device, config.model_name, config.backend, config.precision, threads,
                            plan.backend_class.runtime_version(), config.recipe_options)
     cached = cache.get(key)
     if cached is not None:
@@ -204,7 +215,7 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
     built_before = plan.cache.build_seconds
     if batch_size is None:  # Offline
         batch_size, batch_choice = _offline_batch(plan, dataset, threads, device)
-    say(f"loading {config.model} on {config.backend} {config.precision}, {threads} threads")
+    say(f"loading {config.model_name} on {config.backend} {config.precision}, {threads} threads")
     # A deployed app loads a built model: the peak memory counts from here on, not the
     # quantizer's or converter's (whose cost is build_s).
     peak_scope = ("from model load (VmHWM reset after any build)" if reset_peak_memory()

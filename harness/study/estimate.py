@@ -163,14 +163,14 @@ class Estimator:
             return Estimate(seconds, {"earlier run": seconds}, "earlier run of this "
                             "configuration")
         backend_class = get_backend_class(config.backend)
-        key = (config.model, config.backend, config.precision)
+        key = (config.model_name, config.backend, config.precision)
         if key in self.speeds.unsupported or backend_class.unsupported_reason(
-                config.precision):
+                config.precision, get_spec(config.model_name).source_kind):
             return Estimate(UNSUPPORTED_S, {"start": UNSUPPORTED_S}, "unsupported here")
         recipe = backend_class.recipe(config.precision)
         speed = self.speeds.speed(*key, recipe.cost.time_vs_fp32)
         scenario = get_scenario(config.scenario)
-        fp32_ms = get_spec(config.model).reference_fp32_ms or FALLBACK_FP32_MS
+        fp32_ms = get_spec(config.model_name).reference_fp32_ms or FALLBACK_FP32_MS
         parts = {"start": START_S + LOAD_S + LOAD_S_PER_FP32_MS * fp32_ms,
                  "build": self._build_s(config, backend_class, scenario.samples_per_query)}
         if scenario.samples_per_query is None:  # Offline (and accuracy runs)
@@ -232,11 +232,11 @@ class Estimator:
             sizes = sizes[:1]
         roots = [Path(config.artifacts)] if config.artifacts else [
             Path(config.cache_dir or default_cache_dir())]
-        fp32_ms = get_spec(config.model).reference_fp32_ms or FALLBACK_FP32_MS
+        fp32_ms = get_spec(config.model_name).reference_fp32_ms or FALLBACK_FP32_MS
         seconds = 0.0
         for size in sizes:
             label = recipe.label(backend_class.name, BuildContext(
-                config.model, None, None, batch_size=size))  # type: ignore[arg-type]
+                config.model_name, None, None, batch_size=size))  # type: ignore[arg-type]
             if label in self._built or _built_in(roots, label):
                 continue
             self._built.add(label)

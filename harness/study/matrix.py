@@ -23,7 +23,8 @@ cells, read into the list of cells `edgebench sweep` runs.
     scenario = "offline"
     mode = "accuracy"
 
-Relative paths in options (dataset, calibration, user_conf) are relative to the file.
+Relative paths in options (dataset, calibration, user_conf, model_card) and model files
+on the model axis are relative to the file.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ else:  # pragma: no cover - Python 3.10
 
 from backends.options import RECIPE_OPTIONS
 from harness.core.errors import UsageError
+from harness.core.model_source import CALLABLE_PATTERN, looks_like_source
 from harness.core.records import CELL_KEYS, cell_of
 from harness.measure.config import field_types, is_axis, options
 
@@ -180,7 +182,8 @@ def load_matrix(name_or_path: str) -> Matrix:
                                key)
     options = _options(data.get("options", {}), source, path.parent)
     choices = axes()
-    given = data.get("axes", {})
+    given = {key: _relative_models(key, values, path.parent)
+             for key, values in data.get("axes", {}).items()}
     for key, values in given.items():
         _check_axis(key, values if isinstance(values, list) else [values], source, choices)
     missing = [key for key in choices if key not in given] if given else []
@@ -202,6 +205,7 @@ def load_matrix(name_or_path: str) -> Matrix:
                        for e in exclusions):
                 cells.append(cell)
     for extra in data.get("extra", []):
+        extra = {key: _relative_models(key, value, path.parent) for key, value in extra.items()}
         lacking = [key for key in choices if key not in extra]
         if lacking:
             raise source.error(f"an [[extra]] cell lacks {', '.join(lacking)}", "extra")
@@ -219,6 +223,21 @@ def load_matrix(name_or_path: str) -> Matrix:
                   options)
 
 
+def _relative_models(key: str, values, base: Path):
+    """A model file named in a matrix is relative to the matrix file (a zoo name or a
+    callable is left as it is)."""
+    if key != "model":
+        return values
+
+    def located(value):
+        if isinstance(value, str) and looks_like_source(value) and \
+                not CALLABLE_PATTERN.match(value) and not Path(value).is_absolute():
+            return str((base / value).resolve())
+        return value
+
+    return [located(v) for v in values] if isinstance(values, list) else located(values)
+
+
 def _unique(cells: list[Cell]) -> list[Cell]:
     return list(dict.fromkeys(cells))
 
@@ -227,8 +246,9 @@ def _check_axis(key: str, values: list, source: _Source,
                 choices: dict[str, tuple[str, ...]]) -> None:
     if key not in choices:
         raise source.error(f"unknown axis {key!r}; choose from: {', '.join(choices)}", key)
+    accepts = {f.name: f.metadata["option"].accepts for f in options()}[key]
     for value in values:
-        if value not in choices[key]:
+        if not accepts(value):
             raise source.error(f"unknown {key} {value!r}; choose one of: "
                                f"{', '.join(choices[key])}", key, value)
 
@@ -323,8 +343,9 @@ def _filters(flag: str, items: list[str], matrix: Matrix) -> tuple:
 
 
 def _choices(key: str, matrix: Matrix) -> list[str]:
-    """An axis's registered names; an option's values in this matrix's cells."""
+    """An axis's registered names (and the matrix's own models); an option's values in
+    this matrix's cells."""
     if key in axes():
-        return list(axes()[key])
+        return list(dict.fromkeys([*axes()[key], *(getattr(c, key) for c in matrix.cells)]))
     return sorted({value for cell in matrix.cells for k, value in cell.values().items()
                    if k == key})

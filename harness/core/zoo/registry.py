@@ -6,8 +6,13 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.core.registry import Registry
+
+if TYPE_CHECKING:  # a user's model (harness.core.user_models); the zoo has neither
+    from harness.core.model_card import ModelCard
+    from harness.core.model_source import ModelSource
 
 # torchvision's ImageNet normalisation, which its checkpoints are published under
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -53,10 +58,29 @@ class ModelSpec:
     # 2-core x86, from a study-quick sweep (2026-11-30): where a sweep's time estimate
     # starts before this device has measured the model itself
     reference_fp32_ms: float | None = None
+    # a user's model: the file or callable it came from and its card (as used)
+    source: ModelSource | None = None
+    card: ModelCard | None = None
 
     @property
     def num_classes(self) -> int:
         return self.input.num_classes
+
+    @property
+    def source_kind(self) -> str:
+        """What the model is made from (`harness.core.model_source`); the zoo's
+        architectures are Python callables that return an nn.Module."""
+        return self.source.kind.name if self.source else "pytorch-callable"
+
+    @property
+    def fixed_batch(self) -> int | None:
+        """The batch size the model file fixes (None: any, as the zoo's exports)."""
+        return self.card.inputs[0].shape[0] if self.card and self.card.inputs else None
+
+    @property
+    def input_name(self) -> str | None:
+        """The model's input as its source names it (None: a zoo model)."""
+        return self.card.inputs[0].name if self.card and self.card.inputs else None
 
     def builder_function(self) -> Callable[..., object]:
         if callable(self.builder):

@@ -1,0 +1,152 @@
+"""A user's model as a registry entry like the zoo's: `--model` takes a zoo name, a model
+file or `package.module:callable`, and what it names becomes a `ModelSpec` with its
+source and card, registered under `<name>@<digest>` so everything downstream (the
+plan, recipes, cache keys, records, reports) looks it up as it looks up the zoo's.
+
+The digest covers the model's bytes and the card as used, never the path: the same file
+moved is the same model (and keeps its cache); another file of the same name is another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.core.digests import fields_digest
+from harness.core.errors import UsageError
+from harness.core.model_card import (
+    InputSpec,
+    ModelCard,
+    card_record,
+    read_card_file,
+    resolve_card,
+)
+from harness.core.model_source import ModelSource, load_callable, looks_like_source, open_source
+from harness.core.zoo.registry import IMAGENET_INPUT, MODELS, ModelSpec
+
+CARD_SUFFIX = ".toml"
+
+
+def resolve_model(value: str, card_file: Path | None = None) -> ModelSpec:
+    """The spec `--model value` (and `--model-card`) names, registered on first use."""
+    if value in MODELS and card_file is None:
+        return MODELS.get(value)
+    known = _resolved.get((value, card_file))
+    if known is not None and known[0] == _stamp(value, card_file):
+        return MODELS.get(known[1])
+    spec = _resolve(value, card_file)
+    _resolved[(value, card_file)] = (_stamp(value, card_file), spec.name)
+    return spec
+
+
+# (model, card) -> (the files' size and time stamps, the registered name): a run asks
+# for its model's name many times; the file is hashed once unless it changes
+_resolved: dict[tuple[str, Path | None], tuple[tuple, str]] = {}
+
+
+def _stamp(value: str, card_file: Path | None) -> tuple:
+    stamps = []
+    # the folder too: a companion file (an IR's .bin, external data) added or removed
+    for path in (Path(value), card_file, Path(value).with_suffix(CARD_SUFFIX),
+                 Path(value).parent):
+        if path is not None and path.exists():
+            status = path.stat()
+            stamps.append((str(path.resolve()), status.st_size, status.st_mtime_ns))
+    return tuple(stamps)
+
+
+def _resolve(value: str, card_file: Path | None) -> ModelSpec:
+    if value in MODELS:
+        if card_file is not None and MODELS.get(value).source is None:
+            raise UsageError(f"{value} is a zoo model: its card is built in; --model-card "
+                             "is for a model file or callable")
+        return MODELS.get(value)
+    if not looks_like_source(value):
+        raise UsageError(f"unknown model {value!r}; choose one of: {', '.join(zoo_names())}, "
+                         "or give a model file (.pt2, .onnx, .tflite, .xml) or "
+                         "package.module:callable")
+    source = open_source(value)
+    card_file = card_file or beside(source)
+    given = read_card_file(card_file) if card_file else {}
+    card = resolve_card(source.read_inputs(), given, source.file_name)
+    if source.kind.name.startswith("pytorch") and card.image_input is not None \
+            and card.image_input.layout != "NCHW":
+        raise UsageError(f"{source.file_name}: a PyTorch model's image input is taken as NCHW "
+                         "(channels first); its card says otherwise: fix the card's layout "
+                         "or wrap the model so that it takes NCHW")
+    # the card's values, not which of them were defaults: a card written out in full
+    # (`inspect`, `prepare`) names the same model
+    used = {k: v for k, v in card_record(card).items() if k != "defaults"}
+    name = f"{card.name or source.stem}@{fields_digest([source.digest, used])[:8]}"
+    spec = ModelSpec(name, builder=_builder(source), checkpoint_url=None,
+                     input=card.input_config() or IMAGENET_INPUT, source=source, card=card)
+    return MODELS.replace(name, spec) if name in MODELS else MODELS.register(name, spec)
+
+
+def zoo_names() -> list[str]:
+    return [name for name, spec in MODELS.items() if spec.source is None]
+
+
+def beside(source: ModelSource) -> Path | None:
+    """`<model>.toml` next to a model file, when there is one."""
+    if source.path is None:
+        return None
+    card = source.path.with_suffix(CARD_SUFFIX)
+    return card if card.is_file() else None
+
+
+def _builder(source: ModelSource):
+    """What builds the nn.Module of a PyTorch source; a string for a callable (imported
+    on first use), None for a model in a runtime's own format."""
+    if source.kind.name == "pytorch-callable":
+        load_callable(source.location)  # an import error is the user's, now, in one line
+        return source.location
+    if source.kind.name == "pytorch-program":
+        path = source.path.resolve()
+
+        def from_program():
+            import inspect
+
+            import torch
+
+            class ExportedModule(torch.nn.Module):
+                """The program's module, callable as any nn.Module: it was exported in one
+                mode (eval, as a user exports for inference) and cannot switch, so
+                eval() and train() leave it as it is (torch refuses them on it). Its
+                forward takes the program's inputs by their names, as torch.export (ONNX
+                export, litert-torch) binds them."""
+
+                def __init__(self, program):
+                    super().__init__()
+                    self.program = program.module()
+
+                def forward(self, *args):
+                    return self.program(*args)
+
+                def train(self, mode: bool = True):
+                    return self
+
+            program = torch.export.load(str(path))
+            # a class of its own per program: its forward's signature names the inputs
+            parameter = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            ExportedModule.forward.__signature__ = inspect.Signature(
+                [inspect.Parameter("self", parameter)]
+                + [inspect.Parameter(name, parameter)
+                   for name in program.graph_signature.user_inputs])
+            return ExportedModule(program)
+
+        return from_program
+    return None
+
+
+def card_of(spec: ModelSpec) -> ModelCard:
+    """A model's card: a user model's as used; a zoo model's from its input config."""
+    if spec.card is not None:
+        return spec.card
+    config = spec.input
+    shape = (None, config.channels, config.size_px, config.size_px) if config.layout == "NCHW" \
+        else (None, config.size_px, config.size_px, config.channels)
+    return ModelCard(name=spec.name, num_classes=config.num_classes,
+                     label_offset=config.label_offset,
+                     inputs=(InputSpec("input", shape, "float32", config.layout),),
+                     resize_shorter_px=config.resize_shorter_px,
+                     interpolation=config.interpolation, mean=config.mean, std=config.std)
