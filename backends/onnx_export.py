@@ -85,10 +85,14 @@ def source_key_fields(model_name: str, weights: WeightsSource) -> dict:
     spec = get_spec(model_name)
     if spec.source is not None and spec.source.kind.suffixes:  # a file: its bytes say all
         return {"model": model_name, "source": spec.source_kind, "sha256": spec.source.digest}
-    builder, call = spec.architecture_code
+    if spec.source is not None:  # a user's callable: its module's digest
+        architecture = f"{spec.source_kind} {spec.source.digest}"
+    else:  # the zoo's builders: their code
+        builder, call = spec.architecture_code
+        architecture = f"{call} {source_digest(builder)}"
     return {
         "model": model_name,
-        "architecture": f"{call} {source_digest(builder)}",
+        "architecture": architecture,
         "weights": weights.cache_key,
         # torch.__version__, read from the package's metadata without importing torch
         "torch": importlib.metadata.version("torch"),

@@ -220,17 +220,18 @@ def own_callable_card(tmp_path_factory):
     return card
 
 
-PYTORCH_SOURCES = ["program", "callable"]
-
-
 def pytorch_source(kind, own_program, own_callable_card) -> dict:
     if kind == "program":
         return {"model": str(own_program)}
     return {"model": "tests.test_own_model:tiny_resnet", "model_card": own_callable_card}
 
 
-@pytest.mark.parametrize("kind", PYTORCH_SOURCES)
-@pytest.mark.parametrize("backend", building(["onnxruntime", "openvino", "tflite", "pytorch"]))
+# the program on every backend; the callable takes the zoo's own path (a callable that
+# returns a module), checked on two of them (test time)
+@pytest.mark.parametrize("kind, backend", [
+    *(("program", backend) for backend in ["onnxruntime", "openvino", "pytorch"]),
+    pytest.param("program", "tflite", marks=needs_tflite_converter),
+    ("callable", "onnxruntime"), ("callable", "pytorch")])
 def test_pytorch_sources_agree_with_eager_everywhere(own_onnx, own_program, own_callable_card,
                                                       kind, backend, tmp_path):
     _, _, inputs, expected = own_onnx
@@ -242,8 +243,12 @@ def test_pytorch_sources_agree_with_eager_everywhere(own_onnx, own_program, own_
     assert np.abs(got - expected[:4]).max() <= MAX_ABS_DIFF_OF_RANGE * np.ptp(expected[:4])
 
 
-@pytest.mark.parametrize("kind", PYTORCH_SOURCES)
-@pytest.mark.parametrize("backend", building(["onnxruntime", "openvino", "tflite", "pytorch"]))
+# the callable on every backend; the program where its path differs from the callable's
+# (PyTorch's refusal) and on one ONNX runtime (test time)
+@pytest.mark.parametrize("kind, backend", [
+    ("callable", "onnxruntime"), ("callable", "openvino"), ("callable", "pytorch"),
+    pytest.param("callable", "tflite", marks=needs_tflite_converter),
+    ("program", "onnxruntime"), ("program", "pytorch")])
 def test_pytorch_sources_quantize_to_int8_everywhere(own_program, own_callable_card, kind,
                                                      backend, tmp_path):
     values = pytorch_source(kind, own_program, own_callable_card)
@@ -417,10 +422,11 @@ def test_two_inputs_quantize_on_calibration_files(two_inputs, backend, tmp_path)
 
 def test_two_inputs_measure_speed_and_refuse_accuracy_with_the_reason(two_inputs, tmp_path):
     folder, _ = two_inputs
-    _, record = run_benchmark(config(folder / "two.onnx", "onnxruntime", tmp_path,
-                                     scenario="offline"))
-    assert record.valid is not None and record.metrics.throughput_sps > 0
-    assert record.dataset.name == "synthetic"
+    for backend in ("onnxruntime", "openvino"):  # OpenVINO: records on its async queue
+        _, record = run_benchmark(config(folder / "two.onnx", backend, tmp_path,
+                                         scenario="offline"))
+        assert record.valid is not None and record.metrics.throughput_sps > 0
+        assert record.dataset.name == "synthetic"
     _, record = run_benchmark(config(folder / "two.onnx", "onnxruntime", tmp_path,
                                      mode="accuracy", dataset=str(tmp_path)))
     assert record.unsupported is not None and "task = \"none\"" in record.unsupported.reason
@@ -458,3 +464,22 @@ def test_external_data_travels_with_the_model(own_onnx, tmp_path):
     (folder / "big.weights").unlink()
     with pytest.raises(UsageError, match="needs big.weights beside it"):
         resolve_model(str(folder / "big.onnx"))
+
+
+def broken_callable():
+    raise RuntimeError("no weights here")
+
+
+@pytest.mark.parametrize("model, message", [
+    ("tests.test_own_model:broken_callable", "raised RuntimeError: no weights here"),
+    ("tests.no_such_module:make", "cannot import 'tests.no_such_module'"),
+    ("tests.test_own_model:nothing_here", "has no callable 'nothing_here'"),
+])
+def test_bad_callables_are_one_line_and_exit_2(tmp_path, model, message):
+    result = run_cli("run", "--model", model, "--backend", "pytorch", "--quick",
+                     "--results", str(tmp_path / "results"), timeout=120)
+    assert result.returncode == 2, result.stderr
+    # one line (after the progress lines of a run that got as far as loading the model)
+    (error,) = [line for line in result.stderr.splitlines() if "error" in line]
+    assert message in error and "Traceback" not in result.stderr
+    assert not list((tmp_path / "results").glob("*/result.json"))

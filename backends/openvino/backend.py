@@ -72,16 +72,25 @@ class OpenVinoBackend(Backend):
         # Outputs are handed over as a view of the request's tensor, valid during the
         # callback (the request is not reused before it returns).
         queue = ov.AsyncInferQueue(self.compiled, self.batches_in_flight)
-        queue.set_callback(
-            lambda request, tag: on_logits(tag, request.get_output_tensor(0).data)
-        )
+        # a record batch's per-input arrays are made here, and shared: kept alive until
+        # their request's callback (the QSL keeps only the record buffer)
+        alive: dict[int, dict] = {}
+
+        def done(request, slot: tuple[Tag, int]) -> None:
+            tag, number = slot
+            try:
+                on_logits(tag, request.get_output_tensor(0).data)
+            finally:
+                alive.pop(number, None)
+
+        queue.set_callback(done)
         try:
-            for tag, batch in batches:
+            for number, (tag, batch) in enumerate(batches):
                 named = named_inputs(batch)
-                # a record batch's per-input arrays are made here: copied in, as nothing
-                # else keeps them alive while the request runs
-                queue.start_async(batch if named is None else named, userdata=tag,
-                                  share_inputs=named is None)
+                if named is not None:
+                    alive[number] = named
+                queue.start_async(batch if named is None else named, userdata=(tag, number),
+                                  share_inputs=True)
         finally:  # even on error: no callback may outlive this call
             queue.wait_all()
 

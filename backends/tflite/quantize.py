@@ -76,12 +76,17 @@ def build_int8_dynamic(ctx: BuildContext, staging: Path) -> Path:
 def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
     from ai_edge_litert.interpreter import Interpreter
 
-    ((signature, io),) = Interpreter(model_path=str(_fp32(ctx))).get_signature_list().items()
+    interpreter = Interpreter(model_path=str(_fp32(ctx)))
+    ((signature, io),) = interpreter.get_signature_list().items()
+    details = interpreter.get_signature_runner(signature).get_input_details()
+    dtypes = [details[name]["dtype"] for name in io["inputs"]]
     spec = get_spec(ctx.model_name)  # a user's .tflite is fed in its own layout
     layout = spec.input.layout if spec.source_kind == "tflite" else "NHWC"
-    # a record batch (several or non-image inputs): its fields, in the model's order
-    samples = [dict(zip(io["inputs"], (named_inputs(batch) or {"": batch}).values(),
-                        strict=True))
+    # a record batch (several or non-image inputs): its fields, in the model's order, in
+    # the types the converter gave them (int64 ids become int32)
+    samples = [{name: array.astype(dtype, copy=False) for name, array, dtype in zip(
+                   io["inputs"], (named_inputs(batch) or {"": batch}).values(), dtypes,
+                   strict=True)}
                for batch in ctx.calibration.batches(layout, ctx.batch_size)]
     return _quantize(ctx, staging, _quantizer()[1].static_wi8_ai8(), {signature: samples})
 

@@ -4,7 +4,7 @@ What the model file says (input names, static shapes, dtypes) is read from it, n
 asked; the card gives the rest (a dynamic dimension's size, the layout, the
 preprocessing, the task) and may repeat what the file says, but not contradict it.
 Where the card is silent, the ImageNet-classifier defaults apply (torchvision's
-preprocessing at 224 px, 1000 classes) and the card records which keys they filled, so
+preprocessing and input size, 1000 classes) and the card records which keys they filled, so
 a result says what was assumed. `edgebench inspect` writes a card in this format.
 
     name = "my-resnet"                 # optional: the display name in tables
@@ -95,7 +95,7 @@ class ModelCard:
     num_classes: int = IMAGENET_INPUT.num_classes
     label_offset: int = 0
     inputs: tuple[InputSpec, ...] = ()
-    resize_shorter_px: int | None = None  # an image's; resolve_card: 256/224 of its size
+    resize_shorter_px: int | None = None  # an image's; resolve_card: torchvision's ratio
     interpolation: str = IMAGENET_INPUT.interpolation
     mean: tuple[float, ...] = IMAGENET_INPUT.mean
     std: tuple[float, ...] = IMAGENET_INPUT.std
@@ -195,8 +195,9 @@ def resolve_card(file_inputs: list[InputSpec] | None, given: dict, where: str) -
             defaults.append(key)
     if card.image_input is not None:
         defaults += [key for key in PREPROCESS_KEYS if key not in preprocess]
-        if card.resize_shorter_px is None:  # torchvision's ratio: 256 for a 224 crop
-            card = replace(card, resize_shorter_px=round(_side(card.image_input) * 256 / 224))
+        if card.resize_shorter_px is None:  # torchvision's ratio of resize to crop
+            ratio = IMAGENET_INPUT.resize_shorter_px / IMAGENET_INPUT.size_px
+            card = replace(card, resize_shorter_px=round(_side(card.image_input) * ratio))
     if card.task == "imagenet-classification" and card.image_input is None:
         raise UsageError(
             f"{where}: task imagenet-classification needs one image input (NCHW or NHWC), "

@@ -98,8 +98,21 @@ def _builder(source: ModelSource):
     """What builds the nn.Module of a PyTorch source; a string for a callable (imported
     on first use), None for a model in a runtime's own format."""
     if source.kind.name == "pytorch-callable":
-        load_callable(source.location)  # an import error is the user's, now, in one line
-        return source.location
+        function = load_callable(source.location)  # an import error: now, in one line
+
+        def from_callable(**overrides):
+            try:
+                model = function(**overrides)
+            except Exception as exc:  # the user's code: their error, in one line
+                raise UsageError(f"--model {source.location} raised {type(exc).__name__}: "
+                                 f"{exc}; fix the callable (it is called with no "
+                                 "arguments and returns an nn.Module)") from None
+            if not hasattr(model, "forward") or not hasattr(model, "eval"):
+                raise UsageError(f"--model {source.location} returned "
+                                 f"{type(model).__name__}, not an nn.Module")
+            return model
+
+        return from_callable
     if source.kind.name == "pytorch-program":
         path = source.path.resolve()
 

@@ -189,7 +189,11 @@ def _offline_batch(plan: RunPlan, dataset: Dataset, threads: int,
                           "method": "the model's batch dimension is fixed", "source": "model"}
     cache = BatchChoiceCache(plan.cache.root)
     key = cache.key_fields(device, config.model_name, config.backend, config.precision, threads,
-                           plan.backend_class.runtime_version(), config.recipe_options)
+                           plan.backend_class.runtime_version(),
+                           # the options this precision's recipe reads: declaring another
+                           # runtime's option must not throw every cached choice away
+                           plan.backend_class.recipe(config.precision).option_values(
+                               plan.context))
     cached = cache.get(key)
     if cached is not None:
         say(f"Offline batch size {cached['chosen']}: the probe of {cached.get('probed_at')} "
