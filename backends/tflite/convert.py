@@ -74,7 +74,7 @@ def convert_to_tflite(
     import litert_torch  # heavy (JAX and TensorFlow's converter): at build time only
 
     spec = get_spec(model_name)
-    if spec.card is not None and spec.card.tensor_inputs is not None:
+    if spec.tensor_inputs is not None:
         # no image: the inputs as the model takes them
         model, sample = weights.build_model(model_name), example_inputs(model_name, batch_size)
     else:

@@ -83,8 +83,7 @@ class RunPlan:
     @property
     def tensor_inputs(self) -> tuple[InputSpec, ...] | None:
         """A model that takes no single image: its inputs (fed synthetic records)."""
-        card = get_spec(self.config.model_name).card
-        return card.tensor_inputs if card is not None else None
+        return get_spec(self.config.model_name).tensor_inputs
 
     @property
     def unsupported_reason(self) -> str | None:
@@ -152,4 +151,4 @@ def calibration_of(config: RunConfig, cache: ArtifactCache) -> CalibrationSet | 
     spec = get_spec(config.model_name)
     return resolve_calibration(config.calibration, config.calibration_count, dataset_dir,
                                cache.root, spec.input,
-                               spec.card.tensor_inputs if spec.card is not None else None)
+                               spec.tensor_inputs)

@@ -73,6 +73,12 @@ class ModelSpec:
         return self.source.kind.name if self.source else "pytorch-callable"
 
     @property
+    def tensor_inputs(self):
+        """A model that takes no single image: its inputs (fed synthetic records); None
+        for an image model, the zoo's included."""
+        return self.card.tensor_inputs if self.card is not None else None
+
+    @property
     def fixed_batch(self) -> int | None:
         """The batch size the model file fixes (None: any, as the zoo's exports)."""
         return self.card.inputs[0].shape[0] if self.card and self.card.inputs else None
