@@ -64,6 +64,9 @@ class Backend(ABC):
         self.precision = "fp32"
         self.context: BuildContext | None = None
         self.provenance: dict | None = None  # set when the artifact came prepared
+        # seconds `load` spent compiling ahead of the first query (torch.compile): a cold
+        # start, outside the Offline batch search's time budget
+        self.compile_s = 0.0
 
     @classmethod
     def precisions(cls) -> tuple[str, ...]:
@@ -83,7 +86,7 @@ class Backend(ABC):
         """Why this machine cannot run `precision` of a model made from `source_kind`,
         known before building anything."""
         recipe = cls.recipe(precision)
-        return recipe.source_refusal(cls.name, source_kind) or recipe.unsupported_reason()
+        return recipe.source_refusal(cls.name, source_kind) or recipe.machine_refusal(source_kind)
 
     @staticmethod
     def cannot_build_reason() -> str | None:

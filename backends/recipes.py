@@ -93,6 +93,8 @@ class Recipe:
     # where the general reason (no converter) is not it
     sources: tuple[str, ...] = FROM_PYTORCH
     sources_note: str | None = None
+    # why this machine cannot run it for one source kind (a route of its own), or None
+    unsupported_for: dict[str, Callable[[], str | None]] = field(default_factory=dict)
 
     def source_refusal(self, runtime: str, source_kind: str) -> str | None:
         """Why a model of `source_kind` cannot reach this recipe, or None."""
@@ -107,6 +109,11 @@ class Recipe:
                                     "whose output it has proven to agree)")
         return (f"{runtime} {self.precision} is made from {' or '.join(map(kind, self.sources))}; "
                 f"the model is {kind(source_kind)}: {why}")
+
+    def machine_refusal(self, source_kind: str) -> str | None:
+        """Why this machine cannot run it for a model of `source_kind`, or None."""
+        condition = self.unsupported_for.get(source_kind)
+        return self.unsupported_reason() or (condition() if condition else None)
 
     def option_values(self, ctx: BuildContext) -> dict[str, object]:
         return {name: ctx.options.get(name) for name in self.options}

@@ -204,7 +204,7 @@ def cmd_info(_args) -> int:
 def cmd_inspect(args) -> int:
     from backends import BACKENDS, get_backend_class, installed_version
     from harness.core.model_card import card_toml
-    from harness.core.user_models import card_of, resolve_model
+    from harness.core.user_models import resolve_model
 
     spec = resolve_model(args.model, args.model_card)
     print(f"# edgebench inspect {args.model}: what the model file says, and '# default' "
@@ -212,7 +212,7 @@ def cmd_inspect(args) -> int:
     if spec.source is not None:
         print(f"# {spec.source.file_name}: {spec.source.kind.description}, sha256 "
               f"{spec.source.digest}; in results as {spec.name}")
-    print(card_toml(card_of(spec)), end="")
+    print(card_toml(spec.card), end="")
     print("\n# where it runs (precisions this machine runs; the others with the reason):")
     for name in BACKENDS:
         if installed_version(name) is None:

@@ -46,7 +46,7 @@ def test_half_written_artifact_is_never_reused(tmp_path):
     assert len(calls) == 2 and json.loads((directory / MANIFEST).read_text())["main"]
 
 
-def test_failed_build_is_not_cached_and_says_where_it_went(tmp_path):
+def test_failed_build_leaves_nothing_in_the_cache_but_its_log(tmp_path):
     cache = ArtifactCache(tmp_path)
 
     def broken(staging):
@@ -55,8 +55,9 @@ def test_failed_build_is_not_cached_and_says_where_it_went(tmp_path):
 
     with pytest.raises(ArtifactError, match="converter exploded") as err:
         cache.get_or_build("m", {"a": 1}, broken)
-    failed = [p for p in (tmp_path / "artifacts").iterdir() if p.name.endswith(".failed")]
-    assert len(failed) == 1 and str(failed[0]) in str(err.value)
+    assert not list((tmp_path / "artifacts").iterdir())
+    (log,) = (tmp_path / "failed-builds").iterdir()
+    assert str(log) in str(err.value)
     calls = []
     cache.get_or_build("m", {"a": 1}, _builder(calls))
     assert len(calls) == 1

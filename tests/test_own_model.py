@@ -188,6 +188,44 @@ def test_open_dimensions_need_the_card(tmp_path):
         resolve_model(str(path), card)
 
 
+class FlattensToALinear(torch.nn.Module):
+    """Takes 3x32x32 only: its linear layer is sized for that."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.head = torch.nn.Linear(4 * 32 * 32, CLASSES)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv(x)).flatten(1))
+
+
+def flattens_to_a_linear() -> torch.nn.Module:
+    return FlattensToALinear().eval()
+
+
+def test_a_card_shape_the_model_rejects_is_one_line_naming_both(tmp_path):
+    """The card fixes what the file leaves open; a shape the model cannot take is an
+    error before anything runs, in the model's (or ONNX's) own words."""
+    path = tmp_path / "flat.onnx"  # its height and width open, its Gemm sized for 32x32
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [CLASSES, 3 * 32 * 32],
+                                np.zeros(CLASSES * 3 * 32 * 32, np.float32))
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["x"], ["flat"]),
+         helper.make_node("Gemm", ["flat", "w"], ["y"], transB=1)], "flat",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", CLASSES])], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    card = tmp_path / "card.toml"
+    for model in (str(path), "tests.test_own_model:flattens_to_a_linear"):
+        card.write_text("[[inputs]]\nshape = [1, 3, 32, 32]\n")
+        assert resolve_model(model, card).card.inputs[0].shape[1:] == (3, 32, 32)
+        card.write_text("[[inputs]]\nshape = [1, 3, 64, 64]\n")
+        with pytest.raises(UsageError, match=r"rejects inputs of the shapes its card gives "
+                                             r"\(\w+ \[None, 3, 64, 64\]\).*(3072|4096)"):
+            resolve_model(model, card)
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: None, "not found"),
     (lambda p: p.write_text("not a model"), "could not be read as an ONNX model"),
@@ -243,25 +281,54 @@ def test_pytorch_sources_agree_with_eager_everywhere(own_onnx, own_program, own_
     assert np.abs(got - expected[:4]).max() <= MAX_ABS_DIFF_OF_RANGE * np.ptp(expected[:4])
 
 
-# the callable on every backend; the program where its path differs from the callable's
-# (PyTorch's refusal) and on one ONNX runtime (test time)
+# the callable on every backend; the program on one ONNX runtime (test time), and on
+# PyTorch, where its path differs from the callable's, in the test after this one
 @pytest.mark.parametrize("kind, backend", [
     ("callable", "onnxruntime"), ("callable", "openvino"), ("callable", "pytorch"),
     pytest.param("callable", "tflite", marks=needs_tflite_converter),
-    ("program", "onnxruntime"), ("program", "pytorch")])
+    ("program", "onnxruntime")])
 def test_pytorch_sources_quantize_to_int8_everywhere(own_program, own_callable_card, kind,
                                                      backend, tmp_path):
     values = pytorch_source(kind, own_program, own_callable_card)
-    if (kind, backend) == ("program", "pytorch"):  # torch.ao's FX needs a Python module
-        plan = RunPlan.of(config(values.pop("model"), backend, tmp_path,
-                                 precision="int8-static", calibration="synthetic"))
-        assert "FX graph mode quantization traces the Python module" in \
-            plan.unsupported_reason
-        return
     plan = RunPlan.of(config(values.pop("model"), backend, tmp_path, precision="int8-static",
                              calibration="synthetic", calibration_count=8, **values))
     runtime, _, _ = plan.backend("int8-static", 1, threads=2)
     assert runtime.executed().precision == "int8"
+
+
+def test_a_program_quantizes_on_pytorch_through_pt2e_and_torch_compile(own_onnx, own_program,
+                                                                       tmp_path):
+    """No Python module to trace: PT2E annotates the program's graph, and what ran is
+    read from the code inductor generated: every convolution and the linear in int8
+    (static); only the linear (dynamic), as quantize_dynamic does for a module."""
+    _, _, inputs, expected = own_onnx
+    kernels = {}
+    for precision in ("int8-static", "int8-dynamic"):
+        plan = RunPlan.of(config(own_program, "pytorch", tmp_path, precision=precision,
+                                 calibration="synthetic", calibration_count=8))
+        runtime, _, _ = plan.backend(precision, 4, threads=2)
+        kernels[precision] = runtime.executed()
+        got = runtime.predict(np.ascontiguousarray(inputs[:4].transpose(0, 2, 3, 1)))
+        # int8 on random weights: close to eager, far closer than the logits' spread
+        assert np.abs(got - expected[:4]).max() <= 0.1 * np.ptp(expected[:4]), precision
+    static, dynamic = kernels["int8-static"], kernels["int8-dynamic"]
+    assert static.precision == "int8"
+    # 5 convolutions, 1 linear: the code generated for batch 4
+    assert sum(static.detail["kernels_by_batch"]["4"]["int8_kernels"].values()) == 6
+    assert dynamic.precision == "fp32 (5 ops), int8 (1 op)"
+    assert "torchao.quantization.pt2e" in runtime.quantization()["tool"]
+
+
+def test_a_programs_int8_is_refused_off_x86_with_the_reason(monkeypatch):
+    """PT2E here lowers to oneDNN's x86 kernels: on ARM a program's int8 is refused with
+    the reason, while a callable's (FX, qnnpack there) is not."""
+    from backends.pytorch.backend import PyTorchBackend
+
+    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    for precision in ("int8-static", "int8-dynamic"):
+        reason = PyTorchBackend.unsupported_reason(precision, "pytorch-program")
+        assert "X86InductorQuantizer" in reason and "aarch64" in reason
+        assert PyTorchBackend.unsupported_reason(precision, "pytorch-callable") is None
 
 
 @pytest.fixture(scope="module")
@@ -404,8 +471,9 @@ def test_two_inputs_agree_with_eager(two_inputs, source, backend, tmp_path):
     assert np.abs(got - expected).max() <= MAX_ABS_DIFF_OF_RANGE * np.ptp(expected)
 
 
-@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
-def test_two_inputs_quantize_on_calibration_files(two_inputs, backend, tmp_path):
+@pytest.mark.parametrize("source, backend", [
+    ("two.onnx", "onnxruntime"), ("two.onnx", "openvino"), ("two.pt2", "pytorch")])
+def test_two_inputs_quantize_on_calibration_files(two_inputs, source, backend, tmp_path):
     folder, _ = two_inputs
     calibration = tmp_path / "calibration"
     calibration.mkdir()
@@ -413,7 +481,7 @@ def test_two_inputs_quantize_on_calibration_files(two_inputs, backend, tmp_path)
     for number in range(6):
         np.savez(calibration / f"{number}.npz", tokens=rng.integers(0, 100, 12),
                  features=rng.standard_normal(20).astype(np.float32))
-    plan = RunPlan.of(config(folder / "two.onnx", backend, tmp_path,
+    plan = RunPlan.of(config(folder / source, backend, tmp_path,
                              precision="int8-static", calibration=str(calibration)))
     assert len(plan.calibration) == 6 and not plan.calibration.synthetic
     runtime, _, _ = plan.backend("int8-static", 1, threads=2)

@@ -11,15 +11,13 @@ import numpy as np
 import torch
 
 from backends.base import Backend, Executed, compute_summary, named_inputs
-from backends.pytorch.quantize import (
-    RECIPES,
-    int8_dynamic,
-    load_int8_static,
-    quantized_engine,
-)
+from backends.pytorch import pt2e
+from backends.pytorch.quantize import RECIPES, quantized_engine, route
 from backends.recipes import BuildContext
+from backends.torch_inputs import example_inputs
 from harness.core.errors import Unsupported
 from harness.core.preprocess import to_layout
+from harness.core.zoo import get_spec
 
 # fp32 GEMM rounding is ~1e-6 of the output range; a wrong kernel is off by far more.
 LINEAR_TOLERANCE_OF_RANGE = 1e-4
@@ -72,17 +70,34 @@ class PyTorchBackend(Backend):
         if reason:
             raise Unsupported(reason)
         ctx = self.context
+        self.compiled: dict | None = None  # what torch.compile generated, when it ran
         if self.precision == "int8-static":
-            model = load_int8_static(ctx, path)
+            model = route(ctx).load_static(ctx, path)
+        elif self.precision == "int8-dynamic":
+            model = route(ctx).dynamic(ctx)
         else:
             model = ctx.weights.build_model(ctx.model_name)
-            if self.precision == "int8-dynamic":
-                model = int8_dynamic(model)
         self.dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.precision)
         if self.dtype is not None:
             model = model.to(self.dtype)
-        self.model = model.to(memory_format=torch.channels_last)
+        if self.precision.startswith("int8") and route(ctx).compiles:
+            self.model, self.compiled = pt2e.compile_int8(model, self._warm_up_inputs())
+            self.compile_s = self.compiled["compile_s"]
+        else:
+            self.model = model.to(memory_format=torch.channels_last)
         return model
+
+    def _warm_up_inputs(self) -> dict[int, tuple]:
+        """Inputs per batch shape a run will see, laid out as `predict` passes them: the
+        batch size asked, and 1 (torch.compile specializes a batch of 1; a short last
+        batch may hold one sample)."""
+        spec = get_spec(self.context.model_name)
+        sizes = [spec.fixed_batch] if spec.fixed_batch else sorted({self.batch_size, 1, 2})
+        if spec.tensor_inputs is not None:  # records: each input as it is
+            return {size: example_inputs(spec.name, size) for size in sizes}
+        # an image batch arrives NHWC, seen as NCHW with channels-last strides
+        return {size: tuple(t.contiguous(memory_format=torch.channels_last)
+                            for t in example_inputs(spec.name, size)) for size in sizes}
 
     def to_input(self, chw: np.ndarray) -> np.ndarray:
         if chw.dtype.names:  # a record (several or non-image inputs): cast in predict
@@ -107,7 +122,16 @@ class PyTorchBackend(Backend):
             return self.model(inputs).float().numpy()
 
     def executed(self) -> Executed:
-        """The module types that compute, and the dtype of their weights."""
+        """The module types that compute, and the dtype of their weights; for a compiled
+        program, the kernels in the code inductor generated."""
+        if self.compiled is not None:  # the code generated for this backend's batch size
+            by_batch = self.compiled["kernels_by_batch"]
+            ran = by_batch.get(self.batch_size) or next(iter(by_batch.values()))
+            by_precision = Counter({"int8": sum(ran["int8_kernels"].values()),
+                                    "fp32": sum(ran["float_kernels"].values())})
+            return Executed(compute_summary(+by_precision),
+                            {**self.compiled, "kernels_by_batch": {
+                                str(size): found for size, found in by_batch.items()}})
         by_precision: Counter = Counter()
         modules: Counter = Counter()
         for module in self.model.modules():
@@ -133,7 +157,10 @@ class PyTorchBackend(Backend):
             "mode": "eager, torch.inference_mode()",
             "memory_format": "channels_last (NHWC samples)",
         }
-        if any(_quantized(module) for module in self.model.modules()):
+        if self.compiled is not None:
+            settings["mode"] = self.compiled["mode"]
+            settings["quantized_engine"] = "onednn (inductor)"
+        elif any(_quantized(module) for module in self.model.modules()):
             settings["quantized_engine"] = quantized_engine()
         return settings
 

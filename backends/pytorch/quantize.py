@@ -5,16 +5,21 @@ its calibration is the slow part).
   bf16 arithmetic: AVX512_BF16, AMX or Arm BF16);
 - int8-static: FX graph-mode post-training quantization (`torch.ao.quantization.
   quantize_fx`), which runs real int8 kernels in eager mode: the `x86` qconfig mapping
-  and quantized engine on x86, `qnnpack` on ARM. (PT2E reaches int8 kernels only
-  through torch.compile, which edgebench does not offer.)
+  and quantized engine on x86, `qnnpack` on ARM;
 - int8-dynamic: `torch.ao.quantization.quantize_dynamic`, which quantizes only the
   Linear layers (the classifier here): the convolutions stay fp32.
+
+Both need the Python module (the zoo's, a user's callable). A torch.export program has
+none: its int8 takes PT2E and torch.compile (`backends.pytorch.pt2e`). `ROUTES` says
+which source kind takes which.
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,10 +28,12 @@ from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from backends.base import named_inputs
 from backends.onnx_export import source_key_fields
-from backends.recipes import BuildContext, Cost, Recipe
+from backends.pytorch import pt2e
+from backends.recipes import FROM_PYTORCH, BuildContext, Cost, Recipe
 from backends.torch_inputs import example_inputs
 from harness.core.digests import source_digest
 from harness.core.system_info import cpu_features, is_arm
+from harness.core.zoo import get_spec
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
@@ -59,14 +66,14 @@ def fx_int8(model: torch.nn.Module, example: tuple[torch.Tensor, ...],
         return convert_fx(prepared)
 
 
-def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
+def _fx_build_static(ctx: BuildContext, staging: Path) -> Path:
     model = fx_int8(ctx.weights.build_model(ctx.model_name), example_inputs(ctx.model_name, 1),
                     ctx.calibration.batches("NCHW"))
     torch.save(model.state_dict(), staging / "model.pt")
     return staging / "model.pt"
 
 
-def load_int8_static(ctx: BuildContext, path: Path) -> torch.nn.Module:
+def _fx_load_static(ctx: BuildContext, path: Path) -> torch.nn.Module:
     """The same FX graph, uncalibrated, then the calibrated scales and int8 weights."""
     model = fx_int8(ctx.weights.build_model(ctx.model_name), example_inputs(ctx.model_name, 1))
     with _quiet():
@@ -74,10 +81,67 @@ def load_int8_static(ctx: BuildContext, path: Path) -> torch.nn.Module:
     return model
 
 
-def int8_dynamic(model: torch.nn.Module) -> torch.nn.Module:
+def _fx_dynamic(ctx: BuildContext) -> torch.nn.Module:
     torch.backends.quantized.engine = quantized_engine()
     with _quiet():
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return quantize_dynamic(ctx.weights.build_model(ctx.model_name), {torch.nn.Linear},
+                                dtype=torch.qint8)
+
+
+def _program_example(ctx: BuildContext) -> tuple:
+    # a batch of 2: exporting at 1 would pin an open batch dimension to 1
+    return example_inputs(ctx.model_name, get_spec(ctx.model_name).fixed_batch or 2)
+
+
+def _program(ctx: BuildContext) -> torch.nn.Module:
+    return ctx.weights.build_model(ctx.model_name).program  # the program's own module
+
+
+def _pt2e_build_static(ctx: BuildContext, staging: Path) -> Path:
+    batch = get_spec(ctx.model_name).fixed_batch or 1
+    converted = pt2e.quantize(_program(ctx), _program_example(ctx),
+                              ctx.calibration.batches("NCHW", batch))
+    return pt2e.save(converted, _program_example(ctx), staging / "model.pt2")
+
+
+def _pt2e_dynamic(ctx: BuildContext) -> torch.nn.Module:
+    return pt2e.quantize(_program(ctx), _program_example(ctx), dynamic=True)
+
+
+@dataclass(frozen=True)
+class Int8Route:
+    """How one kind of PyTorch source becomes int8 on this backend."""
+
+    key_fields: dict  # what the static artifact's cache key adds for this route
+    build_static: Callable[[BuildContext, Path], Path]
+    load_static: Callable[[BuildContext, Path], torch.nn.Module]
+    dynamic: Callable[[BuildContext], torch.nn.Module]
+    record: Callable[[bool], dict]  # result.json's `quantization` (dynamic or not)
+    compiles: bool = False  # the module runs through torch.compile (`pt2e.compile_int8`)
+    unsupported_reason: Callable[[], str | None] = lambda: None
+
+
+def _fx_record(dynamic: bool) -> dict:
+    return _dynamic_record() if dynamic else _qconfig_record()
+
+
+ROUTES: dict[str, Int8Route] = {
+    "pytorch-callable": Int8Route(
+        {"format": "torch-fx", "recipe": source_digest(fx_int8)},
+        _fx_build_static, _fx_load_static, _fx_dynamic, _fx_record),
+    "pytorch-program": Int8Route(
+        {"format": "torch-pt2e", "recipe": source_digest(pt2e)},
+        _pt2e_build_static, lambda _ctx, path: pt2e.load(path), _pt2e_dynamic, pt2e.record,
+        compiles=True, unsupported_reason=pt2e.unsupported_reason),
+}
+
+
+# what this machine lacks for one source kind's route (the program's needs x86 and a compiler)
+ROUTE_CONDITIONS = {kind: route.unsupported_reason for kind, route in ROUTES.items()}
+
+
+def route(ctx: BuildContext) -> Int8Route:
+    return ROUTES[get_spec(ctx.model_name).source_kind]
 
 
 def bf16_unsupported() -> str | None:
@@ -87,7 +151,7 @@ def bf16_unsupported() -> str | None:
             f"{', '.join(BF16_FLAGS)}); PyTorch would emulate bf16 in fp32, slower")
 
 
-def _qconfig_record(_ctx: BuildContext) -> dict:
+def _qconfig_record() -> dict:
     engine = quantized_engine()
     qconfig = get_default_qconfig_mapping(engine).global_qconfig
     with _quiet():
@@ -106,13 +170,13 @@ def _qconfig_record(_ctx: BuildContext) -> dict:
             "calibration_method": type(activation).__name__}
 
 
-# torch.ao's eager and FX quantization work on the Python module a callable returns; a
-# torch.export program has none (measured: prepare_fx cannot trace its module, "Proxy
-# object cannot be iterated")
-MODULE_SOURCES = ("pytorch-callable",)
-FX_NEEDS_A_MODULE = ("FX graph mode quantization traces the Python module, and an exported "
-                     "program's module cannot be traced (torch.fx: \"Proxy object cannot be "
-                     "iterated\"); its int8 path is PT2E with torch.compile, not built here")
+def _dynamic_record() -> dict:
+    return {"tool": f"torch.ao.quantization.quantize_dynamic {torch.__version__}",
+            "what": "Linear layers only; every convolution stays fp32",
+            "weights": "qint8 (Linear)", "activations": "float, quantized per call inside "
+            "Linear", "weight_symmetric": True, "weight_granularity": "per-tensor",
+            "calibration_method": None}
+
 
 RECIPES: dict[str, Recipe] = {
     "fp32": Recipe("fp32", "the source model, eager, channels-last",
@@ -128,21 +192,18 @@ RECIPES: dict[str, Recipe] = {
                                               "weights": "bfloat16",
                                               "activations": "bfloat16"}),
     "int8-static": Recipe(
-        "int8-static", "FX graph mode PTQ (x86 engine on x86, qnnpack on ARM), calibrated",
-        lambda ctx: {**source_key_fields(ctx.model_name, ctx.weights), "format": "torch-fx",
-                     "engine": quantized_engine(), "recipe": source_digest(fx_int8)},
-        build_int8_static, needs_calibration=True, quantization=_qconfig_record,
+        "int8-static", "FX graph mode PTQ (x86 engine on x86, qnnpack on ARM), calibrated; "
+        "an exported program: PT2E (X86InductorQuantizer) through torch.compile",
+        lambda ctx: {**source_key_fields(ctx.model_name, ctx.weights), **route(ctx).key_fields,
+                     "engine": quantized_engine()},
+        lambda ctx, staging: route(ctx).build_static(ctx, staging), needs_calibration=True,
+        quantization=lambda ctx: route(ctx).record(False),
         cost=Cost(time_vs_fp32=0.83, build_s=12, build_s_per_fp32_ms=0.75),
-        sources=MODULE_SOURCES, sources_note=FX_NEEDS_A_MODULE),
+        sources=FROM_PYTORCH, unsupported_for=ROUTE_CONDITIONS),
     "int8-dynamic": Recipe(
-        "int8-dynamic", "quantize_dynamic: Linear layers only (convolutions stay fp32)",
-        cost=Cost(time_vs_fp32=1.72), sources=MODULE_SOURCES,
-        sources_note="quantize_dynamic swaps nn.Linear modules, and an exported program "
-                     "holds none (its layers are graph operators)",
-        quantization=lambda _ctx: {
-            "tool": f"torch.ao.quantization.quantize_dynamic {torch.__version__}",
-            "what": "Linear layers only; every convolution stays fp32",
-            "weights": "qint8 (Linear)", "activations": "float, quantized per call "
-            "inside Linear", "weight_symmetric": True, "weight_granularity": "per-tensor",
-            "calibration_method": None}),
+        "int8-dynamic", "quantize_dynamic: Linear layers only (convolutions stay fp32); an "
+        "exported program: PT2E's dynamic config, the same layers, through torch.compile",
+        cost=Cost(time_vs_fp32=1.72), sources=FROM_PYTORCH,
+        unsupported_for=ROUTE_CONDITIONS,
+        quantization=lambda ctx: route(ctx).record(True)),
 }

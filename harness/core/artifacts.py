@@ -144,11 +144,15 @@ class ArtifactCache:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         except Exception as exc:
-            failed = staging.with_name(staging.name.lstrip(".") + ".failed")
-            staging.rename(failed)
+            # nothing half-built stays in the cache; the converter's log is kept to read
+            failed = self.root / "failed-builds" / f"{staging.name.lstrip('.')}.log"
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            if (staging / BUILD_LOG).exists():
+                (staging / BUILD_LOG).replace(failed)
+            shutil.rmtree(staging, ignore_errors=True)
+            kept = f"; the converter's log is {failed}" if failed.exists() else ""
             raise ArtifactError(
-                f"building {label} failed: {_first_line(exc)}; the partial artifact and the "
-                f"converter's log ({BUILD_LOG}) are in {failed} (not cached)"
+                f"building {label} failed: {_first_line(exc)} (nothing cached){kept}"
             ) from exc
         except BaseException:  # Ctrl-C: leave nothing behind
             shutil.rmtree(staging, ignore_errors=True)

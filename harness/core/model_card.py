@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.core.errors import UsageError
-from harness.core.zoo.registry import IMAGENET_INPUT, InputConfig
+from harness.core.input_config import IMAGENET_INPUT, InputConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,6 +118,16 @@ class ModelCard:
     @property
     def classifies_images(self) -> bool:
         return self.task == "imagenet-classification" and self.image_input is not None
+
+    @classmethod
+    def of_image_classifier(cls, name: str, config: InputConfig) -> ModelCard:
+        """The card of a model that states its input config (the zoo's): nothing assumed."""
+        shape = (None, config.channels, config.size_px, config.size_px) \
+            if config.layout == "NCHW" else (None, config.size_px, config.size_px, config.channels)
+        return cls(name=name, num_classes=config.num_classes, label_offset=config.label_offset,
+                   inputs=(InputSpec("input", shape, "float32", config.layout),),
+                   resize_shorter_px=config.resize_shorter_px,
+                   interpolation=config.interpolation, mean=config.mean, std=config.std)
 
     def input_config(self) -> InputConfig | None:
         """How an ImageNet photo becomes this model's input; None when no photo can."""

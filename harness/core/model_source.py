@@ -36,6 +36,9 @@ class SourceKind:
     # files besides the main one that belong to the model (their names matter: the main
     # file refers to them)
     companions: Callable[[Path], list[Path]] = lambda path: []
+    # why the file's model cannot take inputs of these shapes (dimensions it leaves open,
+    # fixed by a card), or None; where the kind has no cheap way to tell, None
+    rejects: Callable[[Path, tuple[InputSpec, ...]], str | None] = lambda path, inputs: None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,30 @@ def _onnx_inputs(path: Path) -> list[InputSpec]:
     return inputs
 
 
+def _onnx_rejects(path: Path, inputs: tuple[InputSpec, ...]) -> str | None:
+    """ONNX's strict shape inference with the inputs' open dimensions fixed: a card's
+    shape the graph cannot take (a flatten into a fixed-size layer) fails here, in
+    ONNX's words, rather than in a runtime mid-run."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    shapes = {spec.name: spec.shape for spec in inputs}
+    for value in model.graph.input:
+        shape = shapes.get(value.name)
+        if shape is None:
+            continue
+        for dim, size in zip(value.type.tensor_type.shape.dim, shape, strict=False):
+            dim.dim_value = size or 1  # an open batch: 1
+    try:
+        onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        message = " ".join(str(exc).split())
+        # only a shape conflict is the card's fault (an operator onnx does not know is not)
+        return message if "mismatch" in message.lower() or "incompatible" in message.lower() \
+            else None
+    return None
+
+
 def _onnx_companions(path: Path) -> list[Path]:
     import onnx
     from onnx.external_data_helper import _get_all_tensors, uses_external_data
@@ -208,6 +235,7 @@ for _kind in (
                (".pt2",), _program_inputs),
     SourceKind("pytorch-callable", "package.module:callable returning an nn.Module", (),
                _callable_inputs),
-    SourceKind("onnx", "an ONNX model", (".onnx",), _onnx_inputs, _onnx_companions),
+    SourceKind("onnx", "an ONNX model", (".onnx",), _onnx_inputs, _onnx_companions,
+               _onnx_rejects),
 ):  # a runtime's own format is registered by its backend (backends/tflite, backends/openvino)
     register_source_kind(_kind)

@@ -14,7 +14,6 @@ from pathlib import Path
 from harness.core.digests import fields_digest
 from harness.core.errors import UsageError
 from harness.core.model_card import (
-    InputSpec,
     ModelCard,
     card_record,
     read_card_file,
@@ -67,19 +66,52 @@ def _resolve(value: str, card_file: Path | None) -> ModelSpec:
     source = open_source(value)
     card_file = card_file or beside(source)
     given = read_card_file(card_file) if card_file else {}
-    card = resolve_card(source.read_inputs(), given, source.file_name)
+    stated = source.read_inputs()
+    card = resolve_card(stated, given, source.file_name)
     if source.kind.name.startswith("pytorch") and card.image_input is not None \
             and card.image_input.layout != "NCHW":
         raise UsageError(f"{source.file_name}: a PyTorch model's image input is taken as NCHW "
                          "(channels first); its card says otherwise: fix the card's layout "
                          "or wrap the model so that it takes NCHW")
+    builder = _builder(source)
+    _check_card_shapes(source, stated, card, builder)
     # the card's values, not which of them were defaults: a card written out in full
     # (`inspect`, `prepare`) names the same model
     used = {k: v for k, v in card_record(card).items() if k != "defaults"}
     name = f"{card.name or source.stem}@{fields_digest([source.digest, used])[:8]}"
-    spec = ModelSpec(name, builder=_builder(source), checkpoint_url=None,
+    spec = ModelSpec(name, builder=builder, checkpoint_url=None,
                      input=card.input_config() or IMAGENET_INPUT, source=source, card=card)
     return MODELS.replace(name, spec) if name in MODELS else MODELS.register(name, spec)
+
+
+def _check_card_shapes(source: ModelSource, stated, card: ModelCard, builder) -> None:
+    """Where the card fixes what the file leaves open (a callable states nothing), the
+    model must take inputs of those shapes: a one-line error now, not a runtime's failure
+    mid-run. A PyTorch model is run once on zeros; another file is asked its kind's way."""
+    if stated is not None and all(d is not None for spec in stated for d in spec.shape[1:]):
+        return  # every dimension but the batch is the file's own
+    if builder is not None:
+        reason = _forward_rejects(builder, card.inputs)
+    else:
+        reason = source.kind.rejects(source.path, card.inputs)
+    if reason:
+        shapes = ", ".join(f"{spec.name} {list(spec.shape)}" for spec in card.inputs)
+        raise UsageError(f"{source.file_name} rejects inputs of the shapes its card gives "
+                         f"({shapes}): {reason}; fix the card's [[inputs]] shape")
+
+
+def _forward_rejects(builder, inputs) -> str | None:
+    import torch
+
+    tensors = [torch.zeros([d or 1 for d in spec.shape], dtype=getattr(torch, spec.dtype))
+               for spec in inputs]
+    model = builder()
+    try:
+        with torch.inference_mode():
+            model.eval()(*tensors)
+    except Exception as exc:  # the user's model on the card's shapes: its own words
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return None
 
 
 def zoo_names() -> list[str]:
@@ -149,17 +181,3 @@ def _builder(source: ModelSource):
 
         return from_program
     return None
-
-
-def card_of(spec: ModelSpec) -> ModelCard:
-    """A model's card: a user model's as used; a zoo model's from its input config."""
-    if spec.card is not None:
-        return spec.card
-    config = spec.input
-    shape = (None, config.channels, config.size_px, config.size_px) if config.layout == "NCHW" \
-        else (None, config.size_px, config.size_px, config.channels)
-    return ModelCard(name=spec.name, num_classes=config.num_classes,
-                     label_offset=config.label_offset,
-                     inputs=(InputSpec("input", shape, "float32", config.layout),),
-                     resize_shorter_px=config.resize_shorter_px,
-                     interpolation=config.interpolation, mean=config.mean, std=config.std)

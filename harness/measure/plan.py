@@ -90,8 +90,7 @@ class RunPlan:
         """Why this machine cannot run the precision (or the model this scenario), known
         before building anything."""
         spec = get_spec(self.config.model_name)
-        if spec.card is not None and self.config.mode == "accuracy" and \
-                not spec.card.classifies_images:
+        if self.config.mode == "accuracy" and not spec.card.classifies_images:
             return (f"accuracy mode scores ImageNet classes of one image input; this model's "
                     f"card says task = \"{spec.card.task}\" with inputs "
                     f"{', '.join(i.name for i in spec.card.inputs)} (set task = "

@@ -68,16 +68,18 @@ def choose_offline_batch(make_backend: Callable[[int], Backend], dataset: Datase
     """
     throughput: dict[int, float] = {}
     best, misses, stopped = None, 0, None
-    started = time.perf_counter()
+    started, compiling_s = time.perf_counter(), 0.0
     for size in OFFLINE_BATCH_CANDIDATES:
         if best is not None:
             predicted_s = PROBE_BATCHES_PER_SIZE * size / throughput[best]
-            if time.perf_counter() - started + predicted_s > SEARCH_BUDGET_S:
+            searched_s = time.perf_counter() - started - compiling_s
+            if searched_s + predicted_s > SEARCH_BUDGET_S:
                 stopped = f"stopped before batch {size}: its probe would pass " \
                           f"{SEARCH_BUDGET_S} s"
                 say(f"  {stopped}")
                 break
         backend = make_backend(size)
+        compiling_s += backend.compile_s
         seconds_per_batch, _ = probe(backend, dataset, size, streamed=True,
                                      seconds=CANDIDATE_SECONDS)
         throughput[size] = size / seconds_per_batch

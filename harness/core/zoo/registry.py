@@ -8,41 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from harness.core.input_config import IMAGENET_INPUT, InputConfig
+from harness.core.model_card import ModelCard
 from harness.core.registry import Registry
 
-if TYPE_CHECKING:  # a user's model (harness.core.user_models); the zoo has neither
-    from harness.core.model_card import ModelCard
+if TYPE_CHECKING:  # a user's model (harness.core.user_models); the zoo has none
     from harness.core.model_source import ModelSource
-
-# torchvision's ImageNet normalisation, which its checkpoints are published under
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    """What a model takes and how an image becomes that, as `timm`'s `pretrained_cfg`
-    says it: preprocessing, the ONNX export and the TFLite conversion all read it."""
-
-    channels: int = 3
-    size_px: int = 224  # square input, after the centre crop
-    resize_shorter_px: int = 256  # the shorter side before the crop
-    interpolation: str = "bilinear"
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-    layout: str = "NCHW"  # of the source model's input
-    num_classes: int = 1000
-    label_offset: int = 0  # 1 for a model with a background class at index 0
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """One sample, channels first: (C, H, W)."""
-        return (self.channels, self.size_px, self.size_px)
-
-
-# what the zoo's ImageNet classifiers take, torchvision's way
-IMAGENET_INPUT = InputConfig()
-
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -58,9 +29,15 @@ class ModelSpec:
     # 2-core x86, from a study-quick sweep (2026-11-30): where a sweep's time estimate
     # starts before this device has measured the model itself
     reference_fp32_ms: float | None = None
-    # a user's model: the file or callable it came from and its card (as used)
+    # a user's model: the file or callable it came from (None: the zoo's code)
     source: ModelSource | None = None
-    card: ModelCard | None = None
+    # what the model takes and answers: a user's card as used; made from `input` for a
+    # zoo model, so every model has one
+    card: ModelCard = None  # type: ignore[assignment]
+
+    def __post_init__(self):
+        if self.card is None:
+            object.__setattr__(self, "card", ModelCard.of_image_classifier(self.name, self.input))
 
     @property
     def num_classes(self) -> int:
@@ -76,17 +53,17 @@ class ModelSpec:
     def tensor_inputs(self):
         """A model that takes no single image: its inputs (fed synthetic records); None
         for an image model, the zoo's included."""
-        return self.card.tensor_inputs if self.card is not None else None
+        return self.card.tensor_inputs
 
     @property
     def fixed_batch(self) -> int | None:
         """The batch size the model file fixes (None: any, as the zoo's exports)."""
-        return self.card.inputs[0].shape[0] if self.card and self.card.inputs else None
+        return self.card.inputs[0].shape[0]
 
     @property
     def input_name(self) -> str | None:
-        """The model's input as its source names it (None: a zoo model)."""
-        return self.card.inputs[0].name if self.card and self.card.inputs else None
+        """The model's first input as its source (or its card) names it."""
+        return self.card.inputs[0].name
 
     def builder_function(self) -> Callable[..., object]:
         if callable(self.builder):
