@@ -171,6 +171,34 @@ def open_dims_model(path) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
 
 
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_an_nhwc_onnx_model_is_fed_in_its_own_layout(backend, tmp_path):
+    """A channels-last ONNX input (as TensorFlow exports make): its layout read from its
+    shape, its samples fed NHWC, its outputs those of the same network fed NCHW."""
+    path = tmp_path / "nhwc.onnx"
+    rng = np.random.default_rng(4)
+    weight = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["x"], ["nchw"], perm=[0, 3, 1, 2]),
+         helper.make_node("Conv", ["nchw", "w"], ["conv"], pads=[1, 1, 1, 1]),
+         helper.make_node("GlobalAveragePool", ["conv"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["y"])], "nhwc",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 32, 32, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor("w", TensorProto.FLOAT, weight.shape, weight.ravel())])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    assert resolve_model(str(path)).card.inputs[0].layout == "NHWC"
+    plan = RunPlan.of(config(path, backend, tmp_path))
+    runtime, _, _ = plan.backend("fp32", 2, threads=2)
+    images = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)  # as the QSL gives them
+    fed = np.stack([runtime.to_input(image) for image in images])
+    assert fed.shape == (2, 32, 32, 3)
+    expected = torch.nn.functional.conv2d(torch.from_numpy(images), torch.from_numpy(weight),
+                                          padding=1).mean(dim=(2, 3)).numpy()
+    got = runtime.predict(fed)
+    assert np.abs(got - expected).max() <= MAX_ABS_DIFF_OF_RANGE * np.ptp(expected)
+
+
 def test_open_dimensions_need_the_card(tmp_path):
     path = tmp_path / "open.onnx"
     open_dims_model(path)
@@ -492,7 +520,7 @@ def test_two_inputs_measure_speed_and_refuse_accuracy_with_the_reason(two_inputs
     folder, _ = two_inputs
     for backend in ("onnxruntime", "openvino"):  # OpenVINO: records on its async queue
         _, record = run_benchmark(config(folder / "two.onnx", backend, tmp_path,
-                                         scenario="offline"))
+                                         scenario="offline", max_batch=4, duration=1))
         assert record.valid is not None and record.metrics.throughput_sps > 0
         assert record.dataset.name == "synthetic"
     _, record = run_benchmark(config(folder / "two.onnx", "onnxruntime", tmp_path,
