@@ -176,6 +176,16 @@ class Backend(ABC):
             record["calibration_set"] = self.context.calibration.describe()
         return record
 
+    # why this runtime cannot run its quantized model as fake-quant in float (`simulation`)
+    simulation_unsupported: ClassVar[str] = ("edgebench has no float simulation of this "
+                                             "runtime's quantized models")
+
+    def simulation(self, path: Path | None) -> tuple[Backend, str]:
+        """The same quantized artifact executed as its quantization simulates it: the same
+        scales and zero points, quantize-dequantize around float kernels. Returns a second
+        backend loaded so, and how; raises `Unsupported` where this runtime cannot."""
+        raise Unsupported(f"{self.name}: {self.simulation_unsupported}")
+
     def predict_stream(
         self,
         batches: Iterable[tuple[Tag, np.ndarray]],

@@ -94,6 +94,16 @@ def format_run(record: ResultRecord, run_dir: Path) -> str:
             lines.append(f"  fidelity to {reference.precision}: top-1 agreement "
                          f"{format_number(fid.agreement)}, SQNR {format_number(fid.sqnr_db)} dB "
                          f"({reference.kind}, {reference.backend} {reference.precision})")
+        simulated = acc.simulated
+        if simulated and simulated.unsupported:
+            lines.append(f"  simulated (fake-quant) top-1: not measured: {simulated.unsupported}")
+        elif simulated:
+            low, high = simulated.top1_ci95
+            lines.append(f"  simulated (fake-quant) top-1 {format_number(simulated.top1)} "
+                         f"(95% CI {format_number(low)}-{format_number(high)}); deployed minus "
+                         f"simulated {format_number(simulated.gap_deployed_minus_simulated)} "
+                         f"(McNemar p {format_number(simulated.gap_p_value)}), the same class on "
+                         f"{simulated.agreement_with_deployed:.1%} of samples")
     lines.append(f"  device {record.device}, threads {record.threads}, "
                  f"weights {record.weights}, "
                  f"dataset {record.dataset.name} ({record.samples} samples)")

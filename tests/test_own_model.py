@@ -307,6 +307,7 @@ def test_pytorch_sources_agree_with_eager_everywhere(own_onnx, own_program, own_
     runtime, _, _ = plan.backend("fp32", 1, threads=2)
     got = np.concatenate([runtime.predict(runtime.to_input(x)[None]) for x in inputs[:4]])
     assert np.abs(got - expected[:4]).max() <= MAX_ABS_DIFF_OF_RANGE * np.ptp(expected[:4])
+    assert runtime.executed().precision == "fp32"  # read back (a program: its aten graph)
 
 
 # the callable on every backend; the program on one ONNX runtime (test time), and on
@@ -334,11 +335,16 @@ def test_a_program_quantizes_on_pytorch_through_pt2e_and_torch_compile(own_onnx,
     for precision in ("int8-static", "int8-dynamic"):
         plan = RunPlan.of(config(own_program, "pytorch", tmp_path, precision=precision,
                                  calibration="synthetic", calibration_count=8))
-        runtime, _, _ = plan.backend(precision, 4, threads=2)
+        runtime, artifact, _ = plan.backend(precision, 4, threads=2)
         kernels[precision] = runtime.executed()
         got = runtime.predict(np.ascontiguousarray(inputs[:4].transpose(0, 2, 3, 1)))
         # int8 on random weights: close to eager, far closer than the logits' spread
         assert np.abs(got - expected[:4]).max() <= 0.1 * np.ptp(expected[:4]), precision
+        if precision == "int8-static":  # simulated: the same program, eager, in float
+            twin, how = runtime.simulation(artifact)
+            simulated = twin.predict(np.ascontiguousarray(inputs[:4].transpose(0, 2, 3, 1)))
+            assert twin.executed().precision == "fp32" and "eagerly" in how
+            assert np.abs(simulated - got).max() <= 0.05 * np.ptp(got)
     static, dynamic = kernels["int8-static"], kernels["int8-dynamic"]
     assert static.precision == "int8"
     # 5 convolutions, 1 linear: the code generated for batch 4

@@ -136,7 +136,7 @@ def test_int8_static_keeps_the_trained_models_accuracy(trained, backend, tmp_pat
     checkpoint, calibration_dir, eval_dir = trained
     top1 = {}
     for precision in ("fp32", "int8-static"):
-        _, record = run_benchmark(RunConfig(
+        run_dir, record = run_benchmark(RunConfig(
             model=TINY, backend=backend, precision=precision, mode="accuracy",
             weights=str(checkpoint), dataset=str(eval_dir), calibration=str(calibration_dir),
             calibration_count=48, results_dir=tmp_path))
@@ -148,6 +148,26 @@ def test_int8_static_keeps_the_trained_models_accuracy(trained, backend, tmp_pat
     assert fid.samples == 100 and fid.reference.backend == backend
     assert record.precision_executed == "int8"
     assert record.calibration.count == 48
+    simulated = record.metrics.accuracy.simulated
+    if backend not in ("onnxruntime", "pytorch"):  # the others say why they cannot
+        assert simulated.unsupported.startswith(f"{backend}: ") and simulated.top1 is None
+        return
+    # ONNX Runtime: the same QDQ model, unfused; PyTorch: FX's reference model. Both
+    # compute in float between quantize and dequantize
+    assert simulated.executed == "fp32", simulated
+    assert {"onnxruntime": "disable_quant_qdq", "pytorch": "convert_to_reference_fx"}[
+        backend] in simulated.how
+    # ONNX Runtime's integer kernels on this CPU follow its simulation on >= 99% of samples
+    assert simulated.agreement_with_deployed >= 0.99, simulated
+    # the record's numbers, recomputed from the saved per-sample classes
+    saved = np.load(run_dir / record.predictions_file.path)
+    assert simulated.samples == len(saved["label"]) == 100
+    assert simulated.top1 == np.mean(saved["simulated"] == saved["label"])
+    assert simulated.agreement_with_deployed == np.mean(saved["simulated"] == saved["predicted"])
+    assert simulated.gap_deployed_minus_simulated == pytest.approx(
+        top1["int8-static"] - simulated.top1, abs=1e-12)
+    low, high = simulated.top1_ci95
+    assert low <= simulated.top1 <= high and high - low < 0.25
 
 
 # ---- calibration ----

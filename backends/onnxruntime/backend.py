@@ -25,6 +25,7 @@ class OnnxRuntimeBackend(Backend):
     recipes = RECIPES
     native_sources = ("onnx",)
     graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    simulate_qdq = False  # a simulation twin (`simulation`) sets it
 
     @staticmethod
     def runtime_version() -> str:
@@ -45,7 +46,18 @@ class OnnxRuntimeBackend(Backend):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = self.graph_optimization_level
+        if self.simulate_qdq:
+            # no QDQ fusion: each DequantizeLinear -> float kernel -> QuantizeLinear runs
+            # as the file writes it, which is what the quantizer's scales simulate
+            options.add_session_config_entry("session.disable_quant_qdq", "1")
         return options
+
+    def simulation(self, path: Path | None) -> tuple[Backend, str]:
+        twin = type(self)(self.threads, "latency", self.batch_size)
+        twin.precision, twin.context, twin.simulate_qdq = self.precision, self.context, True
+        twin.load(path)
+        return twin, ("the same QDQ model, session option session.disable_quant_qdq=1: its "
+                      "Q/DQ nodes around float kernels, unfused")
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], named_inputs(batch) or {self._input: batch})[0]
@@ -90,4 +102,5 @@ class OnnxRuntimeBackend(Backend):
             "inter_op_num_threads": options.inter_op_num_threads,
             "graph_optimization_level": self.graph_optimization_level.name,
             "execution_provider": "CPUExecutionProvider",
+            **({"session.disable_quant_qdq": "1"} if self.simulate_qdq else {}),
         }

@@ -51,6 +51,7 @@ FLOAT_DTYPES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "b
 
 class PyTorchBackend(Backend):
     name = "pytorch"
+    simulating = False  # a simulation twin (`simulation`) sets it
     recipes = RECIPES
     # Measured on all three models here (AVX-512, 2 threads): channels-last oneDNN
     # convolutions are 1.1-1.7x faster than NCHW, at batch 1 and batch 8 alike. The QSL
@@ -72,7 +73,8 @@ class PyTorchBackend(Backend):
         ctx = self.context
         self.compiled: dict | None = None  # what torch.compile generated, when it ran
         if self.precision == "int8-static":
-            model = route(ctx).load_static(ctx, path)
+            load = route(ctx).simulate_static if self.simulating else route(ctx).load_static
+            model = load(ctx, path)
         elif self.precision == "int8-dynamic":
             model = route(ctx).dynamic(ctx)
         else:
@@ -80,12 +82,18 @@ class PyTorchBackend(Backend):
         self.dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.precision)
         if self.dtype is not None:
             model = model.to(self.dtype)
-        if self.precision.startswith("int8") and route(ctx).compiles:
+        if self.precision.startswith("int8") and route(ctx).compiles and not self.simulating:
             self.model, self.compiled = pt2e.compile_int8(model, self._warm_up_inputs())
             self.compile_s = self.compiled["compile_s"]
         else:
             self.model = model.to(memory_format=torch.channels_last)
         return model
+
+    def simulation(self, path: Path | None) -> tuple[Backend, str]:
+        twin = type(self)(self.threads, "latency", self.batch_size)
+        twin.precision, twin.context, twin.simulating = self.precision, self.context, True
+        twin.load(path)
+        return twin, route(self.context).simulation
 
     def _warm_up_inputs(self) -> dict[int, tuple]:
         """Inputs per batch shape a run will see, laid out as `predict` passes them: the
@@ -142,6 +150,9 @@ class PyTorchBackend(Backend):
             elif isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
                 by_precision[FLOAT_DTYPES.get(module.weight.dtype, str(module.weight.dtype))] += 1
                 modules[kind] += 1
+        if not by_precision and any(isinstance(m, torch.fx.GraphModule)
+                                    for m in self.model.modules()):
+            return _graph_operators(self.model)  # a program run eagerly: aten operators
         detail = {"compute_modules": dict(modules)}
         if by_precision["int8"]:  # quantized modules ran on this engine
             detail["quantized_engine"] = torch.backends.quantized.engine
@@ -166,6 +177,24 @@ class PyTorchBackend(Backend):
 
 
 def _quantized(module: torch.nn.Module) -> bool:
-    """A module that computes in int8 (torch.ao's quantized kernels)."""
-    return type(module).__module__.startswith("torch.ao.nn.quantized") \
+    """A module that computes in int8 (torch.ao's quantized kernels; its reference
+    modules, which simulate them, compute in float)."""
+    kind = type(module).__module__
+    return kind.startswith("torch.ao.nn.quantized") and ".reference" not in kind \
         and hasattr(module, "weight")
+
+
+COMPUTE_OPERATOR = ("conv", "linear", "mm", "attention")
+
+
+def _graph_operators(model: torch.nn.Module) -> Executed:
+    """An exported program run eagerly: its aten compute operators, in the float type of
+    its tensors (a quantized one is a dequantize in front of a float operator)."""
+    operators = Counter(str(node.target) for graph in model.modules()
+                        if isinstance(graph, torch.fx.GraphModule)
+                        for node in graph.graph.nodes if node.op == "call_function"
+                        and any(word in str(node.target) for word in COMPUTE_OPERATOR))
+    floats = {t.dtype for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()}
+    precision = FLOAT_DTYPES.get(floats.pop(), "fp32") if len(floats) == 1 else "fp32"
+    return Executed(compute_summary(+Counter({precision: sum(operators.values())})),
+                    {"graph_operators": dict(operators)})

@@ -17,6 +17,7 @@ which source kind takes which.
 from __future__ import annotations
 
 import contextlib
+import copy
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import torch
 from torch.ao.quantization import get_default_qconfig_mapping, quantize_dynamic
-from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+from torch.ao.quantization.quantize_fx import convert_fx, convert_to_reference_fx, prepare_fx
 
 from backends.base import named_inputs
 from backends.onnx_export import source_key_fields
@@ -32,6 +33,7 @@ from backends.pytorch import pt2e
 from backends.recipes import FROM_PYTORCH, BuildContext, Cost, Recipe
 from backends.torch_inputs import example_inputs
 from harness.core.digests import source_digest
+from harness.core.errors import Unsupported
 from harness.core.system_info import cpu_features, is_arm
 from harness.core.zoo import get_spec
 
@@ -51,10 +53,10 @@ def _quiet():
         yield
 
 
-def fx_int8(model: torch.nn.Module, example: tuple[torch.Tensor, ...],
-            calibration_batches=None) -> torch.nn.Module:
-    """prepare_fx -> observe the calibration batches -> convert_fx, at this CPU's engine;
-    `example`: the model's inputs (`backends.torch_inputs`)."""
+def fx_observed(model: torch.nn.Module, example: tuple[torch.Tensor, ...],
+                calibration_batches=None) -> torch.fx.GraphModule:
+    """prepare_fx -> observe the calibration batches, at this CPU's engine; `example`:
+    the model's inputs (`backends.torch_inputs`)."""
     engine = quantized_engine()
     torch.backends.quantized.engine = engine
     with _quiet():
@@ -63,6 +65,14 @@ def fx_int8(model: torch.nn.Module, example: tuple[torch.Tensor, ...],
             for batch in calibration_batches or ():
                 named = named_inputs(batch)  # a record batch: one tensor per input
                 prepared(*(torch.from_numpy(a) for a in (named or {"": batch}).values()))
+    return prepared
+
+
+def fx_int8(model: torch.nn.Module, example: tuple[torch.Tensor, ...],
+            calibration_batches=None) -> torch.nn.Module:
+    """The observed model converted to torch.ao's int8 modules."""
+    prepared = fx_observed(model, example, calibration_batches)
+    with _quiet():
         return convert_fx(prepared)
 
 
@@ -79,6 +89,32 @@ def _fx_load_static(ctx: BuildContext, path: Path) -> torch.nn.Module:
     with _quiet():
         model.load_state_dict(torch.load(path, weights_only=True))
     return model
+
+
+def _fx_simulate_static(ctx: BuildContext, path: Path) -> torch.nn.Module:
+    """FX's reference model (`convert_to_reference_fx`): the int8 model simulated in float,
+    quantize -> dequantize around float modules. The artifact keeps no observers, so the
+    model is calibrated again on the same set; observers are deterministic, and that the
+    scales came out the same is checked against the artifact, not assumed."""
+    prepared = fx_observed(ctx.weights.build_model(ctx.model_name),
+                           example_inputs(ctx.model_name, 1), ctx.calibration.batches("NCHW"))
+    with _quiet():
+        again = convert_fx(copy.deepcopy(prepared)).state_dict()
+        deployed = torch.load(path, weights_only=True)
+        if not _same_tensors(again, deployed):
+            raise Unsupported("calibrating again did not reproduce the artifact's scales and "
+                              "weights, so a reference model would not simulate it")
+        return convert_to_reference_fx(prepared)
+
+
+def _same_tensors(first: dict, second: dict) -> bool:
+    def plain(value):
+        return value.dequantize() if getattr(value, "is_quantized", False) else value
+
+    return first.keys() == second.keys() and all(
+        not isinstance(first[key], torch.Tensor) or torch.equal(plain(first[key]),
+                                                                plain(second[key]))
+        for key in first)
 
 
 def _fx_dynamic(ctx: BuildContext) -> torch.nn.Module:
@@ -117,6 +153,9 @@ class Int8Route:
     load_static: Callable[[BuildContext, Path], torch.nn.Module]
     dynamic: Callable[[BuildContext], torch.nn.Module]
     record: Callable[[bool], dict]  # result.json's `quantization` (dynamic or not)
+    # the static artifact simulated in float (fake-quant), and how, for `simulated` accuracy
+    simulate_static: Callable[[BuildContext, Path], torch.nn.Module]
+    simulation: str
     compiles: bool = False  # the module runs through torch.compile (`pt2e.compile_int8`)
     unsupported_reason: Callable[[], str | None] = lambda: None
 
@@ -128,10 +167,16 @@ def _fx_record(dynamic: bool) -> dict:
 ROUTES: dict[str, Int8Route] = {
     "pytorch-callable": Int8Route(
         {"format": "torch-fx", "recipe": source_digest(fx_int8)},
-        _fx_build_static, _fx_load_static, _fx_dynamic, _fx_record),
+        _fx_build_static, _fx_load_static, _fx_dynamic, _fx_record, _fx_simulate_static,
+        "FX's reference model (convert_to_reference_fx) of the same model, calibrated again "
+        "on the same set (its scales checked equal to the artifact's): quantize-dequantize "
+        "around float modules"),
     "pytorch-program": Int8Route(
         {"format": "torch-pt2e", "recipe": source_digest(pt2e)},
         _pt2e_build_static, lambda _ctx, path: pt2e.load(path), _pt2e_dynamic, pt2e.record,
+        lambda _ctx, path: pt2e.load(path),
+        "the same converted program run eagerly, not compiled: its quantize-dequantize "
+        "patterns around float aten operators",
         compiles=True, unsupported_reason=pt2e.unsupported_reason),
 }
 

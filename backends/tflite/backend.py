@@ -32,6 +32,9 @@ COMPUTE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL"
 
 class TfliteBackend(Backend):
     name = "tflite"
+    simulation_unsupported = ("LiteRT's interpreter runs a quantized model in integer "
+                              "kernels only; a float evaluation of the LiteRT Quantizer's "
+                              "recipe is not built yet")
     recipes = RECIPES
     input_layout = "NHWC"
     native_sources = ("tflite",)

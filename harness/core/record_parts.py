@@ -78,12 +78,28 @@ class Fidelity(Part):
     reference: FidelityReference | None = None
 
 
+class Simulated(Part):
+    """The same quantized artifact run as fake-quant in float, on the same samples: the
+    accuracy simulation predicts, beside the one deployed (MQBench's question)."""
+
+    top1: float | None = None
+    top1_ci95: list[float] | None = None  # Wilson score interval
+    gap_deployed_minus_simulated: float | None = None
+    gap_p_value: float | None = None  # McNemar's exact test, same samples
+    agreement_with_deployed: float | None = None  # share of samples: same predicted class
+    samples: int | None = None
+    how: str | None = None
+    executed: str | None = None  # what the runtime reported for the simulated run
+    unsupported: str | None = None  # why this runtime cannot simulate
+
+
 class Accuracy(Part):
     top1: float | None = None
     top5: float | None = None
     count: int | None = None
     logged: int | None = None  # samples LoadGen logged an answer for
     fidelity: Fidelity | None = None
+    simulated: Simulated | None = None
 
 
 class Metrics(Part):

@@ -109,6 +109,14 @@ class RunPlan:
         return self.config.mode == "accuracy" and not self.config.quick and \
             self.config.precision != reference_precision()
 
+    @property
+    def needs_simulation(self) -> bool:
+        """A statically quantized accuracy run is also run as its quantization simulates
+        it (fake-quant in float) on the same samples: the accuracy one would have
+        reported from simulation, beside the one deployed."""
+        return self.needs_fidelity and \
+            self.backend_class.recipe(self.config.precision).needs_calibration
+
     def batch_sizes(self) -> list[int]:
         """The scenario's batch, Offline's given size, or every size `auto` probes."""
         if self.scenario.samples_per_query is not None:

@@ -36,6 +36,8 @@ class Measured:
     batch_size: int
     batch_choice: dict | None  # Offline --max-batch auto: the probe behind the choice
     machine_load: dict | None = None  # what else the machine did while LoadGen measured
+    # the artifact run as fake-quant in float on the same samples (`Backend.simulation`)
+    simulated: dict | None = None
 
 
 def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
@@ -111,9 +113,14 @@ def _accuracy(record: ResultRecord, measured: Measured, config: RunConfig, datas
     predictions = loadgen_logs.read_accuracy_log(run_dir)
     scored = accuracy.score(predictions, dataset.labels, logits)
     # per sample, for paired comparisons between precisions in the report
-    record.predictions_file = accuracy.save_predictions(run_dir, predictions, dataset.labels)
+    simulated = measured.simulated or {}
+    record.predictions_file = accuracy.save_predictions(run_dir, predictions, dataset.labels,
+                                                        simulated.get("logits"))
     if measured.fidelity is not None:
         scored["fidelity"] = measured.fidelity
+    if measured.simulated is not None:
+        scored["simulated"] = accuracy.simulated(measured.simulated, predictions,
+                                                 dataset.labels)
     if scored["logged"] != len(dataset):
         record.warnings.append(f"LoadGen logged {scored['logged']} of {len(dataset)} samples; "
                                "missing ones count as wrong")

@@ -10,6 +10,7 @@ import numpy as np
 
 import harness
 from backends import installed_version
+from backends.base import Backend
 from harness.core.datasets import Dataset, open_dataset
 from harness.core.errors import EdgebenchError, Unsupported, UsageError
 from harness.core.machine_load import LoadWindow
@@ -269,8 +270,33 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
     if plan.needs_fidelity and outputs.logits is not None:
         measured_fidelity = _fidelity_to_reference(plan, dataset, threads, batch_size,
                                                    outputs.logits)
+    simulated = _simulated(backend, artifact, dataset, batch_size) \
+        if plan.needs_simulation else None
     return Measured(backend, artifact, settings, outputs, measured_fidelity, costs,
-                    batch_size, batch_choice, machine_load)
+                    batch_size, batch_choice, machine_load, simulated)
+
+
+def _predict_all(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndarray:
+    """Every sample's logits, in dataset order, outside LoadGen."""
+    rows = []
+    for start in range(0, len(dataset), batch_size):
+        indices = range(start, min(start + batch_size, len(dataset)))
+        rows.append(backend.predict(
+            np.stack([backend.to_input(dataset.sample(i)) for i in indices])))
+    return np.concatenate(rows)
+
+
+def _simulated(backend: Backend, artifact: Path | None, dataset: Dataset,
+               batch_size: int) -> dict:
+    """The same artifact run as fake-quant in float on the same samples: its logits, how,
+    and what the runtime executed; or why this runtime cannot."""
+    try:
+        twin, how = backend.simulation(artifact)
+    except Unsupported as exc:
+        return {"unsupported": str(exc)}
+    say(f"running the simulated (fake-quant) model on {len(dataset)} samples ...")
+    return {"logits": _predict_all(twin, dataset, batch_size), "how": how,
+            "executed": twin.executed().precision}
 
 
 def _fidelity_to_reference(plan: RunPlan, dataset: Dataset, threads: int, batch_size: int,
@@ -281,12 +307,7 @@ def _fidelity_to_reference(plan: RunPlan, dataset: Dataset, threads: int, batch_
     say(f"computing the {reference} reference of {plan.config.backend} on {len(dataset)} "
         "samples for fidelity ...")
     backend, artifact, _ = plan.backend(reference, batch_size, threads, hint="latency")
-    rows = []
-    for start in range(0, len(dataset), batch_size):
-        indices = range(start, min(start + batch_size, len(dataset)))
-        rows.append(backend.predict(
-            np.stack([backend.to_input(dataset.sample(i)) for i in indices])))
-    result = fidelity(logits, np.concatenate(rows))
+    result = fidelity(logits, _predict_all(backend, dataset, batch_size))
     result["reference"] = {"kind": "computed in-process", "backend": plan.config.backend,
                            "precision": reference, "artifact": None if artifact is None
                            else str(artifact)}
