@@ -257,3 +257,18 @@ def test_wait_quiet_waits_while_other_processes_hold_the_cpu_up_to_its_cap():
             hog.kill()
             hog.wait()
     assert 2.0 <= waited < 3.5  # busy all along: it waited its whole cap, no longer
+
+
+def test_a_full_accuracy_run_is_estimated_with_its_reference_and_simulated_passes():
+    """Beside LoadGen's pass: the FP32 reference (fidelity) for any quantized precision,
+    and the simulated (fake-quant) pass for one that calibrates."""
+    speeds = DeviceSpeeds(device="d")
+    speeds._add(_performance_record("single-stream", latency_ms={"p50": 1.0}))
+    full = {"model": "vgg19", "backend": "onnxruntime", "mode": "accuracy", "count": 100,
+            "scenario": "offline", "artifacts": None}
+    estimator = Estimator(speeds, {})
+    speed = speeds.speed("vgg19", "onnxruntime", "int8-static", 1.0)
+    one_pass = 100 / speed.offline_sps
+    for precision, passes in (("int8-dynamic", 2), ("int8-static", 3)):
+        assert estimator._offline_s(RunConfig(**full, precision=precision), speed) \
+            == pytest.approx(passes * one_pass)

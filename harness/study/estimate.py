@@ -201,7 +201,11 @@ class Estimator:
                 return min(seconds, max(QUICK_ACCURACY_MAX_S,
                                         QUICK_ACCURACY_MIN_SAMPLES / speed.offline_sps))
             if config.precision != reference_precision():
-                seconds *= 2  # the FP32 reference on the same samples, for fidelity
+                passes = 2  # and the FP32 reference on the same samples, for fidelity
+                if get_backend_class(config.backend).recipe(config.precision) \
+                        .needs_calibration:
+                    passes += 1  # and the simulated (fake-quant) run, at about FP32's speed
+                seconds *= passes
             return seconds
         min_s = config.min_duration_s
         # the query is sized from the probe with a margin, so it runs past the minimum
