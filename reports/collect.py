@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.core.errors import UsageError
-from harness.core.record_parts import Accuracy, Fidelity, LatencyMs, Percentiles
+from harness.core.record_parts import Accuracy, Fidelity, LatencyMs, Percentiles, Simulated
 from harness.core.records import (
     CELL_KEYS,
     FAILED_FILE,
@@ -94,6 +94,7 @@ def flatten(record: ResultRecord, path: Path) -> dict:
     sample_latency = metrics.sample_latency_ms or Percentiles()
     accuracy = metrics.accuracy or Accuracy()
     fidelity = accuracy.fidelity or Fidelity()
+    simulated = accuracy.simulated or Simulated()
     costs = record.costs
     unsupported = record.unsupported
     scenario = record.scenario
@@ -137,6 +138,11 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         # fidelity of a quantized run to FP32 of the same backend, on the same samples
         "fidelity_agreement": fidelity.agreement,
         "fidelity_sqnr_db": fidelity.sqnr_db,
+        # the same artifact run as fake-quant in float, on the same samples
+        "simulated_top1": simulated.top1,
+        "simulated_gap": simulated.gap_deployed_minus_simulated,
+        "simulated_p": simulated.gap_p_value,
+        "simulated_unsupported": simulated.unsupported,
         "precision_executed": record.precision_executed,
         "peak_rss_mb": costs.peak_rss_mb,
         "artifact_size_mb": None if record.artifact_size_bytes is None

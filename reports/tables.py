@@ -199,16 +199,29 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
             row.update(_versus_fp32(mine, _accuracy_of(accuracy, mine, BASELINE)))
         row["agreement with fp32"] = mine["fidelity_agreement"]
         row["SQNR (dB)"] = mine["fidelity_sqnr_db"]
+        row.update(_simulated(mine))
     else:
         row.update({"top1": None, "top1 95% CI": None, "vs fp32": None, "p (McNemar)": None,
                     "accuracy test": "no accuracy run", "agreement with fp32": None,
-                    "SQNR (dB)": None})
+                    "SQNR (dB)": None, "simulated top1": None, "deployed - simulated": None})
     row["peak RSS (MB)"] = cell["peak_rss_mb"]
     row["artifact (MB)"] = cell["artifact_size_mb"]
     row["runs found"] = int(cell["runs_found"])
     row["notes"] = ", ".join(sorted(notes))
     row["_invalid"] = bool(cell["unsupported"]) or "INVALID" in notes
     return row
+
+
+def _simulated(run: pd.Series) -> dict:
+    """The run's simulated (fake-quant) top-1 and the deployed-minus-simulated gap with
+    McNemar's p; where the runtime cannot simulate, that it did not."""
+    if not _missing(run.get("simulated_unsupported")):
+        return {"simulated top1": None, "deployed - simulated": "not simulated on this runtime"}
+    if _missing(run.get("simulated_top1")):
+        return {"simulated top1": None, "deployed - simulated": None}
+    return {"simulated top1": run["simulated_top1"],
+            "deployed - simulated": f"{run['simulated_gap']:+.3f} "
+                                    f"(p {format_number(run['simulated_p'])})"}
 
 
 def _interval(low, high) -> str | None:
@@ -314,13 +327,14 @@ def main_table(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 DETAIL_COLUMNS = ["metric", "repeats", "run", "accuracy test", "p (McNemar)",
-                  "agreement with fp32", "SQNR (dB)", "peak RSS (MB)", "artifact (MB)",
-                  "runs found"]
+                  "agreement with fp32", "SQNR (dB)", "simulated top1", "deployed - simulated",
+                  "peak RSS (MB)", "artifact (MB)", "runs found"]
 
 
 def detail_table(matrix: pd.DataFrame) -> pd.DataFrame:
     """The rest of each row (also in results.csv): how the headline was measured, the
-    paired accuracy test, fidelity, memory and size, and how many runs were found."""
+    paired accuracy test, fidelity, the simulated top-1, memory and size, and how many
+    runs were found."""
     configuration = matrix["model"] + " " + matrix["backend"] + " " + matrix["precision"] \
         + " " + matrix["scenario"]
     return pd.concat([configuration.rename("configuration"), matrix[DETAIL_COLUMNS]], axis=1)

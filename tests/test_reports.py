@@ -4,6 +4,7 @@ precisions, with invalid, quick, random-weight and unsupported cells."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -338,13 +339,23 @@ def test_tables_show_fidelity_next_to_top1(tmp_path):
     quantized = make_record("laptop", "onnxruntime", PRECISIONS[-1], "single-stream",
                             mode="accuracy")
     quantized["metrics"]["accuracy"]["fidelity"] = {"agreement": 0.987, "sqnr_db": 23.4}
+    quantized["metrics"]["accuracy"]["simulated"] = {
+        "top1": 0.71, "gap_deployed_minus_simulated": -0.012, "gap_p_value": 0.031}
+    cannot = make_record("laptop", "openvino", PRECISIONS[-1], "single-stream", mode="accuracy")
+    cannot["metrics"]["accuracy"]["simulated"] = {"unsupported": "openvino: no float path"}
     write_run(tmp_path / "runs", make_record("laptop", "onnxruntime", "fp32", "single-stream",
                                              mode="accuracy"))
     write_run(tmp_path / "runs", quantized)
+    write_run(tmp_path / "runs", cannot)
     matrix = device_matrix(newest(collect([tmp_path / "runs"]).runs))
-    row = matrix[matrix["precision"] == PRECISIONS[-1]].iloc[0]
+    row = matrix[(matrix["precision"] == PRECISIONS[-1])
+                 & (matrix["backend"] == "onnxruntime")].iloc[0]
     assert row["agreement with fp32"] == 0.987 and row["SQNR (dB)"] == 23.4
     assert row["top1"] == quantized["metrics"]["accuracy"]["top1"]
+    assert row["simulated top1"] == 0.71 and row["deployed - simulated"] == "-0.012 (p 0.031)"
+    other = matrix[matrix["backend"] == "openvino"].iloc[0]
+    assert math.isnan(other["simulated top1"])
+    assert other["deployed - simulated"] == "not simulated on this runtime"
 
 
 def _matrix(folder: Path):
