@@ -186,6 +186,16 @@ class Backend(ABC):
         backend loaded so, and how; raises `Unsupported` where this runtime cannot."""
         raise Unsupported(f"{self.name}: {self.simulation_unsupported}")
 
+    def _twin(self, path: Path | None, **settings) -> Backend:
+        """Another instance of this backend for the same precision and context, with
+        `settings` set before it loads `path` (a simulation's switch)."""
+        twin = type(self)(self.threads, "latency", self.batch_size)
+        twin.precision, twin.context = self.precision, self.context
+        for name, value in settings.items():
+            setattr(twin, name, value)
+        twin.load(path)
+        return twin
+
     def predict_stream(
         self,
         batches: Iterable[tuple[Tag, np.ndarray]],

@@ -53,11 +53,9 @@ class OnnxRuntimeBackend(Backend):
         return options
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
-        twin = type(self)(self.threads, "latency", self.batch_size)
-        twin.precision, twin.context, twin.simulate_qdq = self.precision, self.context, True
-        twin.load(path)
-        return twin, ("the same QDQ model, session option session.disable_quant_qdq=1: its "
-                      "Q/DQ nodes around float kernels, unfused")
+        return self._twin(path, simulate_qdq=True), (
+            "the same QDQ model, session option session.disable_quant_qdq=1: its Q/DQ nodes "
+            "around float kernels, unfused")
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], named_inputs(batch) or {self._input: batch})[0]

@@ -72,17 +72,17 @@ class PyTorchBackend(Backend):
             raise Unsupported(reason)
         ctx = self.context
         self.compiled: dict | None = None  # what torch.compile generated, when it ran
+        int8 = route(ctx)
         if self.precision == "int8-static":
-            load = route(ctx).simulate_static if self.simulating else route(ctx).load_static
-            model = load(ctx, path)
+            model = (int8.simulate_static if self.simulating else int8.load_static)(ctx, path)
         elif self.precision == "int8-dynamic":
-            model = route(ctx).dynamic(ctx)
+            model = int8.dynamic(ctx)
         else:
             model = ctx.weights.build_model(ctx.model_name)
         self.dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.precision)
         if self.dtype is not None:
             model = model.to(self.dtype)
-        if self.precision.startswith("int8") and route(ctx).compiles and not self.simulating:
+        if self.precision.startswith("int8") and int8.compiles and not self.simulating:
             self.model, self.compiled = pt2e.compile_int8(model, self._warm_up_inputs())
             self.compile_s = self.compiled["compile_s"]
         else:
@@ -90,10 +90,7 @@ class PyTorchBackend(Backend):
         return model
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
-        twin = type(self)(self.threads, "latency", self.batch_size)
-        twin.precision, twin.context, twin.simulating = self.precision, self.context, True
-        twin.load(path)
-        return twin, route(self.context).simulation
+        return self._twin(path, simulating=True), route(self.context).simulation
 
     def _warm_up_inputs(self) -> dict[int, tuple]:
         """Inputs per batch shape a run will see, laid out as `predict` passes them: the

@@ -134,10 +134,9 @@ def _program(ctx: BuildContext) -> torch.nn.Module:
 
 
 def _pt2e_build_static(ctx: BuildContext, staging: Path) -> Path:
-    batch = get_spec(ctx.model_name).fixed_batch or 1
-    converted = pt2e.quantize(_program(ctx), _program_example(ctx),
-                              ctx.calibration.batches("NCHW", batch))
-    return pt2e.save(converted, _program_example(ctx), staging / "model.pt2")
+    batch, example = get_spec(ctx.model_name).fixed_batch or 1, _program_example(ctx)
+    converted = pt2e.quantize(_program(ctx), example, ctx.calibration.batches("NCHW", batch))
+    return pt2e.save(converted, example, staging / "model.pt2")
 
 
 def _pt2e_dynamic(ctx: BuildContext) -> torch.nn.Module:

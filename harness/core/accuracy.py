@@ -14,9 +14,7 @@ def score(predictions: dict[int, int], labels: np.ndarray,
     A sample LoadGen did not log counts as wrong: accuracy is over the whole dataset.
     """
     count = len(labels)
-    indices = np.fromiter(predictions.keys(), dtype=np.int64, count=len(predictions))
-    predicted = np.fromiter(predictions.values(), dtype=np.int64, count=len(predictions))
-    top1 = float(np.sum(predicted == labels[indices]) / count) if count else None
+    top1 = float(np.mean(_deployed_classes(predictions, count) == labels)) if count else None
     top5 = None
     if logits is not None and count:
         best5 = np.argsort(-logits, axis=1)[:, :5]
@@ -59,7 +57,7 @@ def simulated(run: dict, predictions: dict[int, int], labels: np.ndarray) -> dic
     what executed; or `unsupported` with the reason."""
     if "unsupported" in run:
         return {"unsupported": run["unsupported"]}
-    from harness.core.statistics import paired_comparison, wilson_interval
+    from harness.core.statistics import paired_comparison, wilson_interval  # statsmodels
 
     simulated_class = _classes(run["logits"])
     deployed_class = _deployed_classes(predictions, len(labels))
