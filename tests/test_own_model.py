@@ -216,6 +216,24 @@ def test_open_dimensions_need_the_card(tmp_path):
         resolve_model(str(path), card)
 
 
+def test_a_conversion_the_runtime_refuses_is_unsupported_in_its_words(own_onnx, tmp_path,
+                                                                      monkeypatch):
+    """For a user's model, a runtime's converter that refuses it (an operator it lacks) is
+    a verdict about this model on this runtime: recorded as unsupported with the tool's
+    message, nothing half-built cached. (A zoo model's failure stays an error: ours.)"""
+    import openvino as ov
+
+    def refuses(_path):
+        raise RuntimeError("Check 'false' failed: Unsupported operation FancyOp")
+
+    monkeypatch.setattr(ov, "convert_model", refuses)
+    _, record = run_benchmark(config(own_onnx[0], "openvino", tmp_path,
+                                     cache_dir=tmp_path / "cache"))
+    reason = record.unsupported.reason
+    assert "openvino's toolchain refused the model" in reason and "FancyOp" in reason
+    assert not list((tmp_path / "cache" / "artifacts").glob("*openvino*"))
+
+
 class FlattensToALinear(torch.nn.Module):
     """Takes 3x32x32 only: its linear layer is sized for that."""
 
