@@ -14,11 +14,17 @@ LOADGEN_BUILD_CHECK = $(PYTHON) -c "import platform, sys, sysconfig, os, shutil;
 	sys.exit(0 if not arm or (shutil.which('g++') and headers) else 1)" \
 	|| { echo "edgebench: building LoadGen on this ARM machine needs a C++ compiler and the Python headers: sudo apt-get install g++ python3-dev" >&2; exit 1; }
 
+# aimet-onnx goes in without its dependency graph, on x86-64 only (its wheels' only
+# platform): pyproject.toml's `aimet` extra says why.
+AIMET_ONNX := $(shell sed -n 's/^aimet-onnx-no-deps = "\(.*\)"/\1/p' pyproject.toml)
+
 $(STAMP): pyproject.toml
 	@$(LOADGEN_BUILD_CHECK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	@if [ "$$(uname -m)" = x86_64 ]; then \
+		$(BIN)/python -m pip install --quiet --no-deps "$(AIMET_ONNX)"; fi
 	@touch $@
 
 install: $(STAMP)

@@ -12,6 +12,7 @@ import importlib.metadata
 from dataclasses import dataclass
 
 # each runtime's subpackage declares its recipe options on import (no runtime imported)
+import backends.aimet_quantize  # noqa: F401
 import backends.onnxruntime  # noqa: F401
 import backends.openvino  # noqa: F401
 import backends.pytorch  # noqa: F401

@@ -73,19 +73,25 @@ class Backend(ABC):
         return tuple(cls.recipes)
 
     @classmethod
-    def recipe(cls, precision: str) -> Recipe:
+    def recipe(cls, precision: str, options: dict | None = None) -> Recipe:
+        """How this runtime makes `precision`: by the quantizer `options` choose, else its
+        default (a quantizer it lacks raises `Unsupported`)."""
         try:
-            return cls.recipes[precision]
+            recipe = cls.recipes[precision]
         except KeyError:
             raise UsageError(f"backend {cls.name} has no precision {precision!r}; it has: "
                              f"{', '.join(cls.recipes)}") from None
+        return recipe.for_quantizer(cls.name, (options or {}).get("quantizer"))
 
     @classmethod
-    def unsupported_reason(cls, precision: str,
-                           source_kind: str = "pytorch-callable") -> str | None:
-        """Why this machine cannot run `precision` of a model made from `source_kind`,
-        known before building anything."""
-        recipe = cls.recipe(precision)
+    def unsupported_reason(cls, precision: str, source_kind: str = "pytorch-callable",
+                           options: dict | None = None) -> str | None:
+        """Why this machine cannot run `precision` of a model made from `source_kind`
+        (by the quantizer `options` choose), known before building anything."""
+        try:
+            recipe = cls.recipe(precision, options)
+        except Unsupported as exc:
+            return str(exc)
         return recipe.source_refusal(cls.name, source_kind) or recipe.machine_refusal(source_kind)
 
     @staticmethod
@@ -104,10 +110,13 @@ class Backend(ABC):
         Returns its path; None when the runtime executes the source model itself.
         Raises `Unsupported` when this machine cannot run the precision.
         """
-        recipe = self.recipe(precision)
-        reason = self.unsupported_reason(precision, get_spec(ctx.model_name).source_kind)
+        reason = self.unsupported_reason(precision, get_spec(ctx.model_name).source_kind,
+                                         ctx.options)
         if reason:
             raise Unsupported(reason)
+        recipe = self.recipe(precision, ctx.options)
+        if ctx.prepared is None and recipe.build is not None and (why := recipe.build_refusal()):
+            raise Unsupported(why)
         ctx = replace(ctx, batch_size=self.batch_size)  # static-shape artifacts are per batch
         self.precision, self.context = precision, ctx
         if recipe.build is None:
@@ -166,15 +175,23 @@ class Backend(ABC):
 
     def quantization(self) -> dict | None:
         """The quantization that made the artifact, as result.json records it."""
-        recipe = self.recipe(self.precision)
-        if recipe.quantization is None or self.context is None:
+        if self.context is None:
+            return None
+        recipe = self.made_by()
+        if recipe.quantization is None:
             return None
         record = recipe.quantization(self.context)
-        if recipe.options:
+        if recipe.quantizer:
+            record = {"quantizer": recipe.quantizer, **record}
+        if recipe.options or recipe.quantizer:
             record["options"] = recipe.option_values(self.context)
         if recipe.needs_calibration and self.context.calibration is not None:
             record["calibration_set"] = self.context.calibration.describe()
         return record
+
+    def made_by(self) -> Recipe:
+        """The recipe of the loaded precision, by the quantizer its context chose."""
+        return self.recipe(self.precision, self.context.options if self.context else None)
 
     # why this runtime cannot run its quantized model as fake-quant in float (`simulation`)
     simulation_unsupported: ClassVar[str] = ("edgebench has no float simulation of this "

@@ -9,9 +9,11 @@ in its build context, its artifact's cache key and `result.json`'s `quantization
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from harness.core.errors import UsageError
+from harness.core.quantizers import QUANTIZERS
 from harness.core.registry import Registry
 
 
@@ -21,7 +23,7 @@ class RecipeOption:
     type: type
     default: object  # None: the recipe decides (and records what it decided)
     help: str
-    choices: tuple[object, ...] | None = None
+    choices: Collection[object] | None = None  # a tuple, or a registry read when checked
 
     def check(self, value: object) -> object:
         """The value, or a one-line error naming the choices."""
@@ -42,6 +44,13 @@ RECIPE_OPTIONS: Registry[RecipeOption] = Registry("recipe option")
 def declare(*options: RecipeOption) -> None:
     for option in options:
         RECIPE_OPTIONS.register(option.name, option)
+
+
+# Which quantizer makes a quantized precision: every recipe that has a choice reads it
+# (`Recipe.quantizer`); omitted, each runtime's default makes it, and is recorded by name.
+declare(RecipeOption("quantizer", str, None, "the quantizer that makes int8-static or w4a8 "
+                     "(default: the runtime's own; `edgebench info` lists each runtime's)",
+                     QUANTIZERS))
 
 
 def resolve(given: dict[str, object]) -> dict[str, object]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backends.options import resolve as resolve_recipe_options
+from harness.core.errors import Unsupported
 
 if TYPE_CHECKING:  # annotations only: importing `backends` stays free of torch
     from harness.core.artifacts import ArtifactCache
@@ -75,6 +76,9 @@ class Recipe:
     needs_calibration: bool = False
     # why this machine cannot run it (the runtime's own words), or None
     unsupported_reason: Callable[[], str | None] = _no_reason
+    # why this machine cannot build it, though it can run one built elsewhere (`edgebench
+    # prepare`, then --artifacts), or None
+    build_refusal: Callable[[], str | None] = _no_reason
     # what result.json records under `quantization` (types, symmetry, granularity, ...)
     quantization: Callable[[BuildContext], dict] | None = None
     per_batch_size: bool = False  # static shapes: one artifact per batch size
@@ -95,6 +99,33 @@ class Recipe:
     sources_note: str | None = None
     # why this machine cannot run it for one source kind (a route of its own), or None
     unsupported_for: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    # the quantizer (`harness.core.quantizers`) that makes it, when the precision has a
+    # choice (`--quantizer`): this recipe is the runtime's default, `alternatives` hold the
+    # recipes of its other quantizers for the same precision
+    quantizer: str | None = None
+    alternatives: dict[str, Recipe] = field(default_factory=dict)
+    # the QDQ ONNX model the artifact was converted from (OpenVINO's IR of aimet-onnx's
+    # model): where a runtime cannot simulate its own artifact, that model is simulated
+    qdq_source: Callable[[BuildContext], Path] | None = None
+
+    def for_quantizer(self, runtime: str, name: str | None) -> Recipe:
+        """The recipe of quantizer `name` (None: the default) for this precision; itself
+        for a precision made by no quantizer (the FP32 reference of a quantized run). One
+        this runtime lacks is `Unsupported`, naming those it has."""
+        if name is None or name == self.quantizer or self.quantizer is None:
+            return self
+        if name not in self.alternatives:
+            raise Unsupported(f"{runtime} {self.precision} has no quantizer {name!r}; its "
+                              f"quantizers: {', '.join(self.quantizer_names())} (the first "
+                              "is its default)")
+        return self.alternatives[name]
+
+    def quantizer_names(self) -> tuple[str, ...]:
+        return (self.quantizer, *self.alternatives) if self.quantizer else ()
+
+    def reads(self, option: str) -> bool:
+        """Whether this recipe's build reads the recipe option `option`."""
+        return option in self.options or (option == "quantizer" and self.quantizer is not None)
 
     def source_refusal(self, runtime: str, source_kind: str) -> str | None:
         """Why a model of `source_kind` cannot reach this recipe, or None."""
@@ -116,16 +147,20 @@ class Recipe:
         return self.unsupported_reason() or (condition() if condition else None)
 
     def option_values(self, ctx: BuildContext) -> dict[str, object]:
-        return {name: ctx.options.get(name) for name in self.options}
+        """The recipe options it was made with: those it reads, and its quantizer by name
+        (the default's too)."""
+        values = {name: ctx.options.get(name) for name in self.options}
+        return {**values, "quantizer": self.quantizer} if self.quantizer else values
 
     def label(self, runtime: str, ctx: BuildContext) -> str:
         suffix = f"-b{ctx.batch_size}" if self.per_batch_size else ""
         precision = self.artifact_precision or self.precision
-        return f"{ctx.model_name}-{self.artifact_runtime or runtime}-{precision}{suffix}"
+        made_by = f"-{self.quantizer}" if self.quantizer else ""
+        return f"{ctx.model_name}-{self.artifact_runtime or runtime}-{precision}{made_by}{suffix}"
 
     def full_key(self, ctx: BuildContext) -> dict:
         fields = {**self.key_fields(ctx), "precision": self.artifact_precision or self.precision}
-        if self.options:
+        if self.options or self.quantizer:
             fields["options"] = self.option_values(ctx)
         if self.per_batch_size:
             fields["batch_size"] = ctx.batch_size

@@ -183,6 +183,18 @@ def cmd_info(_args) -> int:
         for precision in backend.precisions():
             if precision not in runs:
                 print(f"    unsupported: {precision}: {backend.unsupported_reason(precision)}")
+        for precision in backend.precisions():
+            recipe = backend.recipe(precision)
+            if recipe.quantizer is None:
+                continue
+            made = []
+            for quantizer in recipe.quantizer_names():
+                made.append(quantizer + (" (default)" if quantizer == recipe.quantizer else ""))
+                made_by = recipe.for_quantizer(name, quantizer)
+                why = made_by.unsupported_reason() or made_by.build_refusal()
+                if why:  # the reason's first clause: the whole is under `unsupported`
+                    made[-1] += f" [not here: {why.split(':')[0]}]"
+            print(f"    quantizers of {precision}: {', '.join(made)}")
     print("model sources (--model FILE or module:callable; 'edgebench inspect' says more):")
     for kind_name, kind in SOURCE_KINDS.items():
         reached = []

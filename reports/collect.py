@@ -117,6 +117,9 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "dataset": record.dataset_id,
         "dataset_source": record.dataset_source,
         "calibration": record.calibration.digest if record.calibration else None,
+        # the quantizer that made it, and the types it stored (int8-static, w4a8)
+        "quantizer": record.quantization.quantizer if record.quantization else None,
+        "weights_stored": record.quantization.weights if record.quantization else None,
         "recipe_options": json.dumps(record.quantization.options, sort_keys=True)
         if record.quantization and record.quantization.options else None,
         "headline": headline(record)[1] if performance and not unsupported else None,
@@ -147,6 +150,7 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "peak_rss_mb": costs.peak_rss_mb,
         "artifact_size_mb": None if record.artifact_size_bytes is None
         else round(record.artifact_size_bytes / 2**20, 2),
+        "build_s": costs.build_s,  # this run's build: near 0 when the cache had it
         "load_s": costs.load_s,
         "first_inference_ms": costs.first_inference_ms,
         "valid": record.valid,

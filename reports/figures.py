@@ -284,3 +284,48 @@ def device_comparison(runs: pd.DataFrame, scenario: str):
     _footnote(fig, flagged)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig, len(devices)
+
+
+def quantizers_vs_latency(matrix: pd.DataFrame, device: str):
+    """The quantizer section's figure: per model, deployed top-1 against latency per
+    sample for each quantizer (filled), its simulated top-1 beside it (hollow, joined):
+    how far the accuracy one would report from simulation is from the one shipped."""
+    made = matrix[matrix["quantizer"].notna() & matrix["top1"].notna()
+                  & matrix["value"].notna()] if "quantizer" in matrix else matrix.iloc[:0]
+    # latency per sample: SingleStream's p90 where measured, else 1000 / Offline's rate
+    single = made[made["scenario"] == "single-stream"]
+    timed = single if not single.empty else made[made["scenario"] == "offline"]
+    axis = "SingleStream p90 latency (ms)" if not single.empty else \
+        "Offline time per sample (ms, 1000 / samples per second)"
+    timed = timed.drop_duplicates(["model", "backend", "precision", "quantizer"])
+    models = sorted(timed["model"].unique()) or ["(no quantizer with speed and top-1)"]
+    colours = _precision_colours(sorted(timed["quantizer"].unique()))
+    markers = dict(zip(sorted(timed["backend"].unique()), "osD^vP*X", strict=False))
+    fig, axes = plt.subplots(1, len(models), figsize=(max(7.5, 5.5 * len(models) + 2), 4.8),
+                             squeeze=False)
+    series = 0
+    for ax, model in zip(axes[0], models, strict=True):
+        for _, row in timed[timed["model"] == model].iterrows():
+            ms = row["value"] if row["scenario"] == "single-stream" else 1000 / row["value"]
+            colour, marker = colours[row["quantizer"]], markers.get(row["backend"], "o")
+            ax.scatter(ms, row["top1"] * 100, marker=marker, s=50, color=colour,
+                       label=f"{row['backend']} {row['precision']} {row['quantizer']}")
+            simulated = row["simulated top1"]
+            if simulated is not None and not pd.isna(simulated):
+                ax.scatter(ms, simulated * 100, marker=marker, s=50, edgecolors=colour,
+                           facecolors="none")
+                ax.plot([ms, ms], [row["top1"] * 100, simulated * 100], color=colour,
+                        linewidth=0.8)
+            series += 1
+        ax.set_title(model)
+        ax.set_xlabel(axis)
+        ax.set_ylabel("top-1 (%)")
+    if series:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", fontsize=7,
+                   title="filled: deployed\nhollow: simulated\ncolour: quantizer\n"
+                   "shape: backend", title_fontsize=7)
+    fig.suptitle(f"Quantizers: deployed (filled) and simulated (hollow) top-1 against "
+                 f"latency\ndevice: {device}", fontsize=11)
+    fig.tight_layout(rect=(0, 0.04, 0.8, 1))
+    return fig, series

@@ -172,7 +172,9 @@ def write_report(folders: list[Path], out: Path) -> Report:
                                      "of the same configuration")),
             (f"{slug}_accuracy_vs_latency.png",
              (*figures.accuracy_vs_latency(mine_drawn, device),
-              "no configuration has both a SingleStream and an accuracy run"))]
+              "no configuration has both a SingleStream and an accuracy run")),
+            (f"{slug}_quantizers.png", (*figures.quantizers_vs_latency(matrix, device),
+                                        "no quantizer has both a timed and an accuracy run"))]
         _figures(page, figures_of_device, out, report)
 
     page.heading(2, "Latency distributions and devices", "shared")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.tables import BASELINE, best_configurations, higher_is_better
+from reports.tables import BASELINE, best_configurations, higher_is_better, made_by
 from scenarios.scenario import SCENARIOS
 
 PUBLISHED = Path(__file__).resolve().parent / "published.csv"
@@ -22,6 +22,7 @@ def _first(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def speedups(matrix: pd.DataFrame) -> pd.DataFrame:
     """Per model, backend and scenario: each precision's speed-up over FP32."""
     rows = matrix[matrix["scenario"].isin(SCENARIOS.names()) & (matrix["precision"] != BASELINE)]
+    rows = rows.assign(precision=rows.apply(made_by, axis=1)) if not rows.empty else rows
     rows = _first(rows, ["model", "backend", "scenario", "precision"])
     if rows.empty:
         return pd.DataFrame()
@@ -33,6 +34,7 @@ def speedups(matrix: pd.DataFrame) -> pd.DataFrame:
 
 def accuracy_costs(matrix: pd.DataFrame) -> pd.DataFrame:
     rows = matrix[matrix["top1"].notna()]
+    rows = rows.assign(precision=rows.apply(made_by, axis=1)) if not rows.empty else rows
     rows = _first(rows, ["model", "backend", "precision"])
     return rows[["model", "backend", "precision", "top1", "top1 95% CI", "vs fp32",
                  "p (McNemar)", "agreement with fp32", "SQNR (dB)"]].reset_index(drop=True)
@@ -81,4 +83,36 @@ def study_sections(matrix: pd.DataFrame) -> list[tuple[str, pd.DataFrame | list[
         ("Fastest backend per model and scenario", fastest_backends(matrix)),
         ("Best precision within 1 point of FP32", best_configurations(matrix)),
         ("Published INT8 speed-ups beside ours", published_beside_ours(matrix)),
+        ("Quantizers: deployed beside simulated (MQBench's question)", quantizers(matrix)),
     ]
+
+
+def quantizers(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Per model and runtime, one row per quantized precision and quantizer: what it
+    stored and executed, deployed top-1 beside the simulated one (the gap, McNemar's p),
+    agreement with FP32, speed-up over FP32 (the first scenario measured, named),
+    artifact size and build time."""
+    made = matrix[matrix["quantizer"].notna()] if "quantizer" in matrix else matrix.iloc[:0]
+    rows = []
+    for (model, backend, precision, quantizer), group in made.groupby(
+            ["model", "backend", "precision", "quantizer"], sort=True):
+        timed = group[group["speed-up"].notna()]
+        timed = timed.iloc[timed["scenario"].map(SCENARIOS.names().index).argsort()] \
+            if not timed.empty else timed
+        scored = group[group["top1"].notna()]
+        first = scored.iloc[0] if not scored.empty else group.iloc[0]
+        rows.append({
+            "model": model, "backend": backend, "precision": precision,
+            "quantizer": quantizer, "weights stored": first["weights stored"],
+            "executed": first["executed"],
+            "deployed top-1 (95% CI)": None if scored.empty else
+            f"{first['top1']:.3f} ({first['top1 95% CI']})",
+            "simulated top-1": first["simulated top1"],
+            "deployed - simulated (p)": first["deployed - simulated"],
+            "agreement with fp32": first["agreement with fp32"],
+            "speed-up over fp32": None if timed.empty else
+            f"{timed.iloc[0]['speed-up']:.2f}x ({timed.iloc[0]['scenario']})",
+            "artifact (MB)": group["artifact (MB)"].max(),
+            "build (s)": group["build (s)"].max(),
+            "notes": first["notes"]})
+    return pd.DataFrame(rows)

@@ -30,8 +30,8 @@ TOP1_TOLERANCE = 0.01  # "within 1 point of FP32"
 # An accuracy run belongs to every performance configuration it shares these with:
 # top-1 does not depend on the scenario, the batch or the run length.
 PAIRED_TEST = "McNemar exact"
-ACCURACY_MATCH = ["device", "model", "backend", "precision", "threads", "weights",
-                  "backend_version", "edgebench_version"]
+ACCURACY_MATCH = ["device", "model", "backend", "precision", "recipe_options", "threads",
+                  "weights", "backend_version", "edgebench_version"]
 QUALIFY_RULE = ("the fastest valid run (not INVALID, not unsupported) whose "
                 f"top-1 is within {TOP1_TOLERANCE * 100:g} point of FP32 of the same backend, "
                 "unless McNemar's exact test on the same samples finds a larger drop "
@@ -94,7 +94,10 @@ def baseline_of(performance: pd.DataFrame, row: pd.Series) -> pd.Series | None:
 
 
 def _accuracy_of(accuracy: pd.DataFrame, row: pd.Series, precision: str) -> pd.Series | None:
-    match = _matching(accuracy, row, ACCURACY_MATCH, precision=precision)
+    """The accuracy run of `row`'s configuration at `precision` (FP32: made by no recipe
+    options, whichever quantizer made `row`)."""
+    reference = {"recipe_options": None} if precision == BASELINE else {}
+    match = _matching(accuracy, row, ACCURACY_MATCH, precision=precision, **reference)
     match = match[~match["unsupported"]].sort_values("started_at")
     return None if match.empty else match.iloc[-1]
 
@@ -150,7 +153,8 @@ def device_matrix(newest: pd.DataFrame) -> pd.DataFrame:
         return matrix
     order = {name: i for i, name in enumerate(SCENARIOS)}
     matrix["_order"] = [(r.model, r.backend, order.get(r.scenario, 9), r.precision != BASELINE,
-                         r.precision, r.threads, str(r.batch)) for r in matrix.itertuples()]
+                         r.precision, str(r.quantizer), r.threads, str(r.batch))
+                        for r in matrix.itertuples()]
     return matrix.sort_values("_order").drop(columns="_order").reset_index(drop=True)
 
 
@@ -159,6 +163,7 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
     measured = cell["mode"] == "performance"
     notes = set(caveats(cell))
     row = {"model": cell["model"], "backend": cell["backend"], "precision": cell["precision"],
+           "quantizer": None if _missing(cell["quantizer"]) else cell["quantizer"],
            "scenario": cell["scenario"] if measured else "(accuracy only)",
            "threads": cell["threads"], "batch": _batch(cell) if measured else None,
            "run": cell["run_length"], "executed": cell["precision_executed"]}
@@ -204,6 +209,10 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
         row.update({"top1": None, "top1 95% CI": None, "vs fp32": None, "p (McNemar)": None,
                     "accuracy test": "no accuracy run", "agreement with fp32": None,
                     "SQNR (dB)": None, "simulated top1": None, "deployed - simulated": None})
+    row["weights stored"] = cell["weights_stored"]
+    # the build as recorded (near 0 where the cache had it): the longest of its runs
+    row["build (s)"] = max((r["build_s"] for r in (cell, mine) if r is not None
+                            and not _missing(r["build_s"])), default=None)
     row["peak RSS (MB)"] = cell["peak_rss_mb"]
     row["artifact (MB)"] = cell["artifact_size_mb"]
     row["runs found"] = int(cell["runs_found"])
@@ -283,7 +292,7 @@ def best_configurations(matrix: pd.DataFrame) -> list[str]:
             test = "" if top["precision"] == BASELINE else (
                 f", {format_number(top['vs fp32'] * 100)} pt vs fp32, McNemar exact p "
                 f"{format_number(top['p (McNemar)'])}")
-            lines.append(f"{model}, {scenario}: {top['backend']} {top['precision']}, "
+            lines.append(f"{model}, {scenario}: {top['backend']} {made_by(top)}, "
                          f"{top['threads']} threads, batch {top['batch']} "
                          f"({top['metric']} {format_number(top['value'])}, "
                          f"top-1 {format_number(top['top1'])}"
@@ -302,6 +311,12 @@ def _speedup_text(value) -> str:
     return "n/a" if _missing(value) else f"{value:.2f}x"
 
 
+def made_by(row: pd.Series) -> str:
+    """The precision, and the quantizer that made it where there was a choice."""
+    quantizer = row.get("quantizer")
+    return row["precision"] if _missing(quantizer) else f"{row['precision']} ({quantizer})"
+
+
 def main_table(matrix: pd.DataFrame) -> pd.DataFrame:
     """What a reader needs first, one row per configuration, at most 11 columns: the
     configuration, what executed, the headline, the speed-up over FP32 and top-1 (each
@@ -312,7 +327,7 @@ def main_table(matrix: pd.DataFrame) -> pd.DataFrame:
             if row["scenario"] in SCENARIOS else ""
         headline = "n/a" if _missing(row["value"]) else f"{format_number(row['value'])} {unit}"
         rows.append({
-            "model": row["model"], "backend": row["backend"], "precision": row["precision"],
+            "model": row["model"], "backend": row["backend"], "precision": made_by(row),
             "scenario": row["scenario"],
             "threads x batch": f"{row['threads']} x {row['batch']}"
             if isinstance(row["batch"], str) else str(row["threads"]),
@@ -335,8 +350,8 @@ def detail_table(matrix: pd.DataFrame) -> pd.DataFrame:
     """The rest of each row (also in results.csv): how the headline was measured, the
     paired accuracy test, fidelity, the simulated top-1, memory and size, and how many
     runs were found."""
-    configuration = matrix["model"] + " " + matrix["backend"] + " " + matrix["precision"] \
-        + " " + matrix["scenario"]
+    configuration = matrix["model"] + " " + matrix["backend"] + " " \
+        + matrix.apply(made_by, axis=1) + " " + matrix["scenario"]
     return pd.concat([configuration.rename("configuration"), matrix[DETAIL_COLUMNS]], axis=1)
 
 

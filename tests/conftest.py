@@ -145,3 +145,19 @@ def demo_sweep(tmp_path_factory):
     proc = run_cli("sweep", "demo", "--results", str(results), "--calibration", calibration,
                    timeout=1500)
     return results, proc
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A tiny MobileNetV2 trained on colours (`tests/learnable.py`), once per session;
+    (checkpoint, calibration dir, eval dir)."""
+    import torch
+
+    from tests.learnable import learnable_folder, register_tiny_model, train_tiny_model
+
+    register_tiny_model()
+    folder = tmp_path_factory.mktemp("learnable")
+    model = train_tiny_model(learnable_folder(folder / "train", 12, seed=0), steps=100)
+    checkpoint = folder / "tiny.pth"
+    torch.save(model.state_dict(), checkpoint)
+    return checkpoint, folder / "train", learnable_folder(folder / "eval", 25, seed=1)

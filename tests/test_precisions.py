@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from backends import BACKENDS, get_backend_class
 from backends.recipes import BuildContext
@@ -26,7 +25,7 @@ from harness.measure.config import RunConfig
 from harness.measure.fidelity import fidelity
 from harness.measure.runner import run_benchmark
 from tests.conftest import ROOT, building, needs_tflite_converter, run_cli, scaled
-from tests.learnable import TINY, learnable_folder, register_tiny_model, train_tiny_model
+from tests.learnable import TINY, learnable_folder
 
 # What "executed" must say for each precision asked: nothing falls back silently.
 EXECUTED_MATCHES = {
@@ -35,9 +34,12 @@ EXECUTED_MATCHES = {
     "bf16": lambda executed: executed == "bf16",
     "int8-static": lambda executed: executed == "int8",
     "int8-dynamic": lambda executed: "int8" in executed,
+    # no 4-bit kernel on either runtime that runs it: float compute on int4 weights, said
+    "w4a8": lambda executed: "fp32 compute, int4 weights" in executed,
 }
 # Where a runtime has no recipe at all for a precision; the rest depends on the CPU.
-NEVER_SUPPORTED = {("onnxruntime", "bf16"), ("tflite", "bf16")}
+NEVER_SUPPORTED = {("onnxruntime", "bf16"), ("tflite", "bf16"), ("tflite", "w4a8"),
+                   ("pytorch", "w4a8")}
 CPU_DEPENDENT = {("openvino", "fp16"), ("openvino", "bf16"), ("pytorch", "bf16")}
 
 
@@ -104,6 +106,10 @@ def test_sizes_shrink_with_int8_and_dynamic_pytorch_says_linear_only(grid):
         fp32 = grid[backend, "fp32"].artifact_size_bytes
         int8 = grid[backend, "int8-static"].artifact_size_bytes
         assert int8 < 0.4 * fp32, (backend, int8, fp32)
+    # int4 weights, two to a byte in the QDQ file: smaller than int8's, yet computed in
+    # float (EXECUTED_MATCHES): smaller, not faster
+    w4, int8 = (grid["onnxruntime", p].artifact_size_bytes for p in ("w4a8", "int8-static"))
+    assert w4 < 0.7 * int8, (w4, int8)
     dynamic = grid["pytorch", "int8-dynamic"]
     assert "Linear layers only" in dynamic.quantization.to_json()["what"]  # its own key
     assert dynamic.precision_executed == "fp32 (52 ops), int8 (1 op)"
@@ -119,17 +125,6 @@ def test_unsupported_precision_exits_0_with_the_reason(tmp_path):
 
 
 # ---- accuracy on a model that has learned something ----
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny MobileNetV2 trained on colours; (checkpoint, calibration dir, eval dir)."""
-    register_tiny_model()
-    folder = tmp_path_factory.mktemp("learnable")
-    model = train_tiny_model(learnable_folder(folder / "train", 12, seed=0), steps=100)
-    checkpoint = folder / "tiny.pth"
-    torch.save(model.state_dict(), checkpoint)
-    return checkpoint, folder / "train", learnable_folder(folder / "eval", 25, seed=1)
-
 
 @pytest.mark.parametrize("backend", building(BACKENDS.names()))
 def test_int8_static_keeps_the_trained_models_accuracy(trained, backend, tmp_path):
@@ -361,17 +356,23 @@ def test_calibration_shows_progress_when_not_on_a_terminal(tmp_path, capfd):
 def test_info_lists_each_backends_precisions_and_why_not():
     proc = run_cli("info")
     assert proc.returncode == 0, proc.stderr
-    assert "runs:        fp32, fp16, int8-static, int8-dynamic" in proc.stdout  # onnxruntime
+    assert "runs:        fp32, fp16, int8-static, int8-dynamic, w4a8" in proc.stdout  # onnxruntime
     assert "unsupported: bf16: ONNX Runtime's quantization tools make no bfloat16" in proc.stdout
+    # each runtime's quantizers, its default first
+    assert "quantizers of int8-static: minmax (default), entropy, percentile, adaround, cle, " \
+        "cle-adaround\n" in proc.stdout
+    assert "quantizers of int8-static: nncf (default), nncf-no-bias-correction, minmax, " \
+        "adaround" in proc.stdout
 
 
 # ---- ONNX Runtime's recipe options, end to end ----
 
 @pytest.mark.parametrize("options, quantized_as", [
     (["--quant-format", "s8s8"], {"format": "QDQ S8S8", "activations": "int8",
-                                  "calibration_method": "minmax"}),
-    (["--calibration-method", "entropy"], {"calibration_method": "entropy"}),
-    (["--calibration-method", "percentile"], {"calibration_method": "percentile"}),
+                                  "calibration_method": "minmax", "quantizer": "minmax"}),
+    (["--quantizer", "entropy"], {"calibration_method": "entropy", "quantizer": "entropy"}),
+    (["--quantizer", "percentile"], {"calibration_method": "percentile",
+                                     "quantizer": "percentile"}),
 ])
 def test_onnxruntime_recipe_options_reach_the_build_the_key_and_the_record(
         tmp_path, options, quantized_as):

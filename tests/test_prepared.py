@@ -66,8 +66,9 @@ def test_prepared_folder_holds_artifacts_index_and_checksums(prepared):
     index = json.loads((prepared / "prepared.json").read_text())
     labels = {entry["label"] for entry in index["artifacts"]}
     # what the cells run (the FP32 artifacts they were quantized from are not indexed)
-    assert labels == {"mobilenet_v2-onnxruntime-int8-static",
-                      "mobilenet_v2-tflite-int8-static-b1"}
+    # (named by the quantizer that made them: each runtime's default here)
+    assert labels == {"mobilenet_v2-onnxruntime-int8-static-minmax",
+                      "mobilenet_v2-tflite-int8-static-minmax-b1"}
     sums = (prepared / "SHA256SUMS").read_text().splitlines()
     assert len(sums) == sum(len(entry["files"]) for entry in index["artifacts"])
     for line in sums:

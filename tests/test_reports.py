@@ -253,9 +253,14 @@ def test_report_of_real_demo_runs(demo_sweep, tmp_path):
     assert "quick, random weights" in summary
     # the INT8 speed-ups: one per backend and scenario, each a real number, Offline's
     # each at the batch size its probe chose (--max-batch auto)
+    from backends import get_backend_class
+
     for backend in BACKENDS:
+        # each int8 row names the runtime's default quantizer that made it
+        made_by = get_backend_class(backend).recipe("int8-static").quantizer
         for scenario in ("single-stream", "offline"):
-            row = table_row(summary, f"| mobilenet_v2 | {backend} | int8-static | {scenario} |")
+            row = table_row(summary, f"| mobilenet_v2 | {backend} | int8-static ({made_by}) | "
+                                     f"{scenario} |")
             speed_up = row["speed-up (95% CI)"].split()[0]
             assert float(speed_up.removesuffix("x")) > 0, (row, summary)
             if scenario == "offline":
@@ -497,3 +502,44 @@ def test_repeats_give_the_median_its_interval_and_paired_speed_ups(tmp_path):
     # paired by repeat, every ratio is 2 (the noisy repeat included): a tight interval
     assert matrix.loc["int8-static", "speed-up"] == pytest.approx(2.0)
     assert matrix.loc["int8-static", "speed-up 95% CI"] == "2-2"
+
+
+def test_the_quantizer_section_keeps_each_quantizers_speed_accuracy_and_simulation_apart(
+        tmp_path):
+    from reports.study import quantizers
+
+    runs = tmp_path / "runs"
+    for mode in ("performance", "accuracy"):
+        write_run(runs, make_record("laptop", "onnxruntime", "fp32", "single-stream", mode))
+    # two quantizers of one precision, started in turn: none may borrow the other's numbers
+    made = {"minmax": (2.0, 0.70, 0.71), "adaround": (1.6, 0.74, 0.73)}
+    for number, (quantizer, (p90_ms, top1, simulated)) in enumerate(made.items()):
+        for mode in ("performance", "accuracy"):
+            record = make_record("laptop", "onnxruntime", "int8-static", "single-stream", mode,
+                                 started=f"2026-11-20T1{number}:00:0{mode == 'accuracy':d}")
+            record["quantization"] = {"quantizer": quantizer, "tool": "aimet-onnx",
+                                      "weights": "int8", "options": {"quantizer": quantizer}}
+            record["precision_executed"] = "int8"
+            if mode == "performance":
+                record["metrics"]["latency_ms"]["p90_early_stopping"] = p90_ms
+                record["costs"] = {"build_s": 100.0 * (number + 1)}
+            else:
+                record["metrics"]["accuracy"]["top1"] = top1
+                record["metrics"]["accuracy"]["simulated"] = {
+                    "top1": simulated, "gap_deployed_minus_simulated": top1 - simulated,
+                    "gap_p_value": 0.5}
+            write_run(runs, record)
+    table = quantizers(_matrix(runs)).set_index("quantizer")
+    assert list(table.index) == ["adaround", "minmax"]
+    fp32_ms = make_record("laptop", "onnxruntime", "fp32", "single-stream")[
+        "metrics"]["latency_ms"]["p90_early_stopping"]
+    for quantizer, (p90_ms, top1, simulated) in made.items():
+        row = table.loc[quantizer]
+        assert row["speed-up over fp32"] == f"{fp32_ms / p90_ms:.2f}x (single-stream)"
+        assert row["deployed top-1 (95% CI)"].startswith(f"{top1:.3f} (")
+        assert row["simulated top-1"] == simulated
+        assert row["executed"] == "int8" and row["weights stored"] == "int8"
+    assert table.loc["adaround", "build (s)"] == 200.0
+    report = write_report([runs], tmp_path / "report")
+    assert report.figures["laptop_quantizers.png"] == 2
+    assert "Quantizers: deployed beside simulated" in report.markdown.read_text()

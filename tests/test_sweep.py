@@ -154,7 +154,7 @@ def test_exclude_drops_matching_cells_after_only():
     (["--only", "backends=tflite"], "expected KEY=VALUE with KEY one of: model, backend"),
     (["--only", "backend=tflite", "--exclude", "scenario=offline,single-stream,multi-stream"],
      "--only backend=tflite --exclude scenario=offline,single-stream,multi-stream leaves "
-     "none of the 240 cells of study-quick"),
+     "none of the 268 cells of study-quick"),
 ])
 @pytest.mark.parametrize("command", ["sweep", "prepare"])
 def test_a_bad_or_empty_selection_is_one_line_exit_2(tmp_path, command, args, message):
@@ -172,7 +172,7 @@ def test_dry_run_prints_the_selection_as_understood(tmp_path):
                    *ISSUE_COMMAND)
     assert proc.returncode == 0, proc.stderr
     assert ("selection: --only model=mobilenet_v2 --only backend=onnxruntime,tflite --only "
-            "precision=fp32 --only mode=performance: 6 of 240 cells of study-quick") in proc.stdout
+            "precision=fp32 --only mode=performance: 6 of 268 cells of study-quick") in proc.stdout
     assert re.search(r"^\s+backend:\s+onnxruntime, tflite$", proc.stdout, re.M)
     assert re.search(r"^\s+scenario:\s+single-stream, multi-stream, offline$", proc.stdout, re.M)
     assert "\n6 runs, 0 already done" in proc.stdout
@@ -227,8 +227,15 @@ def test_shipped_matrices_load():
     demo = load_matrix("demo")
     assert len(demo.cells) == 16 and all(dict(c.options)["quick"] for c in demo.cells)
     study, quick = load_matrix("study"), load_matrix("study-quick")
-    assert len(study.cells) == len(quick.cells) == 3 * 4 * 5 * 3 + 3 * 4 * 5
-    assert [c.label for c in study.cells] == [c.label for c in quick.cells]
+    # models x backends x precisions x (scenarios + top-1), then the quantizer axis:
+    # ONNX Runtime's four other int8 quantizers, OpenVINO's two, AdaRound's w4a8 on both
+    per_model = 4 * 6 * (3 + 1)
+    assert len(study.cells) == 3 * per_model + 3 * (4 + 2 + 2) * (3 + 1)
+    # the quick one: w4a8 and the quantizer axis on MobileNetV2 alone, Offline and top-1
+    assert len(quick.cells) == 3 * per_model - 2 * 4 * (3 + 1) + (1 + 1 + 4) * 2
+    plain = [c.label for c in study.cells if "quantizer=" not in c.label]
+    assert [c.label for c in quick.cells if "quantizer=" not in c.label] == [
+        label for label in plain if " w4a8 " not in label or label.startswith("mobilenet_v2")]
     with pytest.raises(UsageError, match="demo, study, study-quick"):
         load_matrix("nonesuch")
 

@@ -9,6 +9,4 @@ declare(
     RecipeOption("quant_format", str, None, "ONNX Runtime int8's activation and weight types "
                  "(default: from the CPU's ISA: U8S8 on x86-64, S8S8 on ARM64)",
                  ("u8s8", "s8s8")),
-    RecipeOption("calibration_method", str, "minmax", "ONNX Runtime int8-static's "
-                 "calibration method", ("minmax", "entropy", "percentile")),
 )

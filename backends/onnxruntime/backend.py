@@ -18,6 +18,13 @@ INT8_OPS = {"QLinearConv", "QGemm", "QLinearMatMul", "QAttention"}
 INT8_DYNAMIC_OPS = {"ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul",
                     "MatMulIntegerToFloat"}
 FLOAT_OPS = {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul"}
+# what a float kernel computes on, by the onnx.TensorProto type its weights are stored in
+FLOAT_KERNEL_ON = {"FLOAT16": "fp16", "INT4": "fp32 compute, int4 weights",
+                   "UINT4": "fp32 compute, int4 weights"}
+
+
+SIMULATION = ("session option session.disable_quant_qdq=1: its Q/DQ nodes around float "
+              "kernels, unfused")
 
 
 class OnnxRuntimeBackend(Backend):
@@ -53,9 +60,14 @@ class OnnxRuntimeBackend(Backend):
         return options
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
-        return self._twin(path, simulate_qdq=True), (
-            "the same QDQ model, session option session.disable_quant_qdq=1: its Q/DQ nodes "
-            "around float kernels, unfused")
+        return self._twin(path, simulate_qdq=True), f"the same QDQ model, {SIMULATION}"
+
+    def _simulating(self, precision: str, context, path: Path) -> tuple[Backend, str]:
+        """This instance loads `path`, a QDQ model another runtime's artifact was made
+        from, as its simulation."""
+        self.precision, self.context, self.simulate_qdq = precision, context, True
+        self.load(path)
+        return self, f"ONNX Runtime {ort.__version__} with {SIMULATION}"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], named_inputs(batch) or {self._input: batch})[0]
@@ -73,6 +85,17 @@ class OnnxRuntimeBackend(Backend):
                                  providers=["CPUExecutionProvider"])
             graph = onnx.load(options.optimized_model_filepath).graph
         weights = {t.name: t.data_type for t in graph.initializer}
+        producers = {output: node for node in graph.node for output in node.output}
+
+        def stored_as(name: str) -> int | None:
+            """A weight's type as stored: the initializer's, or the one a DequantizeLinear
+            left unfused in front of a float kernel reads (int4: no 4-bit kernel here)."""
+            producer = producers.get(name)
+            if name not in weights and producer is not None and \
+                    producer.op_type == "DequantizeLinear":
+                return weights.get(producer.input[0])
+            return weights.get(name)
+
         ops = Counter(node.op_type for node in graph.node)
         by_precision: Counter = Counter()
         for node in graph.node:
@@ -81,8 +104,9 @@ class OnnxRuntimeBackend(Backend):
             elif node.op_type in INT8_DYNAMIC_OPS:
                 by_precision["int8 (activations quantized per query)"] += 1
             elif node.op_type in FLOAT_OPS:
-                float16 = weights.get(node.input[1]) == onnx.TensorProto.FLOAT16
-                by_precision["fp16" if float16 else "fp32"] += 1
+                weight = stored_as(node.input[1])
+                stored = onnx.TensorProto.DataType.Name(weight) if weight else "FLOAT"
+                by_precision[FLOAT_KERNEL_ON.get(stored, "fp32")] += 1
         summary = compute_summary(by_precision)
         if summary == "fp32" and fp16_weights(self.model_path):
             # no fp16 kernels here: the runtime inserted Casts and computes in fp32

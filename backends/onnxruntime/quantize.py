@@ -3,7 +3,10 @@
 - fp16: ONNX's float16 converter (the copy ONNX Runtime ships), float32 graph inputs
   and outputs kept;
 - int8-static: `quant_pre_process`, then `quantize_static`: QDQ, per-channel int8
-  weights, activations calibrated (MinMax, Entropy or Percentile);
+  weights, activations calibrated by its MinMax (default), Entropy or Percentile
+  calibrator; or aimet-onnx's QDQ model (AdaRound, CLE: `backends.aimet_quantize`);
+- w4a8: aimet-onnx's QDQ model with int4 weights (min-max, AdaRound, CLE); ONNX Runtime
+  dequantizes them and computes in float (no 4-bit convolution kernel);
 - int8-dynamic: `quantize_dynamic`: int8 weights, activations quantized per query;
 - bf16: no ONNX Runtime tool makes it and its CPU provider has no bf16 convolution.
 """
@@ -24,6 +27,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from backends.aimet_quantize import AIMET_QUANTIZERS, aimet_recipe
 from backends.base import named_inputs
 from backends.onnx_export import ONNX_EXPORT, input_name, onnx_artifact, onnx_key_fields
 from backends.recipes import FROM_ONNX, BuildContext, Cost, Recipe, unsupported
@@ -88,7 +92,11 @@ class _CalibrationReader(CalibrationDataReader):
         pass
 
 
-def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
+CALIBRATORS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+               "percentile": CalibrationMethod.Percentile}
+
+
+def build_int8_static(ctx: BuildContext, staging: Path, calibrator: str) -> Path:
     chosen = int8_format(ctx.options["quant_format"])
     prepared = staging / "preprocessed.onnx"
     quant_pre_process(str(_fp32(ctx)), str(prepared))
@@ -99,10 +107,7 @@ def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
         activation_type=QuantType.QUInt8 if chosen["activation_type"] == "uint8"
         else QuantType.QInt8,
         weight_type=QuantType.QInt8, reduce_range=chosen["reduce_range"],
-        calibrate_method={"minmax": CalibrationMethod.MinMax,
-                          "entropy": CalibrationMethod.Entropy,
-                          "percentile": CalibrationMethod.Percentile}[
-                              ctx.options["calibration_method"]],
+        calibrate_method=CALIBRATORS[calibrator],
     )
     prepared.unlink()
     return staging / "model.onnx"
@@ -116,7 +121,7 @@ def build_int8_dynamic(ctx: BuildContext, staging: Path) -> Path:
     return staging / "model.onnx"
 
 
-def _static_record(ctx: BuildContext) -> dict:
+def _static_record(ctx: BuildContext, calibrator: str) -> dict:
     chosen = int8_format(ctx.options["quant_format"])
     return {"tool": f"onnxruntime.quantization.quantize_static {version('onnxruntime')}",
             "format": f"QDQ {chosen['format'].upper()}", "quant_format_choice": chosen,
@@ -124,7 +129,7 @@ def _static_record(ctx: BuildContext) -> dict:
             "activation_symmetric": chosen["activation_type"] == "int8",
             "weight_symmetric": True, "weight_granularity": "per-channel",
             "activation_granularity": "per-tensor",
-            "calibration_method": ctx.options["calibration_method"]}
+            "calibration_method": calibrator}
 
 
 def _dynamic_record(_ctx: BuildContext) -> dict:
@@ -133,6 +138,17 @@ def _dynamic_record(_ctx: BuildContext) -> dict:
             "activations": "uint8, quantized per query at run time", "weights": "int8",
             "weight_symmetric": True, "weight_granularity": "per-tensor",
             "calibration_method": None}
+
+
+def _quantize_static(calibrator: str) -> Recipe:
+    return Recipe(
+        "int8-static", f"quant_pre_process + quantize_static ({calibrator} calibrator): QDQ, "
+        "per-channel int8 weights, calibrated activations (U8S8 on x86, S8S8 on ARM)",
+        lambda ctx: _key(ctx, settings=int8_format(ctx.options["quant_format"])),
+        lambda ctx, staging: build_int8_static(ctx, staging, calibrator),
+        needs_calibration=True, quantization=lambda ctx: _static_record(ctx, calibrator),
+        options=("quant_format",), quantizer=calibrator, sources=FROM_ONNX,
+        cost=Cost(time_vs_fp32=0.66, build_s=3, build_s_per_fp32_ms=0.56))
 
 
 RECIPES: dict[str, Recipe] = {
@@ -147,13 +163,7 @@ RECIPES: dict[str, Recipe] = {
                    unsupported_reason=unsupported(
                        "ONNX Runtime's quantization tools make no bfloat16 model and its CPU "
                        "execution provider has no bfloat16 Conv kernel")),
-    "int8-static": Recipe(
-        "int8-static", "quant_pre_process + quantize_static: QDQ, per-channel int8 weights, "
-        "calibrated activations (U8S8 on x86, S8S8 on ARM)",
-        lambda ctx: _key(ctx, settings=int8_format(ctx.options["quant_format"])),
-        build_int8_static, needs_calibration=True, quantization=_static_record,
-        options=("quant_format", "calibration_method"),
-        cost=Cost(time_vs_fp32=0.66, build_s=3, build_s_per_fp32_ms=0.56)),
+    "int8-static": _quantize_static("minmax"),
     "int8-dynamic": Recipe(
         "int8-dynamic", "quantize_dynamic: int8 weights, activations quantized per query",
         lambda ctx: _key(ctx, settings="dynamic QInt8"), build_int8_dynamic,
@@ -161,8 +171,17 @@ RECIPES: dict[str, Recipe] = {
         quantization=_dynamic_record,
         cost=Cost(time_vs_fp32=6.0, build_s_per_fp32_ms=0.23)),
 }
+# int8-static's other quantizers: the histogram calibrators, and aimet-onnx's (min-max
+# round-to-nearest from aimet is ONNX Runtime's own calibrator's namesake: left out)
+RECIPES["int8-static"] = replace(RECIPES["int8-static"], alternatives={
+    **{name: _quantize_static(name) for name in CALIBRATORS if name != "minmax"},
+    **{name: aimet_recipe("int8-static", name) for name in AIMET_QUANTIZERS if name != "minmax"}})
+W4A8_DEFAULT = "minmax"
+RECIPES["w4a8"] = replace(aimet_recipe("w4a8", W4A8_DEFAULT), alternatives={
+    name: aimet_recipe("w4a8", name) for name in AIMET_QUANTIZERS if name != W4A8_DEFAULT})
 # Every ONNX Runtime precision starts from an ONNX model: a PyTorch model's export or a
 # user's ONNX file.
+# (alternatives are made from ONNX already)
 RECIPES = {precision: replace(recipe, sources=FROM_ONNX) for precision, recipe in RECIPES.items()}
 
 

@@ -5,7 +5,10 @@ and the inference precision the CPU plugin is asked to run them in.
 - fp16: fp16-weight IR, run at f16 (a CPU without FP16 arithmetic refuses it: the
   backend reads the hint back and records the refusal);
 - bf16: the fp32 IR run at bf16 (OpenVINO's own default on AVX512_BF16/AMX CPUs);
-- int8-static: `nncf.quantize` post-training quantization, calibrated;
+- int8-static: `nncf.quantize` post-training quantization, calibrated, with its fast
+  bias correction (default) or without; or aimet-onnx's QDQ model (AdaRound, CLE,
+  `backends.aimet_quantize`) converted, its FakeQuantize nodes run by the CPU plugin;
+- w4a8: aimet-onnx's int4-weight QDQ model converted;
 - int8-dynamic: what OpenVINO really offers instead: NNCF int8 weight compression,
   activations in float (the CPU plugin may quantize FullyConnected inputs per query).
 """
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from backends.aimet_quantize import AIMET_QUANTIZERS, WEIGHT_BITS, aimet_recipe, qdq_artifact
 from backends.base import named_inputs
 from backends.onnx_export import onnx_artifact
 from backends.openvino.ov_import import ov
@@ -26,7 +30,7 @@ from harness.core.zoo import get_spec
 
 # What the CPU plugin is asked to compute in, per precision (read back after compiling).
 INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16",
-                       "int8-static": "f32", "int8-dynamic": "f32"}
+                       "int8-static": "f32", "int8-dynamic": "f32", "w4a8": "f32"}
 # --ov-float-precision runtime-default: the int8 recipes' float layers are left to the
 # plugin (no hint asked), as benchmark_app leaves them.
 RUNTIME_DEFAULT = "runtime-default"
@@ -81,15 +85,62 @@ def build_fp16(ctx: BuildContext, staging: Path) -> Path:
     return staging / "model.xml"
 
 
-def build_int8_static(ctx: BuildContext, staging: Path) -> Path:
+def build_int8_static(ctx: BuildContext, staging: Path, bias_correction: bool) -> Path:
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
 
     calibration = [named_inputs(batch) or batch for batch in
                    ctx.calibration.batches(get_spec(ctx.model_name).input.layout)]
     model = nncf.quantize(float_model(ctx), nncf.Dataset(calibration),
-                          subset_size=len(calibration))
+                          subset_size=len(calibration),
+                          advanced_parameters=AdvancedQuantizationParameters(
+                              disable_bias_correction=not bias_correction))
     ov.save_model(model, staging / "model.xml", compress_to_fp16=False)
     return staging / "model.xml"
+
+
+def build_from_qdq(ctx: BuildContext, staging: Path, precision: str, quantizer: str) -> Path:
+    """aimet-onnx's QDQ model converted: its Q/DQ pairs become FakeQuantize nodes, which
+    the CPU plugin runs in integer kernels where it has them."""
+    ov.save_model(ov.convert_model(qdq_artifact(ctx, precision, quantizer)),
+                  staging / "model.xml", compress_to_fp16=False)
+    return staging / "model.xml"
+
+
+def _from_aimet(precision: str, quantizer: str) -> Recipe:
+    made, bits = aimet_recipe(precision, quantizer), WEIGHT_BITS[precision]
+    return replace(
+        made, summary=f"{made.summary}, converted to IR (convert_model), hint f32 for the "
+        "layers left in float",
+        key_fields=lambda ctx: {"source": qdq_artifact(ctx, precision, quantizer).parent.name,
+                                "format": "openvino-ir", "openvino": ov.__version__,
+                                "recipe": source_digest(build_from_qdq)},
+        build=lambda ctx, staging: build_from_qdq(ctx, staging, precision, quantizer),
+        artifact_runtime=None, options=(*made.options, "ov_float_precision"),
+        quantization=lambda ctx: {**made.quantization(ctx),
+                                  "converted": f"openvino.convert_model {ov.__version__}"},
+        qdq_source=lambda ctx: qdq_artifact(ctx, precision, quantizer),
+        # the CPU plugin has no 4-bit convolution: it decompresses int4 weights to fp32
+        float_compute_note=f"fp32 compute, int{bits} weights" if bits < 8 else None)
+
+
+def _nncf_quantize(bias_correction: bool) -> Recipe:
+    quantizer = "nncf" if bias_correction else "nncf-no-bias-correction"
+    corrected = "fast bias correction" if bias_correction else "no bias correction"
+    return Recipe(
+        "int8-static", f"nncf.quantize post-training quantization (calibrated, {corrected}), "
+        "hint f32 for the layers left in float",
+        lambda ctx: _key(ctx, nncf=_nncf_version(), preset="performance",
+                         bias_correction=bias_correction),
+        lambda ctx, staging: build_int8_static(ctx, staging, bias_correction),
+        needs_calibration=True, options=("ov_float_precision",), quantizer=quantizer,
+        cost=Cost(time_vs_fp32=0.38, build_s=4, build_s_per_fp32_ms=0.34),
+        quantization=lambda ctx: {
+            "tool": f"nncf.quantize {tool_version('nncf')} (preset PERFORMANCE)",
+            "format": "FakeQuantize IR", "activations": "uint8/int8 (chosen by NNCF per op)",
+            "weights": "int8", "activation_symmetric": True, "weight_symmetric": True,
+            "weight_granularity": "per-channel", "activation_granularity": "per-tensor",
+            "calibration_method": f"min-max (NNCF default statistics, {corrected})"})
 
 
 def build_int8_weights(ctx: BuildContext, staging: Path) -> Path:
@@ -123,18 +174,9 @@ RECIPES: dict[str, Recipe] = {
                    quantization=lambda _ctx: {"tool": "CPU plugin INFERENCE_PRECISION_HINT",
                                               "weights": "bfloat16 at compile time",
                                               "activations": "bfloat16"}),
-    "int8-static": Recipe(
-        "int8-static", "nncf.quantize post-training quantization (calibrated), hint f32 "
-        "for the layers left in float",
-        lambda ctx: _key(ctx, nncf=_nncf_version(), preset="performance"),
-        build_int8_static, needs_calibration=True, options=("ov_float_precision",),
-        cost=Cost(time_vs_fp32=0.38, build_s=4, build_s_per_fp32_ms=0.34),
-        quantization=lambda ctx: {
-            "tool": f"nncf.quantize {tool_version('nncf')} (preset PERFORMANCE)",
-            "format": "FakeQuantize IR", "activations": "uint8/int8 (chosen by NNCF per op)",
-            "weights": "int8", "activation_symmetric": True, "weight_symmetric": True,
-            "weight_granularity": "per-channel", "activation_granularity": "per-tensor",
-            "calibration_method": "min-max (NNCF default statistics, fast bias correction)"}),
+    "int8-static": replace(_nncf_quantize(bias_correction=True), alternatives={
+        "nncf-no-bias-correction": _nncf_quantize(bias_correction=False),
+        **{name: _from_aimet("int8-static", name) for name in AIMET_QUANTIZERS}}),
     "int8-dynamic": Recipe(
         "int8-dynamic", "int8 weight compression (nncf.compress_weights INT8_ASYM), float "
         "activations: OpenVINO has no dynamic quantization of convolutions",
@@ -150,8 +192,12 @@ RECIPES: dict[str, Recipe] = {
             "calibration_method": None},
         # the CPU plugin decompresses the int8 weights and computes in fp32
         float_compute_note="fp32 compute, int8 weights"),
+    "w4a8": replace(_from_aimet("w4a8", "minmax"), alternatives={
+        name: _from_aimet("w4a8", name) for name in AIMET_QUANTIZERS if name != "minmax"}),
 }
 # Every OpenVINO precision starts from an ONNX model (a PyTorch model's export or a
 # user's ONNX file) or a user's IR.
-RECIPES = {precision: replace(recipe, sources=(*FROM_ONNX, "openvino-ir"))
+# (aimet's start from ONNX only: they keep their own sources)
+RECIPES = {precision: recipe if recipe.quantizer in AIMET_QUANTIZERS else
+           replace(recipe, sources=(*FROM_ONNX, "openvino-ir"))
            for precision, recipe in RECIPES.items()}

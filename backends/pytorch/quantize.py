@@ -30,7 +30,7 @@ from torch.ao.quantization.quantize_fx import convert_fx, convert_to_reference_f
 from backends.base import named_inputs
 from backends.onnx_export import source_key_fields
 from backends.pytorch import pt2e
-from backends.recipes import FROM_PYTORCH, BuildContext, Cost, Recipe
+from backends.recipes import FROM_PYTORCH, BuildContext, Cost, Recipe, unsupported
 from backends.torch_inputs import example_inputs
 from harness.core.digests import source_digest
 from harness.core.errors import Unsupported
@@ -243,11 +243,18 @@ RECIPES: dict[str, Recipe] = {
         lambda ctx, staging: route(ctx).build_static(ctx, staging), needs_calibration=True,
         quantization=lambda ctx: route(ctx).record(False),
         cost=Cost(time_vs_fp32=0.83, build_s=12, build_s_per_fp32_ms=0.75),
-        sources=FROM_PYTORCH, unsupported_for=ROUTE_CONDITIONS),
+        sources=FROM_PYTORCH, unsupported_for=ROUTE_CONDITIONS,
+        # both routes observe activations with torch's HistogramObserver
+        quantizer="histogram"),
     "int8-dynamic": Recipe(
         "int8-dynamic", "quantize_dynamic: Linear layers only (convolutions stay fp32); an "
         "exported program: PT2E's dynamic config, the same layers, through torch.compile",
         cost=Cost(time_vs_fp32=1.72), sources=FROM_PYTORCH,
         unsupported_for=ROUTE_CONDITIONS,
         quantization=lambda ctx: route(ctx).record(True)),
+    "w4a8": Recipe("w4a8", "unsupported: no 4-bit weights in torch.ao's or PT2E's CPU "
+                   "quantizers", unsupported_reason=unsupported(
+                       "torch.ao's and PT2E's CPU quantizers (x86, qnnpack, "
+                       "X86InductorQuantizer) have no 4-bit weight type for convolutions; "
+                       "edgebench makes w4a8 with aimet-onnx for ONNX Runtime and OpenVINO")),
 }

@@ -33,8 +33,9 @@ COMPUTE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL"
 class TfliteBackend(Backend):
     name = "tflite"
     simulation_unsupported = ("LiteRT's interpreter runs a quantized model in integer "
-                              "kernels only; a float evaluation of the LiteRT Quantizer's "
-                              "recipe is not built yet")
+                              "kernels only, and LiteRT Quantizer 0.11 has no float "
+                              "(fake-quant) evaluation of its recipe: its validation "
+                              "compares the quantized model's outputs with the float model's")
     recipes = RECIPES
     input_layout = "NHWC"
     native_sources = ("tflite",)

@@ -117,7 +117,7 @@ RECIPES: dict[str, Recipe] = {
         "int8-static", "LiteRT Quantizer static_wi8_ai8: full-integer int8, calibrated; "
         "int8 input quantized once at sample load",
         lambda ctx: _key(ctx, recipe_name="static_wi8_ai8"), build_int8_static,
-        needs_calibration=True, per_batch_size=True,
+        needs_calibration=True, per_batch_size=True, quantizer="minmax",
         cost=Cost(time_vs_fp32=0.38, build_s=10, build_s_per_fp32_ms=1.2),
         quantization=lambda _ctx: _record(
             "static_wi8_ai8", activations="int8", weights="int8",
@@ -135,6 +135,12 @@ RECIPES: dict[str, Recipe] = {
             "dynamic_wi8_afp32", weights="int8", activations="float32, quantized per op "
             "at run time", weight_symmetric=True, weight_granularity="per-channel",
             calibration_method=None)),
+    "w4a8": Recipe("w4a8", "unsupported: no 4-bit-weight, 8-bit-activation recipe in LiteRT "
+                   "Quantizer", unsupported_reason=unsupported(
+                       "LiteRT Quantizer's recipes put int4 weights with float activations "
+                       "only (dynamic_wi4_afp32, weight_only_wi4_afp32; no static wi4/ai8), "
+                       "and edgebench's w4a8 is aimet-onnx's QDQ ONNX model, which LiteRT "
+                       "cannot read")),
 }
 # A user's .tflite file is the fp32 artifact itself; LiteRT Quantizer starts from it.
 RECIPES = {precision: replace(recipe, sources=(*FROM_PYTORCH, "tflite"))

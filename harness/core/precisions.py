@@ -24,6 +24,8 @@ for _precision in (
     Precision("bf16", "bfloat16 compute (CPUs with AVX512_BF16, AMX or Arm bf16)"),
     Precision("int8-static", "int8 weights and activations, activations calibrated"),
     Precision("int8-dynamic", "int8 weights, activations quantized per query or kept float"),
+    Precision("w4a8", "4-bit weights, 8-bit activations, calibrated (runtimes without a "
+              "4-bit kernel dequantize the weights and compute in float)"),
 ):
     PRECISIONS.register(_precision.name, _precision)
 

@@ -183,6 +183,8 @@ class Quantization(Part):
     """How the artifact was quantized; a runtime adds keys of its own (open)."""
 
     OPEN: ClassVar[bool] = True
+    # the quantizer that made it (`harness.core.quantizers`), for precisions with a choice
+    quantizer: str | None = None
     tool: str | None = None
     format: str | None = None
     weights: str | None = None

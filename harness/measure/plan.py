@@ -11,7 +11,8 @@ from pathlib import Path
 
 from backends import get_backend_class
 from backends.base import Backend
-from backends.recipes import BuildContext
+from backends.options import RECIPE_OPTIONS
+from backends.recipes import BuildContext, Recipe
 from harness.core.artifacts import ArtifactCache
 from harness.core.calibration import CalibrationSet, resolve_calibration
 from harness.core.errors import UsageError
@@ -39,15 +40,29 @@ def check(config: RunConfig) -> Scenario:
     slow. Returns the scenario."""
     config.validate()
     backend_class = get_backend_class(config.backend)
+    reason = backend_class.unsupported_reason(
+        config.precision, get_spec(config.model_name).source_kind, config.recipe_options)
     recipe = backend_class.recipe(config.precision)
+    if not reason:  # an unsupported run is recorded with its reason, options aside
+        recipe = backend_class.recipe(config.precision, config.recipe_options)
+        _check_options_read(config, recipe)
     if recipe.needs_calibration and config.calibration is None and config.artifacts is None \
-            and not backend_class.unsupported_reason(
-                config.precision, get_spec(config.model_name).source_kind):
+            and not reason:
         raise UsageError(
             f"{config.precision} on {config.backend} needs calibration images: pass "
             "--calibration DIR|LIST (e.g. the dataset folder; its calibration images are "
             "then left out of the evaluation), or --calibration synthetic")
     return get_scenario(config.scenario)
+
+
+def _check_options_read(config: RunConfig, recipe: Recipe) -> None:
+    """A recipe option set to other than its default that this precision's recipe does
+    not read would change nothing: one line naming it."""
+    for name, option in RECIPE_OPTIONS.items():
+        if config.recipe_options[name] != option.default and not recipe.reads(name):
+            raise UsageError(
+                f"--{name.replace('_', '-')} {config.recipe_options[name]}: {config.backend} "
+                f"{config.precision} does not read it (made by: {recipe.summary}); drop it")
 
 
 @dataclass
@@ -100,7 +115,15 @@ class RunPlan:
             return (f"the model's batch dimension is fixed at {spec.fixed_batch} (its file "
                     f"says so) and {self.scenario.name} sends {wanted} samples per query: "
                     "export the model with a dynamic batch dimension")
-        return self.backend_class.unsupported_reason(self.config.precision, spec.source_kind)
+        reason = self.backend_class.unsupported_reason(
+            self.config.precision, spec.source_kind, self.config.recipe_options)
+        if reason or self.config.artifacts:  # built elsewhere: only running it matters
+            return reason
+        return self.recipe(self.config.precision).build_refusal()
+
+    def recipe(self, precision: str) -> Recipe:
+        """How the backend makes `precision`, by the quantizer the run chose."""
+        return self.backend_class.recipe(precision, self.config.recipe_options)
 
     @property
     def needs_fidelity(self) -> bool:
@@ -114,8 +137,7 @@ class RunPlan:
         """A statically quantized accuracy run is also run as its quantization simulates
         it (fake-quant in float) on the same samples: the accuracy one would have
         reported from simulation, beside the one deployed."""
-        return self.needs_fidelity and \
-            self.backend_class.recipe(self.config.precision).needs_calibration
+        return self.needs_fidelity and self.recipe(self.config.precision).needs_calibration
 
     def batch_sizes(self) -> list[int]:
         """The scenario's batch, Offline's given size, or every size `auto` probes."""

@@ -135,7 +135,9 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
         configuration=config.identity(), sweep_tag=config.sweep_tag,
         sweep=parse_sweep_tag(config.sweep_tag))
 
-    name = run_name(list(cell_of(record)), started_at)  # the model's name, not its path
+    # the model's name, not its path; a quantizer chosen, by name
+    chosen = config.recipe_options["quantizer"]
+    name = run_name([*cell_of(record), *([chosen] if chosen else [])], started_at)
     staging = make_staging_dir(Path(config.results_dir), name)
     try:
         try:
@@ -193,8 +195,7 @@ def _offline_batch(plan: RunPlan, dataset: Dataset, threads: int,
                            plan.backend_class.runtime_version(),
                            # the options this precision's recipe reads: declaring another
                            # runtime's option must not throw every cached choice away
-                           plan.backend_class.recipe(config.precision).option_values(
-                               plan.context))
+                           plan.recipe(config.precision).option_values(plan.context))
     cached = cache.get(key)
     if cached is not None:
         say(f"Offline batch size {cached['chosen']}: the probe of {cached.get('probed_at')} "

@@ -165,9 +165,10 @@ class Estimator:
         backend_class = get_backend_class(config.backend)
         key = (config.model_name, config.backend, config.precision)
         if key in self.speeds.unsupported or backend_class.unsupported_reason(
-                config.precision, get_spec(config.model_name).source_kind):
+                config.precision, get_spec(config.model_name).source_kind,
+                config.recipe_options):
             return Estimate(UNSUPPORTED_S, {"start": UNSUPPORTED_S}, "unsupported here")
-        recipe = backend_class.recipe(config.precision)
+        recipe = backend_class.recipe(config.precision, config.recipe_options)
         speed = self.speeds.speed(*key, recipe.cost.time_vs_fp32)
         scenario = get_scenario(config.scenario)
         fp32_ms = get_spec(config.model_name).reference_fp32_ms or FALLBACK_FP32_MS
@@ -202,8 +203,8 @@ class Estimator:
                                         QUICK_ACCURACY_MIN_SAMPLES / speed.offline_sps))
             if config.precision != reference_precision():
                 passes = 2  # and the FP32 reference on the same samples, for fidelity
-                if get_backend_class(config.backend).recipe(config.precision) \
-                        .needs_calibration:
+                if get_backend_class(config.backend).recipe(
+                        config.precision, config.recipe_options).needs_calibration:
                     passes += 1  # and the simulated (fake-quant) run, at about FP32's speed
                 seconds *= passes
             return seconds
@@ -226,7 +227,7 @@ class Estimator:
 
     def _build_s(self, config: RunConfig, backend_class, samples_per_query: int | None
                  ) -> float:
-        recipe = backend_class.recipe(config.precision)
+        recipe = backend_class.recipe(config.precision, config.recipe_options)
         if recipe.build is None:
             return 0.0
         sizes = [samples_per_query] if samples_per_query else (

@@ -16,6 +16,11 @@ cells, read into the list of cells `edgebench sweep` runs.
     backend = "onnxruntime"
     precision = "bf16"
 
+    [[vary]]                     # matching cells again, once per value of an option
+    backend = "onnxruntime"      # (axis keys select: a value or a list of them)
+    precision = "int8-static"
+    quantizer = ["entropy", "adaround"]   # (lists of option values multiply)
+
     [[extra]]                    # cells added as they are
     model = "vgg19"
     backend = "openvino"
@@ -77,7 +82,7 @@ def option_types() -> dict[str, tuple[type, ...]]:
 
 
 PATH_OPTIONS = tuple(f.name for f in options() if f.metadata["option"].path)
-TOP_LEVEL = ("description", "axes", "options", "exclude", "extra")
+TOP_LEVEL = ("description", "axes", "options", "vary", "exclude", "extra")
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,9 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return " ".join(cell_of(self))
+        """The axes, and the recipe options that make it differ (`quantizer=adaround`)."""
+        return " ".join([*cell_of(self), *(f"{k}={v}" for k, v in self.options
+                                           if k in RECIPE_OPTIONS)])
 
 
 @dataclass
@@ -199,11 +206,11 @@ def load_matrix(name_or_path: str) -> Matrix:
     if given:
         lists = [given[key] if isinstance(given[key], list) else [given[key]]
                  for key in choices]
-        for values in itertools.product(*lists):
-            cell = Cell(*values, options=fixed)
-            if not any(cell.matches({k: cell_value(v) for k, v in e.items()})
-                       for e in exclusions):
-                cells.append(cell)
+        cells = [Cell(*values, options=fixed) for values in itertools.product(*lists)]
+    for vary in data.get("vary", []):
+        cells += _varied(cells, vary, source, choices, path.parent)
+    cells = [cell for cell in cells if not any(
+        cell.matches({k: cell_value(v) for k, v in e.items()}) for e in exclusions)]
     for extra in data.get("extra", []):
         extra = {key: _relative_models(key, value, path.parent) for key, value in extra.items()}
         lacking = [key for key in choices if key not in extra]
@@ -221,6 +228,34 @@ def load_matrix(name_or_path: str) -> Matrix:
     return Matrix(path.stem, path, _unique(cells), int(options.get("repeat", 1)),
                   float(options.get("cooldown", 0)), str(data.get("description", "")),
                   options)
+
+
+def _varied(cells: list[Cell], vary: dict, source: _Source,
+            choices: dict[str, tuple[str, ...]], base: Path) -> list[Cell]:
+    """A [[vary]] table's cells: each cell its axis keys select, again once per
+    combination of its option lists (`quantizer = ["entropy", "adaround"]`)."""
+    selects = {key: value if isinstance(value, list) else [value]
+               for key, value in vary.items() if key in choices}
+    lists = {key: value for key, value in vary.items() if key not in choices}
+    for key, values in selects.items():
+        _check_axis(key, values, source, choices)
+    single = [key for key, value in lists.items() if not (isinstance(value, list) and value)]
+    if not lists or single:
+        raise source.error("a [[vary]] table needs an option with a list of values to run "
+                           "each selected cell with (e.g. quantizer = [\"entropy\"])",
+                           single[0] if single else "vary")
+    combinations = [dict(zip(lists, values, strict=True))
+                    for values in itertools.product(*lists.values())]
+    for combination in combinations:
+        _options(combination, source, base)  # known options, right types
+    varied = []
+    for cell in cells:
+        if all(cell_value(getattr(cell, key)) in map(cell_value, values)
+               for key, values in selects.items()):
+            for combination in combinations:
+                merged = {**dict(cell.options), **_options(combination, source, base)}
+                varied.append(Cell(*cell_of(cell), options=tuple(sorted(merged.items()))))
+    return varied
 
 
 def _relative_models(key: str, values, base: Path):

@@ -37,7 +37,7 @@ def prepare(planned, out: Path) -> list[dict]:
             continue
         needs = plan.needs()
         for need in needs:
-            recipe = plan.backend_class.recipe(need.precision)
+            recipe = plan.recipe(need.precision)
             if recipe.build is None:
                 continue  # built in memory from the weights on the board
             if not recipe.per_batch_size and need.batch_size != needs[0].batch_size:
@@ -84,7 +84,7 @@ def _ship_model(model_name: str, out: Path) -> dict[str, dict]:
 
 def _entry(plan: RunPlan, precision: str, batch_size: int, path: Path, out: Path) -> dict:
     """The index entry that finds one built artifact again on the board."""
-    recipe = plan.backend_class.recipe(precision)
+    recipe = plan.recipe(precision)
     label = recipe.label(plan.backend_class.name, replace(plan.context, batch_size=batch_size))
     manifest = json.loads((path.parent / MANIFEST).read_text())
     uses_calibration = recipe.needs_calibration and plan.calibration is not None
