@@ -23,17 +23,18 @@ from harness.core.errors import EdgebenchError, Unsupported
 REQUESTS_PER_STREAM = 2
 COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "Deconvolution", "GroupConvolution"}
 # i4/u4: a FullyConnected that decompresses 4-bit weights inside its kernel
+# The CPU plugin's internal switch for its low-precision transformations (not in
+# OpenVINO's public API; read from its plugin): off, each FakeQuantize runs in float
+LP_TRANSFORMS_OFF = ("LP_TRANSFORMS_MODE", False)
 RUNTIME_PRECISION = {"u8": "int8", "i8": "int8", "f32": "fp32", "bf16": "bf16", "f16": "fp16",
                      "i4": "fp32 compute, int4 weights", "u4": "fp32 compute, int4 weights"}
 
 
 class OpenVinoBackend(Backend):
     name = "openvino"
-    simulation_unsupported = (
-        "its CPU plugin runs an IR's FakeQuantize in integer kernels and has no public "
-        "switch to run it in float (an internal low-precision-transformations switch was "
-        "seen to; edgebench does not rely on it). IRs converted from a QDQ ONNX model "
-        "(--quantizer adaround, cle, minmax) are simulated through that model instead")
+    # a simulation twin (`simulation`) sets it: the CPU plugin's low-precision
+    # transformations off, so that each FakeQuantize runs as it is written, in float
+    fake_quant_in_float = False
     recipes = RECIPES
     native_sources = ("onnx", "openvino-ir")
 
@@ -52,6 +53,8 @@ class OpenVinoBackend(Backend):
         if asked is not None:
             # Pinned: the plugin silently runs bf16 on CPUs with AVX-512 BF16 or AMX.
             properties["INFERENCE_PRECISION_HINT"] = asked
+        if self.fake_quant_in_float:
+            properties[LP_TRANSFORMS_OFF[0]] = LP_TRANSFORMS_OFF[1]
         self.compiled = core.compile_model(core.read_model(path), "CPU", properties)
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         if asked is not None and ran != asked:
@@ -66,10 +69,21 @@ class OpenVinoBackend(Backend):
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
         """An IR converted from a QDQ ONNX model: that model under ONNX Runtime's
-        simulation (the same scales and zero points; OpenVINO's converter keeps them)."""
+        simulation (the same scales and zero points; OpenVINO's converter keeps them).
+        Any other (NNCF's): the same IR with the CPU plugin's low-precision
+        transformations off, an internal property."""
         made = self.made_by()
         if made.qdq_source is None:
-            return super().simulation(path)
+            try:
+                twin = self._twin(path, fake_quant_in_float=True)
+            except RuntimeError as exc:  # an OpenVINO without the internal property
+                raise Unsupported(f"openvino: its CPU plugin refused the internal property "
+                                  f"{LP_TRANSFORMS_OFF[0]} ({exc})") from None
+            return twin, (
+                f"the same IR, CPU plugin property {LP_TRANSFORMS_OFF[0]}="
+                f"{LP_TRANSFORMS_OFF[1]}: its FakeQuantize nodes run in float instead of "
+                "being lowered to integer kernels. The property is internal to OpenVINO "
+                f"{ov.__version__} (not public API) and may change")
         try:
             from backends.onnxruntime.backend import OnnxRuntimeBackend
         except ModuleNotFoundError as exc:
