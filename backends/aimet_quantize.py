@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from backends.base import named_inputs
@@ -63,6 +63,7 @@ AIMET_QUANTIZERS = {
     "cle": AimetQuantizer(equalize=True, adaround=False),
     "cle-adaround": AimetQuantizer(equalize=True, adaround=True),
 }
+DEFAULT = "minmax"  # what makes a precision made by aimet alone (w4a8)
 OPTIONS = ("weight_granularity", "adaround_iterations", "adaround_samples")
 
 
@@ -89,7 +90,7 @@ def key_fields(ctx: BuildContext, precision: str, quantizer: str) -> dict:
     # (the options it reads join the key through `Recipe.options`)
     return {"source": onnx_artifact(ctx).parent.name, "format": "onnx-qdq",
             AIMET: _version(), "weight_bits": WEIGHT_BITS[precision],
-            "recipe": source_digest(build, _fusable_as_deployed)}
+            "recipe": source_digest(build)}  # (this file's digest: every function in it)
 
 
 class _LayerProgress(logging.Handler):
@@ -209,6 +210,13 @@ def aimet_recipe(precision: str, quantizer: str) -> Recipe:
         # here; the others are one calibration pass (about 10 s for it)
         cost=Cost(time_vs_fp32=0.66, build_s=5,
                   build_s_per_fp32_ms=128.0 if does.adaround else 2.3))
+
+
+def aimet_precision(precision: str, make=aimet_recipe) -> Recipe:
+    """A precision aimet-onnx alone makes: `make`'s recipe of the default quantizer, the
+    others as its alternatives (`make`: a runtime's own recipe from aimet's model)."""
+    return replace(make(precision, DEFAULT), alternatives={
+        name: make(precision, name) for name in AIMET_QUANTIZERS if name != DEFAULT})
 
 
 def qdq_artifact(ctx: BuildContext, precision: str, quantizer: str) -> Path:

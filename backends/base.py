@@ -39,6 +39,12 @@ def named_inputs(batch: np.ndarray) -> dict[str, np.ndarray] | None:
     return {name: np.ascontiguousarray(batch[name]) for name in batch.dtype.names}
 
 
+def float_compute(weights: str) -> str:
+    """What ran where a float kernel computes on weights stored as `weights` ("int4"):
+    the runtime dequantizes them first."""
+    return f"fp32 compute, {weights} weights"
+
+
 def compute_summary(ops_by_precision: Counter) -> str:
     """'int8' when every compute op runs in int8; 'int8 (52 ops), fp32 (1 op)' if mixed."""
     if not ops_by_precision:
@@ -206,8 +212,14 @@ class Backend(ABC):
     def _twin(self, path: Path | None, **settings) -> Backend:
         """Another instance of this backend for the same precision and context, with
         `settings` set before it loads `path` (a simulation's switch)."""
-        twin = type(self)(self.threads, "latency", self.batch_size)
-        twin.precision, twin.context = self.precision, self.context
+        return type(self).twin_of(self, path, **settings)
+
+    @classmethod
+    def twin_of(cls, other: Backend, path: Path | None, **settings) -> Backend:
+        """An instance of this backend with `other`'s threads, batch size, precision and
+        context, `settings` set, loading `path` (another runtime's simulation of it)."""
+        twin = cls(other.threads, "latency", other.batch_size)
+        twin.precision, twin.context = other.precision, other.context
         for name, value in settings.items():
             setattr(twin, name, value)
         twin.load(path)

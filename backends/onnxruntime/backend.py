@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from backends.base import Backend, Executed, compute_summary, named_inputs
+from backends.base import Backend, Executed, compute_summary, float_compute, named_inputs
 from backends.onnxruntime.quantize import RECIPES, fp16_weights
 
 # Compute ops of an optimized ONNX Runtime graph, by the precision they compute in.
@@ -19,8 +19,8 @@ INT8_DYNAMIC_OPS = {"ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul",
                     "MatMulIntegerToFloat"}
 FLOAT_OPS = {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul"}
 # what a float kernel computes on, by the onnx.TensorProto type its weights are stored in
-FLOAT_KERNEL_ON = {"FLOAT16": "fp16", "INT4": "fp32 compute, int4 weights",
-                   "UINT4": "fp32 compute, int4 weights"}
+FLOAT_KERNEL_ON = {"FLOAT16": "fp16", "INT4": float_compute("int4"),
+                   "UINT4": float_compute("int4")}
 
 
 SIMULATION = ("session option session.disable_quant_qdq=1: its Q/DQ nodes around float "
@@ -61,13 +61,6 @@ class OnnxRuntimeBackend(Backend):
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
         return self._twin(path, simulate_qdq=True), f"the same QDQ model, {SIMULATION}"
-
-    def _simulating(self, precision: str, context, path: Path) -> tuple[Backend, str]:
-        """This instance loads `path`, a QDQ model another runtime's artifact was made
-        from, as its simulation."""
-        self.precision, self.context, self.simulate_qdq = precision, context, True
-        self.load(path)
-        return self, f"ONNX Runtime {ort.__version__} with {SIMULATION}"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], named_inputs(batch) or {self._input: batch})[0]
@@ -110,7 +103,7 @@ class OnnxRuntimeBackend(Backend):
         summary = compute_summary(by_precision)
         if summary == "fp32" and fp16_weights(self.model_path):
             # no fp16 kernels here: the runtime inserted Casts and computes in fp32
-            summary = "fp32 compute, fp16 weights"
+            summary = float_compute("fp16")
         return Executed(summary, {"optimized_graph_ops": dict(sorted(ops.items()))})
 
     def threads_read_back(self) -> int:

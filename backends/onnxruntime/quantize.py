@@ -27,7 +27,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from backends.aimet_quantize import AIMET_QUANTIZERS, aimet_recipe
+from backends.aimet_quantize import AIMET_QUANTIZERS, aimet_precision, aimet_recipe
 from backends.base import named_inputs
 from backends.onnx_export import ONNX_EXPORT, input_name, onnx_artifact, onnx_key_fields
 from backends.recipes import FROM_ONNX, BuildContext, Cost, Recipe, unsupported
@@ -176,9 +176,7 @@ RECIPES: dict[str, Recipe] = {
 RECIPES["int8-static"] = replace(RECIPES["int8-static"], alternatives={
     **{name: _quantize_static(name) for name in CALIBRATORS if name != "minmax"},
     **{name: aimet_recipe("int8-static", name) for name in AIMET_QUANTIZERS if name != "minmax"}})
-W4A8_DEFAULT = "minmax"
-RECIPES["w4a8"] = replace(aimet_recipe("w4a8", W4A8_DEFAULT), alternatives={
-    name: aimet_recipe("w4a8", name) for name in AIMET_QUANTIZERS if name != W4A8_DEFAULT})
+RECIPES["w4a8"] = aimet_precision("w4a8")
 # Every ONNX Runtime precision starts from an ONNX model: a PyTorch model's export or a
 # user's ONNX file.
 # (alternatives are made from ONNX already)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Backend, Executed, Tag, compute_summary, named_inputs
+from backends.base import Backend, Executed, Tag, compute_summary, float_compute, named_inputs
 from backends.openvino.ov_import import ov
 from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES, RUNTIME_DEFAULT
 from harness.core.errors import EdgebenchError, Unsupported
@@ -22,12 +22,12 @@ from harness.core.errors import EdgebenchError, Unsupported
 # (benchmarks/openvino_parity.py).
 REQUESTS_PER_STREAM = 2
 COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "Deconvolution", "GroupConvolution"}
-# i4/u4: a FullyConnected that decompresses 4-bit weights inside its kernel
 # The CPU plugin's internal switch for its low-precision transformations (not in
 # OpenVINO's public API; read from its plugin): off, each FakeQuantize runs in float
 LP_TRANSFORMS_OFF = ("LP_TRANSFORMS_MODE", False)
+# i4/u4: a FullyConnected that decompresses 4-bit weights inside its kernel
 RUNTIME_PRECISION = {"u8": "int8", "i8": "int8", "f32": "fp32", "bf16": "bf16", "f16": "fp16",
-                     "i4": "fp32 compute, int4 weights", "u4": "fp32 compute, int4 weights"}
+                     "i4": float_compute("int4"), "u4": float_compute("int4")}
 
 
 class OpenVinoBackend(Backend):
@@ -85,13 +85,13 @@ class OpenVinoBackend(Backend):
                 "being lowered to integer kernels. The property is internal to OpenVINO "
                 f"{ov.__version__} (not public API) and may change")
         try:
-            from backends.onnxruntime.backend import OnnxRuntimeBackend
+            from backends.onnxruntime.backend import SIMULATION, OnnxRuntimeBackend, ort
         except ModuleNotFoundError as exc:
             raise Unsupported(f"openvino: simulating the QDQ ONNX model it was converted "
                               f"from needs ONNX Runtime ({exc.name} is not installed)") from None
-        twin, how = OnnxRuntimeBackend(self.threads, "latency", self.batch_size)._simulating(
-            self.precision, self.context, made.qdq_source(self.context))
-        return twin, f"not OpenVINO: the QDQ ONNX model its IR was converted from, {how}"
+        twin = OnnxRuntimeBackend.twin_of(self, made.qdq_source(self.context), simulate_qdq=True)
+        return twin, ("not OpenVINO: the QDQ ONNX model its IR was converted from, ONNX "
+                      f"Runtime {ort.__version__} with {SIMULATION}")
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.request.infer(named_inputs(batch) or batch, share_inputs=True)[0]

@@ -19,8 +19,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from backends.aimet_quantize import AIMET_QUANTIZERS, WEIGHT_BITS, aimet_recipe, qdq_artifact
-from backends.base import named_inputs
+from backends.aimet_quantize import (
+    AIMET_QUANTIZERS,
+    WEIGHT_BITS,
+    aimet_precision,
+    aimet_recipe,
+    qdq_artifact,
+)
+from backends.base import float_compute, named_inputs
 from backends.onnx_export import onnx_artifact
 from backends.openvino.ov_import import ov
 from backends.recipes import FROM_ONNX, BuildContext, Cost, Recipe
@@ -121,7 +127,7 @@ def _from_aimet(precision: str, quantizer: str) -> Recipe:
                                   "converted": f"openvino.convert_model {ov.__version__}"},
         qdq_source=lambda ctx: qdq_artifact(ctx, precision, quantizer),
         # the CPU plugin has no 4-bit convolution: it decompresses int4 weights to fp32
-        float_compute_note=f"fp32 compute, int{bits} weights" if bits < 8 else None)
+        float_compute_note=float_compute(f"int{bits}") if bits < 8 else None)
 
 
 def _nncf_quantize(bias_correction: bool) -> Recipe:
@@ -191,9 +197,8 @@ RECIPES: dict[str, Recipe] = {
             "weight_symmetric": False, "weight_granularity": "per-channel",
             "calibration_method": None},
         # the CPU plugin decompresses the int8 weights and computes in fp32
-        float_compute_note="fp32 compute, int8 weights"),
-    "w4a8": replace(_from_aimet("w4a8", "minmax"), alternatives={
-        name: _from_aimet("w4a8", name) for name in AIMET_QUANTIZERS if name != "minmax"}),
+        float_compute_note=float_compute("int8")),
+    "w4a8": aimet_precision("w4a8", _from_aimet),
 }
 # Every OpenVINO precision starts from an ONNX model (a PyTorch model's export or a
 # user's ONNX file) or a user's IR.

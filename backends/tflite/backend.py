@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import Backend, Executed, compute_summary, named_inputs
+from backends.base import Backend, Executed, compute_summary, float_compute, named_inputs
 from backends.tflite.convert import converter_unavailable_reason
 from backends.tflite.quantize import RECIPES
 from harness.core.preprocess import to_layout
@@ -113,7 +113,7 @@ class TfliteBackend(Backend):
         types = Counter(tensors.values())
         summary = compute_summary(by_precision)
         if summary == "fp32" and types.get("float16"):
-            summary = "fp32 compute, fp16 weights"  # DEQUANTIZE ops widen them at load
+            summary = float_compute("fp16")  # DEQUANTIZE ops widen them at load
         return Executed(summary, {"tensor_types": dict(types), "ops": dict(ops),
                                   "input_type": np.dtype(self._input["dtype"]).name,
                                   "output_type": np.dtype(self._output["dtype"]).name})
