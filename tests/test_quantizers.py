@@ -13,6 +13,7 @@ import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
 from backends import get_backend_class
+from harness.core.artifacts import MANIFEST
 from harness.core.errors import UsageError
 from harness.measure.config import RunConfig
 from harness.measure.runner import run_benchmark
@@ -118,6 +119,25 @@ def test_openvino_runs_aimets_model_and_simulates_it_through_onnx_runtime(traine
                                     "from, ONNX Runtime"), simulated.how
     saved = _saved(run_dir, record)
     assert simulated.agreement_with_deployed == np.mean(saved["simulated"] == saved["predicted"])
+
+
+@pytest.mark.parametrize("backend, quantizer, made_with", [
+    # (OpenVINO's default, NNCF with its bias correction: test_precisions' trained test)
+    ("openvino", "nncf-no-bias-correction", "no bias correction"),
+    ("onnxruntime", "cle", "after equalize_model"),
+])
+def test_each_quantizer_is_its_own_artifact_recorded_and_keeps_fp32(
+        trained, tmp_path, backend, quantizer, made_with):
+    _, fp32 = _accuracy_run(trained, tmp_path, backend, "fp32")
+    run_dir, record = _accuracy_run(trained, tmp_path, backend, "int8-static",
+                                    quantizer=quantizer)
+    assert record.quantization.quantizer == quantizer
+    assert made_with in json.dumps(record.quantization.to_json())
+    assert record.precision_executed == "int8"
+    assert abs(record.metrics.accuracy.top1 - fp32.metrics.accuracy.top1) <= 0.02
+    # the quantizer is in the artifact's key: its own folder in the cache
+    manifest = json.loads((Path(record.artifact).parent / MANIFEST).read_text())
+    assert manifest["key"]["options"]["quantizer"] == quantizer
 
 
 def test_a_quantizer_the_runtime_lacks_is_unsupported_naming_those_it_has(tmp_path):
