@@ -11,6 +11,7 @@ from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
 
+from backends.profiling import OperatorProfiler
 from backends.recipes import BuildContext, Recipe
 from harness.core.errors import ArtifactError, Unsupported, UsageError
 from harness.core.preprocess import to_layout
@@ -202,6 +203,14 @@ class Backend(ABC):
     # why this runtime cannot run its quantized model as fake-quant in float (`simulation`)
     simulation_unsupported: ClassVar[str] = ("edgebench has no float simulation of this "
                                              "runtime's quantized models")
+
+    # why this runtime gives edgebench no per-operator profile; None: `profiler` gives one
+    profiling_unsupported: ClassVar[str | None] = ("edgebench reads no per-operator profile "
+                                                   "from this runtime")
+
+    def profiler(self) -> OperatorProfiler:
+        """The loaded model again under the runtime's own profiler (`--profile`)."""
+        raise Unsupported(f"{self.name}: {self.profiling_unsupported}")
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
         """The same quantized artifact executed as its quantization simulates it: the same

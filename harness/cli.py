@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=Path("report"),
                         help="where report.html, the PNGs, results.csv and summary.md go")
 
+    profile = commands.add_parser(
+        "profile", help="one --profile run's per-operator profile: time per layer class "
+        "and the slowest layers, with the kernels the runtime chose")
+    profile.add_argument("run_dir", type=Path, help="a run folder holding result.json")
+
     sweep = commands.add_parser(
         "sweep", help="run every cell of a matrix (harness/study/matrices/*.toml, e.g. demo "
         "or study), each in its own process; resumable")
@@ -353,6 +358,23 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_profile(args) -> int:
+    from harness.core.records import RESULT_FILE, ResultRecord
+    from reports.profiles import run_text
+
+    path = args.run_dir / RESULT_FILE
+    if not path.is_file():
+        raise UsageError(f"no {RESULT_FILE} in {args.run_dir}: pass a run folder (as "
+                         "'edgebench run' printed it)")
+    record, _ = ResultRecord.read(path)
+    if record.metrics.profile is None:
+        why = f": {record.unsupported.reason}" if record.unsupported else ""
+        raise UsageError(f"{args.run_dir} holds no profile{why} (run it with --profile, "
+                         "in performance mode)")
+    print(run_text(record))
+    return 0
+
+
 def _answer(args, error: str, exit_code: int) -> None:
     """A failed `run` still answers its parent `sweep`, if it has one."""
     if getattr(args, "answer_file", None):
@@ -374,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     # then installs no handler of its own.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     handler = {"info": cmd_info, "inspect": cmd_inspect, "run": cmd_run, "sweep": cmd_sweep,
-               "prepare": cmd_prepare, "report": cmd_report, "schema": cmd_schema}[args.command]
+               "prepare": cmd_prepare, "profile": cmd_profile, "report": cmd_report,
+               "schema": cmd_schema}[args.command]
     try:
         return handler(args)
     except BrokenPipeError:  # `edgebench schema | head`: the reader has what it wanted

@@ -42,6 +42,8 @@ class Collected:
     warnings: list[str] = field(default_factory=list)
     systems: dict[str, dict] = field(default_factory=dict)  # device -> system description
     failures: list[dict] = field(default_factory=list)  # sweep cells without a result
+    # --profile runs: their cell and profile (`reports.profiles`); never a headline
+    profiles: list[dict] = field(default_factory=list)
 
 
 def _visible(path: Path, folder: Path) -> bool:
@@ -177,12 +179,14 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "repeat": record.sweep.repeat if record.sweep else None,
         "repeats_planned": record.sweep.of if record.sweep else None,
         "target_ci_pct": record.sweep.target_ci_pct if record.sweep else None,
+        # a --profile run: its own configuration, read by `reports.profiles` alone
+        "profiled": metrics.profile is not None,
         "run_dir": str(path.parent),
     }
 
 
 def collect(folders: list[Path]) -> Collected:
-    rows, warnings, systems = [], [], {}
+    rows, warnings, systems, profiles = [], [], {}, []
     defaulted: dict[str, int] = {}  # field -> records that lacked it
     unknown: dict[str, int] = {}  # field -> records that had it, unknown to this edgebench
     for path in find_results(folders):
@@ -198,6 +202,8 @@ def collect(folders: list[Path]) -> Collected:
         for name in record.unknown_fields():
             unknown[name] = unknown.get(name, 0) + 1
         rows.append(row)
+        if record.metrics.profile is not None:
+            profiles.append({**row, "profile": record.metrics.profile.to_json()})
         systems.setdefault(row["device"], {**record.system.model_dump(), "runtimes": {}})
         systems[row["device"]]["runtimes"][row["backend"]] = row["backend_version"]
     if not rows:
@@ -220,15 +226,17 @@ def collect(folders: list[Path]) -> Collected:
     if unresolved:
         warnings.append(f"{len(unresolved)} sweep cell(s) failed and have no result, so they "
                         "are missing from the tables: see 'Failed cells'")
-    return Collected(runs, warnings, systems, failures)
+    return Collected(runs, warnings, systems, failures, profiles)
 
 
 def newest_per_configuration(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration: its newest run, with `runs_found` saying how many there
     were. When the newest run is one repeat of a sweep's repeated measurement, the
     headline is the median over that sweep's repeats, with its 95% interval
-    (`headline_ci_low`/`_high`) and `headline_by_repeat` for paired speed-ups."""
-    ordered = runs.sort_values("started_at")
+    (`headline_ci_low`/`_high`) and `headline_by_repeat` for paired speed-ups. A
+    profiled run (`--profile`) is never one: the profiler's cost is in its timing."""
+    ordered = runs[~runs["profiled"]].sort_values("started_at") if "profiled" in runs \
+        else runs.sort_values("started_at")
     rows = []
     for _, group in ordered.groupby(CONFIGURATION, dropna=False, sort=False):
         newest = group.iloc[-1].copy()

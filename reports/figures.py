@@ -329,3 +329,35 @@ def quantizers_vs_latency(matrix: pd.DataFrame, device: str):
                  f"latency\ndevice: {device}", fontsize=11)
     fig.tight_layout(rect=(0, 0.04, 0.8, 1))
     return fig, series
+
+
+def profile_bars(profiles: list[dict], device: str, model: str):
+    """Where one inference's time goes: a stacked bar per backend x precision, one
+    segment per layer class (ms per inference, from `--profile` runs)."""
+    from harness.core.layer_classes import LAYER_CLASSES
+    from reports.profiles import label
+
+    rows = sorted((r for r in profiles if r["device"] == device and r["model"] == model),
+                  key=lambda r: (r["backend"], r["precision"], label(r)))
+    fig, ax = plt.subplots(figsize=(10, 1.4 + 0.45 * max(1, len(rows))))
+    colours = plt.get_cmap("tab10")
+    series = set()
+    for i, row in enumerate(rows):
+        left = 0.0
+        for j, layer_class in enumerate(LAYER_CLASSES):
+            ms = row["profile"]["by_class_ms"].get(layer_class)
+            if not ms:
+                continue
+            ax.barh(i, ms, left=left, color=colours(j), edgecolor="black", linewidth=0.4,
+                    label=layer_class if layer_class not in series else None)
+            series.add(layer_class)
+            left += ms
+    ax.set_yticks(range(len(rows)), [f"{label(r)} ({r['scenario']})" for r in rows],
+                  fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("operator time per inference (ms), by layer class")
+    ax.set_title(f"{model} on {device}: where the time goes (--profile runs)")
+    if series:  # beside the bars, never over them
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig, len(rows) if series else 0

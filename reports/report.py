@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from harness.core.records import FAILED_FILE, write_text_atomic
-from reports import figures
+from reports import figures, profiles
 from reports.collect import collect, latest_per_cell, newest_per_configuration
 from reports.study import study_sections
 from reports.tables import (
@@ -106,6 +106,37 @@ def _figures(page: _Page, drawn: list[tuple[str, tuple]], out: Path, report: Rep
             page.paragraph(f"({name.removesuffix('.png')}: not drawn, {why_empty})")
 
 
+def _profile_sections(page: _Page, found: list[dict], out: Path, report: Report) -> None:
+    """Per device and model: where the time goes per layer class, what each precision
+    saves per class against FP32, the slowest layers."""
+    if not found:
+        return
+    shown = profiles.newest(found)
+    page.heading(2, "Per-layer profiles", "profiles")
+    page.paragraph(
+        "From --profile runs: each runtime's own profiler after LoadGen's run, operator "
+        "times of one inference (the mean of many) placed in the source model's layers and "
+        "layer classes. Profiled runs never give a headline above. 'sum / latency': the "
+        "operators' times over the wall time of the same profiled inferences; 'sum / "
+        "LoadGen latency': over the run's LoadGen latency of a batch, profiler off (above "
+        "the first by what the profiler adds inside the operators it times); 'mapped "
+        "share': the time placed in a layer class (the rest shows as unmapped).")
+    for device, model in sorted({(r["device"], r["model"]) for r in shown}):
+        mine = [r for r in shown if r["device"] == device and r["model"] == model]
+        page.heading(3, f"{model} on {device}", _slug(f"profile-{device}-{model}"))
+        page.heading(4, "Time per layer class (ms per inference)")
+        page.table(profiles.breakdown(mine))
+        _figures(page, [(f"{_slug(device)}_{_slug(model)}_profile.png",
+                         (*figures.profile_bars(mine, device, model), "no profile"))],
+                 out, report)
+        page.heading(4, "Speed-up over fp32 per layer class (fp32 ms -> ms)")
+        page.table(profiles.class_speedups(mine))
+        for row in mine:
+            page.heading(4, f"Top {profiles.TOP_LAYERS} layers: {profiles.label(row)} "
+                         f"({row['scenario']})")
+            page.table(profiles.top_layers(row["profile"]))
+
+
 def write_report(folders: list[Path], out: Path) -> Report:
     collected = collect(folders)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,7 +145,7 @@ def write_report(folders: list[Path], out: Path) -> Report:
     runs = collected.runs
     write_text_atomic(report.csv, runs.to_csv(index=False))
     newest = newest_per_configuration(runs)
-    drawn = latest_per_cell(newest)
+    drawn = latest_per_cell(newest) if not newest.empty else newest
 
     page = _Page()
     page.heading(1, "edgebench report")
@@ -133,7 +164,7 @@ def write_report(folders: list[Path], out: Path) -> Report:
                     + (f"; a later run has a result: {f['later_result']}"
                        if f["later_result"] else "; no result")
                     for f in collected.failures])
-    for device in sorted(newest["device"].unique()):
+    for device in sorted(newest["device"].unique()) if not newest.empty else []:
         slug = _slug(device)
         mine = newest[newest["device"] == device]
         mine_drawn = drawn[drawn["device"] == device]
@@ -177,6 +208,11 @@ def write_report(folders: list[Path], out: Path) -> Report:
                                         "no quantizer has both a timed and an accuracy run"))]
         _figures(page, figures_of_device, out, report)
 
+    _profile_sections(page, collected.profiles, out, report)
+    if newest.empty:  # profiled runs only
+        _write_pages(page, report)
+        return report
+
     page.heading(2, "Latency distributions and devices", "shared")
     shared = [(f"cdf_{_slug(model)}_{scenario}.png",
                (*figures.latency_cdf(drawn, model, scenario), "no latencies recorded"))
@@ -186,7 +222,11 @@ def write_report(folders: list[Path], out: Path) -> Report:
                                             "no supported run"))
                for scenario in SCENARIOS if (newest["scenario"] == scenario).any()]
     _figures(page, shared, out, report)
+    _write_pages(page, report)
+    return report
 
+
+def _write_pages(page: _Page, report: Report) -> None:
     write_text_atomic(report.markdown, "\n".join(page.md))
     write_text_atomic(report.html, (
         "<!doctype html><html><head><meta charset='utf-8'><title>edgebench report</title>"
@@ -195,4 +235,3 @@ def write_report(folders: list[Path], out: Path) -> Report:
         "overflow-wrap:break-word}li,p{overflow-wrap:anywhere}"
         "img{max-width:100%;display:block;margin:1em 0}nav{margin:0.5em 0}</style></head>"
         "<body>" + "".join(page.html) + "</body></html>"))
-    return report

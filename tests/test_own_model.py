@@ -129,6 +129,20 @@ def test_int8_static_executes_int8(own_onnx, backend, tmp_path):
     assert runtime.executed().precision == "int8"
 
 
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_a_users_onnx_model_is_profiled_by_its_own_layers(own_onnx, backend, tmp_path):
+    """--profile on a model the zoo does not know: its layers by the names its exporter
+    gave its weights (the module paths of the user's PyTorch program)."""
+    _, record = run_benchmark(config(own_onnx[0], backend, tmp_path, profile=True,
+                                     duration=1))
+    profile = record.metrics.profile
+    assert profile.mapped_share >= 0.9
+    convolutions = {op.layer for op in profile.operators if op.layer_class == "conv kxk"}
+    assert convolutions == {"stem.0", "blocks.0.0", "blocks.0.3", "blocks.1.0", "blocks.1.3"}
+    assert {op.layer for op in profile.operators
+            if op.layer_class == "fully connected"} == {"head"}
+
+
 @pytest.mark.parametrize("backend", ["tflite", "pytorch"])
 def test_runtimes_it_cannot_reach_say_why(own_onnx, backend, tmp_path):
     _, record = run_benchmark(config(own_onnx[0], backend, tmp_path))

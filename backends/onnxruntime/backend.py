@@ -11,7 +11,9 @@ import numpy as np
 import onnxruntime as ort
 
 from backends.base import Backend, Executed, compute_summary, float_compute, named_inputs
+from backends.onnx_layers import source_layers
 from backends.onnxruntime.quantize import RECIPES, fp16_weights
+from backends.profiling import OperatorProfiler
 
 # Compute ops of an optimized ONNX Runtime graph, by the precision they compute in.
 INT8_OPS = {"QLinearConv", "QGemm", "QLinearMatMul", "QAttention"}
@@ -30,6 +32,7 @@ SIMULATION = ("session option session.disable_quant_qdq=1: its Q/DQ nodes around
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     recipes = RECIPES
+    profiling_unsupported = None  # `profiler`
     native_sources = ("onnx",)
     graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     simulate_qdq = False  # a simulation twin (`simulation`) sets it
@@ -61,6 +64,12 @@ class OnnxRuntimeBackend(Backend):
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
         return self._twin(path, simulate_qdq=True), f"the same QDQ model, {SIMULATION}"
+
+    def profiler(self) -> OperatorProfiler:
+        from backends.onnxruntime.profile import OnnxRuntimeProfiler
+
+        return OnnxRuntimeProfiler(self._options(), self.model_path, self._input, self._output,
+                                   source_layers(self.context))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], named_inputs(batch) or {self._input: batch})[0]

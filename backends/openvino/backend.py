@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from backends.base import Backend, Executed, Tag, compute_summary, float_compute, named_inputs
+from backends.onnx_layers import source_layers
 from backends.openvino.ov_import import ov
 from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES, RUNTIME_DEFAULT
+from backends.profiling import OperatorProfiler
 from harness.core.errors import EdgebenchError, Unsupported
 
 # Requests kept in flight per stream in throughput mode. With one request per stream (the
@@ -35,7 +37,9 @@ class OpenVinoBackend(Backend):
     # a simulation twin (`simulation`) sets it: the CPU plugin's low-precision
     # transformations off, so that each FakeQuantize runs as it is written, in float
     fake_quant_in_float = False
+    profiling = False  # a profiling twin (`profiler`) sets it: PERF_COUNT on
     recipes = RECIPES
+    profiling_unsupported = None  # `profiler`
     native_sources = ("onnx", "openvino-ir")
 
     @staticmethod
@@ -43,6 +47,7 @@ class OpenVinoBackend(Backend):
         return ov.__version__
 
     def load(self, path: Path | None) -> ov.CompiledModel:
+        self._path = path
         core = ov.Core()
         asked = INFERENCE_PRECISION[self.precision]
         if "ov_float_precision" in self.made_by().options and \
@@ -55,6 +60,8 @@ class OpenVinoBackend(Backend):
             properties["INFERENCE_PRECISION_HINT"] = asked
         if self.fake_quant_in_float:
             properties[LP_TRANSFORMS_OFF[0]] = LP_TRANSFORMS_OFF[1]
+        if self.profiling:
+            properties["PERF_COUNT"] = True
         self.compiled = core.compile_model(core.read_model(path), "CPU", properties)
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         if asked is not None and ran != asked:
@@ -92,6 +99,13 @@ class OpenVinoBackend(Backend):
         twin = OnnxRuntimeBackend.twin_of(self, made.qdq_source(self.context), simulate_qdq=True)
         return twin, ("not OpenVINO: the QDQ ONNX model its IR was converted from, ONNX "
                       f"Runtime {ort.__version__} with {SIMULATION}")
+
+    def profiler(self) -> OperatorProfiler:
+        """The same IR compiled again with PERF_COUNT, with this one's settings."""
+        from backends.openvino.profile import OpenVinoProfiler
+
+        twin = self._twin(self._path, profiling=True, hint=self.hint)
+        return OpenVinoProfiler(twin.compiled, source_layers(self.context))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.request.infer(named_inputs(batch) or batch, share_inputs=True)[0]

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from backends.base import Backend, Executed, compute_summary, named_inputs
+from backends.profiling import OperatorProfiler
 from backends.pytorch import pt2e
 from backends.pytorch.quantize import RECIPES, quantized_engine, route
 from backends.recipes import BuildContext
@@ -53,6 +54,7 @@ class PyTorchBackend(Backend):
     name = "pytorch"
     simulating = False  # a simulation twin (`simulation`) sets it
     recipes = RECIPES
+    profiling_unsupported = None  # `profiler`
     # Measured on all three models here (AVX-512, 2 threads): channels-last oneDNN
     # convolutions are 1.1-1.7x faster than NCHW, at batch 1 and batch 8 alike. The QSL
     # lays samples out NHWC once, so a batch is already channels-last: no copy per query.
@@ -91,6 +93,12 @@ class PyTorchBackend(Backend):
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
         return self._twin(path, simulating=True), route(self.context).simulation
+
+    def profiler(self) -> OperatorProfiler:
+        from backends.pytorch.profile import PyTorchProfiler
+
+        return PyTorchProfiler(self.model, self.predict,
+                               FLOAT_DTYPES.get(self.dtype or torch.float32, "fp32"))
 
     def _warm_up_inputs(self) -> dict[int, tuple]:
         """Inputs per batch shape a run will see, laid out as `predict` passes them: the

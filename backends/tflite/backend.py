@@ -37,6 +37,13 @@ class TfliteBackend(Backend):
                               "(fake-quant) evaluation of its recipe: its validation "
                               "compares the quantized model's outputs with the float model's")
     recipes = RECIPES
+    # looked for in ai-edge-litert 2.3: its Interpreter takes
+    # experimental_force_delegate_node_profiling but returns no timings; the profiling
+    # protos it ships serve the C++ tools
+    profiling_unsupported = (
+        "LiteRT's Python interpreter (ai-edge-litert 2.3) exposes no per-operator timings; "
+        "its C++ benchmark_model --enable_op_profiling=true does (run it on the .tflite "
+        "file this run records)")
     input_layout = "NHWC"
     native_sources = ("tflite",)
 

@@ -102,6 +102,45 @@ class Accuracy(Part):
     simulated: Simulated | None = None
 
 
+class OperatorTime(Part):
+    """One operator of a profile: the runtime's name and type, the kernel it chose, the
+    source model's layer it belongs to and that layer's class (`harness.core.
+    layer_classes`), and its mean time per inference."""
+
+    name: str
+    type: str
+    kernel: str | None = None  # OpenVINO's exec_type, ONNX Runtime's provider and type
+    precision: str | None = None  # what the kernel computed in, as the runtime says it
+    layer: str | None = None  # the PyTorch module path (or the ONNX node) it came from
+    layer_class: str
+    time_ms: float  # per inference (one batch), the mean over the profiled inferences
+
+
+class Profile(Part):
+    """A per-operator profile of the steady state, from the runtime's own profiler, taken
+    after LoadGen's run on the same loaded model (`--profile`)."""
+
+    source: str  # which profiler, by its API's name
+    inferences: int  # profiled inferences the times are the mean of
+    batch_size: int
+    operators_ms: float  # the operators' times of one inference, summed
+    by_class_ms: dict[str, float]
+    mapped_share: float  # of the profiled time, the share placed in a layer class
+    # operators_ms over the measured latency of the same inferences (`latency_basis`)
+    sum_over_latency: float
+    latency_basis: str
+    # operators_ms over LoadGen's latency of a batch in this run, profiler off: above
+    # sum_over_latency by what the profiler adds inside the operators it times
+    sum_over_loadgen_latency: float | None = None
+    loadgen_latency_basis: str | None = None
+    # one inference's wall time, unprofiled and profiled, timed alike in this process
+    unprofiled_ms: float
+    profiled_ms: float
+    overhead: float  # profiled_ms / unprofiled_ms - 1
+    operators: list[OperatorTime] = []
+    notes: list[str] = []  # what the runtime's numbers mean where they differ
+
+
 class Metrics(Part):
     query_count: int | None = None
     latency_ms: LatencyMs | None = None  # SingleStream, MultiStream
@@ -112,6 +151,7 @@ class Metrics(Part):
     # no early-stopping estimate: why, in LoadGen's words ("Only processed 5 queries...")
     early_stopping_result: str | None = None
     accuracy: Accuracy | None = None  # accuracy mode
+    profile: Profile | None = None  # performance mode with --profile
 
 
 class Costs(Part):

@@ -116,6 +116,9 @@ class RunConfig:
     artifacts: Path | None = option(None, "a folder made by 'edgebench prepare' on another "
                                     "machine: its artifacts are checked and used, never built",
                                     sweep=True, identity=False, matrix=False)
+    profile: bool = option(False, "performance mode: after LoadGen's run, profile the model "
+                           "per operator with its runtime's own profiler, mapped to the "
+                           "model's layers (a run of its own: never a headline)")
     # set per run by the sweep, by a user on the command line, never by a matrix
     results_dir: Path = option(Path("results"), "results folder; a sweep run again with it "
                                "resumes", matrix=False, identity=False, sweep=True)
@@ -195,6 +198,9 @@ class RunConfig:
             raise UsageError("--device-name must not be empty (default: hostname and CPU model)")
         if self.mode == "accuracy" and self.dataset in (None, "synthetic"):
             raise UsageError("accuracy mode needs a labelled dataset: pass --dataset DIR")
+        if self.profile and self.mode != "performance":
+            raise UsageError("--profile times operators in a performance run: drop it or "
+                             "use --mode performance")
         if self.save_outputs and self.mode != "accuracy":
             raise UsageError("--save-outputs keeps one row per sample: use it with --mode "
                              "accuracy")

@@ -117,6 +117,8 @@ class RunPlan:
                     "export the model with a dynamic batch dimension")
         reason = self.backend_class.unsupported_reason(
             self.config.precision, spec.source_kind, self.config.recipe_options)
+        if not reason and self.config.profile and self.backend_class.profiling_unsupported:
+            reason = f"--profile: {self.backend_class.profiling_unsupported}"
         if reason or self.config.artifacts:  # built elsewhere: only running it matters
             return reason
         return self.recipe(self.config.precision).build_refusal()

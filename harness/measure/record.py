@@ -19,6 +19,7 @@ from harness.core.records import ResultRecord
 from harness.core.system_info import peak_memory_mb
 from harness.core.zoo import get_spec
 from harness.measure.config import RunConfig
+from harness.measure.profiling import with_latency
 from scenarios import loadgen_logs
 from scenarios.scenario import Scenario
 from scenarios.settings import capped_short, settings_record
@@ -38,6 +39,7 @@ class Measured:
     machine_load: dict | None = None  # what else the machine did while LoadGen measured
     # the artifact run as fake-quant in float on the same samples (`Backend.simulation`)
     simulated: dict | None = None
+    profile: dict | None = None  # --profile: `harness.measure.profiling.measure_profile`
 
 
 def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
@@ -52,6 +54,8 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
         np.save(run_dir / "latencies_ms.npy", latencies)
         record.latencies_file = {"path": "latencies_ms.npy", "unit": "ms",
                                  "per": scenario.latency_basis}
+        if measured.profile is not None:
+            metrics["profile"] = with_latency(measured.profile, metrics)
     else:
         metrics = {"accuracy": _accuracy(record, measured, config, dataset, run_dir)}
     if not config.keep_trace:

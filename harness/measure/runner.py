@@ -38,6 +38,7 @@ from harness.measure.config import AUTO, RunConfig
 from harness.measure.fidelity import fidelity
 from harness.measure.plan import RunPlan
 from harness.measure.probe import choose_offline_batch, probe
+from harness.measure.profiling import measure_profile
 from harness.measure.record import Measured, board_after, fill_measured, model_source_record
 from harness.measure.run_thread import RunStatus, on_run_thread
 from scenarios.qsl import QuerySampleLibrary
@@ -135,9 +136,10 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
         configuration=config.identity(), sweep_tag=config.sweep_tag,
         sweep=parse_sweep_tag(config.sweep_tag))
 
-    # the model's name, not its path; a quantizer chosen, by name
+    # the model's name, not its path; a quantizer chosen, by name; a profiled run says so
     chosen = config.recipe_options["quantizer"]
-    name = run_name([*cell_of(record), *([chosen] if chosen else [])], started_at)
+    name = run_name([*cell_of(record), *([chosen] if chosen else []),
+                     *(["profile"] if config.profile else [])], started_at)
     staging = make_staging_dir(Path(config.results_dir), name)
     try:
         try:
@@ -273,8 +275,9 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
                                                    outputs.logits)
     simulated = _simulated(backend, artifact, dataset, batch_size) \
         if plan.needs_simulation else None
+    profile = measure_profile(backend, dataset, batch_size) if config.profile else None
     return Measured(backend, artifact, settings, outputs, measured_fidelity, costs,
-                    batch_size, batch_choice, machine_load, simulated)
+                    batch_size, batch_choice, machine_load, simulated, profile)
 
 
 def _predict_all(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndarray:

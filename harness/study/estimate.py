@@ -1,8 +1,8 @@
 """How long each run of a sweep will take, and what the figure stands on.
 
 A run's time is its process start, the builds it pays for (the first run that needs an
-artifact builds it), the Offline batch search, the probe and LoadGen's run. The speed
-behind the last three comes, best first, from:
+artifact builds it), the Offline batch search, the probe, LoadGen's run and a --profile
+run's profile. The speed behind the last four comes, best first, from:
 1. an earlier run of the same configuration in this results folder (its real time);
 2. this device's earlier results for the model, backend and precision (any scenario):
    measured latency and throughput;
@@ -32,6 +32,7 @@ from harness.measure.probe import (
     PROBE_SECONDS,
     SEARCH_BUDGET_S,
 )
+from harness.measure.profiling import expected_seconds
 from scenarios.scenario import get_scenario
 from scenarios.settings import (
     QUICK_ACCURACY_MAX_S,
@@ -183,6 +184,9 @@ class Estimator:
             parts["probe"] = max(PROBE_SECONDS, per_query) + 2 * per_query
             parts["measure"] = self._stream_s(config, per_query,
                                               scenario.quick_min_query_count)
+        if config.profile:
+            batch_s = per_query if scenario.samples_per_query else 1 / speed.offline_sps
+            parts["profile"] = expected_seconds(batch_s)
         return Estimate(sum(parts.values()), {k: round(v, 1) for k, v in parts.items()},
                         speed.basis)
 
