@@ -42,7 +42,7 @@ class Collected:
     warnings: list[str] = field(default_factory=list)
     systems: dict[str, dict] = field(default_factory=dict)  # device -> system description
     failures: list[dict] = field(default_factory=list)  # sweep cells without a result
-    # --profile runs: their cell and profile (`reports.profiles`); never a headline
+    # --profile runs: their row and profile (None: unsupported); never a headline
     profiles: list[dict] = field(default_factory=list)
 
 
@@ -179,8 +179,9 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "repeat": record.sweep.repeat if record.sweep else None,
         "repeats_planned": record.sweep.of if record.sweep else None,
         "target_ci_pct": record.sweep.target_ci_pct if record.sweep else None,
-        # a --profile run: its own configuration, read by `reports.profiles` alone
-        "profiled": metrics.profile is not None,
+        # a --profile run (or one refused for it): its own configuration, read by
+        # `reports.profiles` alone
+        "profiled": (record.configuration or {}).get("profile") == "True",
         "run_dir": str(path.parent),
     }
 
@@ -202,8 +203,9 @@ def collect(folders: list[Path]) -> Collected:
         for name in record.unknown_fields():
             unknown[name] = unknown.get(name, 0) + 1
         rows.append(row)
-        if record.metrics.profile is not None:
-            profiles.append({**row, "profile": record.metrics.profile.to_json()})
+        if row["profiled"]:  # the profile, or None where the run could not profile
+            profile = record.metrics.profile
+            profiles.append({**row, "profile": profile.to_json() if profile else None})
         systems.setdefault(row["device"], {**record.system.model_dump(), "runtimes": {}})
         systems[row["device"]]["runtimes"][row["backend"]] = row["backend_version"]
     if not rows:

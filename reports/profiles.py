@@ -9,6 +9,7 @@ import pandas as pd
 from harness.core.layer_classes import LAYER_CLASSES, time_by_layer
 from harness.core.precisions import reference_precision
 from harness.core.records import ResultRecord
+from reports.tables import to_markdown
 
 TOP_LAYERS = 10
 # profiles of one model compare when these match (the precision and its recipe aside)
@@ -99,8 +100,6 @@ def top_layers(profile: dict, count: int = TOP_LAYERS) -> pd.DataFrame:
 
 def run_text(record: ResultRecord) -> str:
     """`edgebench profile RUN_DIR`: one run's profile as terminal tables."""
-    from reports.tables import to_markdown
-
     profile = record.metrics.profile.to_json()
     ratio = profile.get("sum_over_latency")
     lines = [f"{record.model} on {record.backend} {record.precision} ({record.scenario}, "

@@ -111,7 +111,8 @@ def _profile_sections(page: _Page, found: list[dict], out: Path, report: Report)
     saves per class against FP32, the slowest layers."""
     if not found:
         return
-    shown = profiles.newest(found)
+    newest = profiles.newest(found)
+    shown = [r for r in newest if r["profile"] is not None]
     page.heading(2, "Per-layer profiles", "profiles")
     page.paragraph(
         "From --profile runs: each runtime's own profiler after LoadGen's run, operator "
@@ -121,6 +122,9 @@ def _profile_sections(page: _Page, found: list[dict], out: Path, report: Report)
         "LoadGen latency': over the run's LoadGen latency of a batch, profiler off (above "
         "the first by what the profiler adds inside the operators it times); 'mapped "
         "share': the time placed in a layer class (the rest shows as unmapped).")
+    page.items([f"{r['model']} on {r['device']}, {profiles.label(r)}: no profile, "
+                f"{r['unsupported_reason'] or 'the run recorded none'}"
+                for r in newest if r["profile"] is None], prefix="not profiled: ")
     for device, model in sorted({(r["device"], r["model"]) for r in shown}):
         mine = [r for r in shown if r["device"] == device and r["model"] == model]
         page.heading(3, f"{model} on {device}", _slug(f"profile-{device}-{model}"))

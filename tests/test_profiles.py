@@ -115,14 +115,16 @@ def test_profiled_runs_are_reported_apart_and_never_as_headline(tmp_path):
         results_dir=tmp_path))
     profiled_dir, _ = _profiled(tmp_path, "openvino", "fp32")
     _profiled(tmp_path, "openvino", "int8-static")
+    _profiled(tmp_path, "tflite", "fp32")  # refused for --profile: said, never a headline
     collected = collect([tmp_path])
     newest = newest_per_configuration(collected.runs)
     assert list(newest["run_dir"]) == [str(plain_dir)]
-    assert len(collected.profiles) == 2
+    assert len([p for p in collected.profiles if p["profile"] is not None]) == 2
     report = write_report([tmp_path], tmp_path / "report")
     text = report.markdown.read_text()
     assert "## Per-layer profiles" in text and "Speed-up over fp32 per layer class" in text
     assert "openvino int8-static (nncf)" in text and "features.0.0" in text
+    assert "not profiled: mobilenet_v2" in text and "no per-operator timings" in text
     assert [series for name, series in report.figures.items()
             if name.endswith("_mobilenet_v2_profile.png")] == [2]
     # the terminal view of one run, and a run without a profile refused in one line

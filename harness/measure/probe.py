@@ -24,7 +24,9 @@ SEARCH_BUDGET_S = 10.0
 PROBE_BATCHES_PER_SIZE = 4  # warm-up and timed batches one size costs, about
 
 
-def _batch(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndarray:
+def sample_batch(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndarray:
+    """The dataset's first `batch_size` samples (repeated if it has fewer), as the
+    backend takes them."""
     return np.stack([backend.to_input(dataset.sample(i % len(dataset)))
                      for i in range(batch_size)])
 
@@ -39,7 +41,7 @@ def probe(backend: Backend, dataset: Dataset, batch_size: int, streamed: bool,
     round, then rounds until `seconds`: a batch slower than that (VGG-19 at a slow
     precision takes seconds) is timed once, not thrice.
     """
-    batch = _batch(backend, dataset, batch_size)
+    batch = sample_batch(backend, dataset, batch_size)
     started = time.perf_counter()
     backend.predict(batch)  # the first call allocates and picks kernels
     first_s = time.perf_counter() - started

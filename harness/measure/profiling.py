@@ -13,6 +13,7 @@ from backends.base import Backend
 from harness.core.datasets import Dataset
 from harness.core.layer_classes import mapped_share, time_by_class
 from harness.core.progress import say
+from harness.measure.probe import sample_batch
 
 WARM_UP_INFERENCES = 5
 # as many inferences as fit in this time, within the bounds below, profiled and not
@@ -21,6 +22,8 @@ MIN_INFERENCES, MAX_INFERENCES = 10, 100
 # for a sweep's estimate: profiled inferences ran 1.3-1.5x slower here (MobileNetV2, the
 # three runtimes), and loading the profiled twin and reading its profile took about 2 s
 PROFILED_SLOWDOWN, PROFILE_FIXED_S = 1.5, 2.0
+PROFILED_BASIS = ("the mean wall time of the profiled inferences themselves, one batch "
+                  "each, timed around the runtime's call")
 
 
 def inference_count(batch_ms: float) -> int:
@@ -30,21 +33,23 @@ def inference_count(batch_ms: float) -> int:
 
 def expected_seconds(batch_s: float) -> float:
     """What `measure_profile` adds to a run whose batch takes `batch_s`."""
-    count = inference_count(batch_s * 1000) + WARM_UP_INFERENCES
-    return PROFILE_FIXED_S + count * batch_s * (1 + PROFILED_SLOWDOWN)
+    return PROFILE_FIXED_S + batch_s * (inference_count(batch_s * 1000) * (
+        1 + PROFILED_SLOWDOWN) + WARM_UP_INFERENCES * PROFILED_SLOWDOWN)
 
 
-def measure_profile(backend: Backend, dataset: Dataset, batch_size: int) -> dict:
+def measure_profile(backend: Backend, dataset: Dataset, batch_size: int,
+                    batch_s: float) -> dict:
     """The profile of one batch's inference in the steady state (`Profile`'s fields but
-    `sum_over_loadgen_latency`, which needs LoadGen's figures). The unprofiled model is
-    timed before and after the profiled one, half its inferences each side, so that a
-    drift of the machine between them does not pass for the profiler's cost."""
-    batch = np.stack([backend.to_input(dataset.sample(i % len(dataset)))
-                      for i in range(batch_size)])
+    `sum_over_loadgen_latency`, which needs LoadGen's figures), on a backend LoadGen has
+    just warmed; `batch_s` is the probe's time of a batch, which sizes the count. The
+    unprofiled model is timed before and after the profiled one, half its inferences
+    each side, so that a drift of the machine does not pass for the profiler's cost."""
+    batch = sample_batch(backend, dataset, batch_size)
     say(f"profiling {backend.name} {backend.precision} per operator ...")
-    _timed(backend.predict, batch, WARM_UP_INFERENCES)
-    single_ms = _timed(backend.predict, batch, 1)
-    inferences = inference_count(max(single_ms, 1e-3))
+    inferences = inference_count(max(batch_s * 1000, 1e-3))
+    # LoadGen's Offline run streamed through another path (OpenVINO's async queue):
+    # the one-batch call this times may not have run yet
+    _timed(backend.predict, batch, 2)
     half = max(1, inferences // 2)
     before_ms = _timed(backend.predict, batch, half)
     profiler = backend.profiler()
@@ -65,10 +70,6 @@ def measure_profile(backend: Backend, dataset: Dataset, batch_size: int) -> dict
             "sum_over_latency": round(total_ms / profiled_ms, 4),
             "latency_basis": PROFILED_BASIS,
             "operators": operators, "notes": list(profiler.notes)}
-
-
-PROFILED_BASIS = ("the mean wall time of the profiled inferences themselves, one batch "
-                  "each, timed around the runtime's call")
 
 
 def _timed(predict: Callable[[np.ndarray], object], batch: np.ndarray, times: int,

@@ -275,7 +275,8 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
                                                    outputs.logits)
     simulated = _simulated(backend, artifact, dataset, batch_size) \
         if plan.needs_simulation else None
-    profile = measure_profile(backend, dataset, batch_size) if config.profile else None
+    profile = measure_profile(backend, dataset, batch_size, probe_s) if config.profile \
+        else None
     return Measured(backend, artifact, settings, outputs, measured_fidelity, costs,
                     batch_size, batch_choice, machine_load, simulated, profile)
 
