@@ -17,11 +17,19 @@ LOADGEN_BUILD_CHECK = $(PYTHON) -c "import platform, sys, sysconfig, os, shutil;
 # aimet-onnx goes in without its dependency graph, on x86-64 only (its wheels' only
 # platform): pyproject.toml's `aimet` extra says why.
 AIMET_ONNX := $(shell sed -n 's/^aimet-onnx-no-deps = "\(.*\)"/\1/p' pyproject.toml)
+# On aarch64 PyPI's torch of our pin is the CUDA build (3 GB of NVIDIA packages, a BLAS
+# that computed wrong linear layers under emulation): take the CPU build first, from
+# PyTorch's index, so that the install below finds torch already satisfied.
+TORCH_PIN       := $(shell sed -n 's/^ *"\(torch==[^"]*\)",/\1/p' pyproject.toml)
+TORCH_CPU_INDEX := $(shell sed -n 's/^torch-cpu-index = "\(.*\)"/\1/p' pyproject.toml)
 
 $(STAMP): pyproject.toml
 	@$(LOADGEN_BUILD_CHECK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@if [ "$$(uname -m)" = aarch64 ]; then \
+		$(BIN)/python -m pip install --quiet "$(TORCH_PIN)" --index-url $(TORCH_CPU_INDEX) \
+		|| { echo "edgebench: PyTorch's CPU index ($(TORCH_CPU_INDEX)) is out of reach, and PyPI's aarch64 $(TORCH_PIN) is the CUDA build: install its CPU wheel by hand, then make again" >&2; exit 1; }; fi
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	@if [ "$$(uname -m)" = x86_64 ]; then \
 		$(BIN)/python -m pip install --quiet --no-deps "$(AIMET_ONNX)"; fi

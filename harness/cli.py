@@ -1,4 +1,4 @@
-"""The `edgebench` command: info, run, sweep."""
+"""The `edgebench` command: info, run, sweep, prepare, report, fleet, ..."""
 
 from __future__ import annotations
 
@@ -108,6 +108,33 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--out", type=Path, required=True, help="the folder to fill")
     _add_selection_options(prepare)
     _add_config_options(prepare, "prepare")
+
+    fleet = commands.add_parser(
+        "fleet", help="a matrix on every board of an Ansible inventory over SSH: install, "
+        "prepare, run, bring the results home, report (pip install 'edgebench[fleet]')")
+    fleet_commands = fleet.add_subparsers(dest="fleet_command", required=True,
+                                          parser_class=_Parser)
+    fleet_run = fleet_commands.add_parser(
+        "run", help="prepare on this host, install and run on each board, fetch the "
+        "results into DIR/<device>/, report; run again to resume")
+    fleet_status = fleet_commands.add_parser(
+        "status", help="per board: reachable, sweep running or finished, cells done / "
+        "failed / left, temperature and throttling")
+    for command in (fleet_run, fleet_status):
+        command.add_argument("inventory", type=Path, help="an Ansible inventory file")
+    fleet_run.add_argument("matrix", help="a matrix file, or a shipped one: demo, study, ...")
+    fleet_status.add_argument("--matrix", default=None,
+                              help="the matrix of the fleet run (default: as fleet.json says)")
+    for command in (fleet_run, fleet_status):
+        command.add_argument("--results", type=Path, required=True, metavar="DIR",
+                             help="where each board's results land, in DIR/<device>/")
+        command.add_argument("--limit", action="append", metavar="GROUP_OR_HOST",
+                             help="only these groups or hosts of the inventory (repeat)")
+    fleet_run.add_argument("--poll", type=float, default=30.0, metavar="S",
+                           help="seconds between fetches while the boards run")
+    fleet_run.add_argument("--lost-wait", type=float, default=300.0, metavar="S",
+                           help="how long a board that dropped off is waited for once the "
+                           "others are done (it resumes on the next 'fleet run')")
     return parser
 
 
@@ -338,6 +365,26 @@ def cmd_prepare(args) -> int:
     return 0
 
 
+def cmd_fleet(args) -> int:
+    from harness.core.fleet_record import FLEET_FILE, FleetStatus
+    from harness.fleet.run import Fleet, fleet_run, fleet_status
+
+    matrix = getattr(args, "matrix", None)
+    if matrix is None:  # `status`: the matrix the last `fleet run` into DIR ran
+        status_file = args.results / FLEET_FILE
+        if not status_file.is_file():
+            raise UsageError(f"no {FLEET_FILE} in {args.results}: pass --matrix, or the "
+                             "--results DIR of an earlier 'edgebench fleet run'")
+        matrix = FleetStatus.read(status_file).matrix
+    fleet = Fleet(args.inventory, matrix, args.results, args.limit)
+    if args.fleet_command == "status":
+        print(fleet_status(fleet))
+        return 0
+    if args.poll <= 0 or args.lost_wait < 0:
+        raise UsageError("--poll is a positive number of seconds, --lost-wait 0 or more")
+    return fleet_run(fleet, args.poll, args.lost_wait)
+
+
 def cmd_schema(args) -> int:
     from harness.core.records import json_schemas
 
@@ -396,8 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     # then installs no handler of its own.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     handler = {"info": cmd_info, "inspect": cmd_inspect, "run": cmd_run, "sweep": cmd_sweep,
-               "prepare": cmd_prepare, "profile": cmd_profile, "report": cmd_report,
-               "schema": cmd_schema}[args.command]
+               "prepare": cmd_prepare, "fleet": cmd_fleet, "profile": cmd_profile,
+               "report": cmd_report, "schema": cmd_schema}[args.command]
     try:
         return handler(args)
     except BrokenPipeError:  # `edgebench schema | head`: the reader has what it wanted

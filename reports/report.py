@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 
 from harness.core.records import FAILED_FILE, write_text_atomic
 from reports import figures, profiles
+from reports.boards import board_warnings, boards_table, find_fleets
 from reports.collect import collect, latest_per_cell, newest_per_configuration
 from reports.study import study_sections
 from reports.tables import (
@@ -144,8 +145,10 @@ def _profile_sections(page: _Page, found: list[dict], out: Path, report: Report)
 def write_report(folders: list[Path], out: Path) -> Report:
     collected = collect(folders)
     out.mkdir(parents=True, exist_ok=True)
+    fleets = find_fleets(folders, collected.warnings)
     report = Report(out / "report.html", out / "results.csv", out / "summary.md",
-                    warnings=list(collected.warnings))
+                    warnings=[line for fleet in fleets for line in board_warnings(fleet)]
+                    + list(collected.warnings))
     runs = collected.runs
     write_text_atomic(report.csv, runs.to_csv(index=False))
     newest = newest_per_configuration(runs)
@@ -161,6 +164,11 @@ def write_report(folders: list[Path], out: Path) -> Report:
         "edgebench versions). The figures "
         "draw the newest configuration of each model, backend, precision and scenario.")
     page.items(report.warnings, prefix="WARNING: ")
+    for fleet in fleets:
+        page.heading(2, "Boards", "boards")
+        page.paragraph(f"edgebench fleet ran {fleet.matrix} on the boards of {fleet.inventory}; "
+                       f"as last asked, {fleet.updated_at}:")
+        page.table(boards_table(fleet))
     if collected.failures:
         page.heading(2, "Failed cells", "failed")
         page.items([f"{f['cell']} (repeat {f['repeat']}): {f['reason']} after "
