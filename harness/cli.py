@@ -25,6 +25,9 @@ from harness.measure.config import (
     options,
 )
 
+# what `fleet run` sets itself for each board (the inventory names the device)
+FLEET_SETS = ("results_dir", "artifacts", "cache_dir", "device_name")
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but its errors are one line like all of ours."""
@@ -135,16 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_run.add_argument("--lost-wait", type=float, default=300.0, metavar="S",
                            help="how long a board that dropped off is waited for once the "
                            "others are done (it resumes on the next 'fleet run')")
+    # the sweep's options, for the host's prepare and every board's sweep alike; where
+    # results, artifacts and the cache go and the device's name are the fleet's to set
+    _add_config_options(fleet_run, "sweep", leave_out=FLEET_SETS)
     return parser
 
 
-def _add_config_options(command: argparse.ArgumentParser, which: str) -> None:
+def _add_config_options(command: argparse.ArgumentParser, which: str,
+                        leave_out: tuple[str, ...] = ()) -> None:
     """`run` takes every RunConfig option with its default; `sweep` and `prepare` take
     those marked for them, unset unless given, so that the matrix's values stand."""
     types = field_types()
     for f in options():
         opt = f.metadata["option"]
-        if which != "run" and not getattr(opt, which):
+        if (which != "run" and not getattr(opt, which)) or f.name in leave_out:
             continue
         # a value a matrix may set stays unset unless given, so that the matrix's stands
         default = f.default if which == "run" or not opt.matrix else None
@@ -376,10 +383,15 @@ def cmd_fleet(args) -> int:
             raise UsageError(f"no {FLEET_FILE} in {args.results}: pass --matrix, or the "
                              "--results DIR of an earlier 'edgebench fleet run'")
         matrix = FleetStatus.read(status_file).matrix
-    fleet = Fleet(args.inventory, matrix, args.results, args.limit)
     if args.fleet_command == "status":
-        print(fleet_status(fleet))
+        earlier = FleetStatus.read(args.results / FLEET_FILE) \
+            if (args.results / FLEET_FILE).is_file() else None
+        print(fleet_status(Fleet(args.inventory, matrix, args.results, args.limit,
+                                 fleet_id=earlier.fleet_id if earlier else None,
+                                 overrides=earlier.overrides if earlier else {})))
         return 0
+    fleet = Fleet(args.inventory, matrix, args.results, args.limit,
+                  overrides=_overrides(args))
     if args.poll <= 0 or args.lost_wait < 0:
         raise UsageError("--poll is a positive number of seconds, --lost-wait 0 or more")
     return fleet_run(fleet, args.poll, args.lost_wait)

@@ -28,7 +28,7 @@ def find_fleets(folders: list[Path], warnings: list[str]) -> list[FleetStatus]:
 def boards_table(fleet: FleetStatus) -> pd.DataFrame:
     return pd.DataFrame([{
         "board": board.host, "device": board.device, "state": board.state,
-        "Ansible said" if not board.reached else "note": board.message,
+        "message (Ansible's words if unreached)": board.message,
         "done": board.cells_done, "failed": board.cells_failed,
         "left": "?" if board.cells_left is None else board.cells_left,
         "runs home": board.runs_home,

@@ -33,6 +33,7 @@ class BoardStatus(Part):
 
 class FleetStatus(Part):
     matrix: str
+    overrides: dict = {}  # the sweep options `fleet run` gave over the matrix's
     fleet_id: str
     inventory: str
     updated_at: str

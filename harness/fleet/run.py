@@ -35,6 +35,7 @@ from harness.fleet.wheel import (
     torch_cpu_index,
     torch_pin,
 )
+from harness.measure.config import argv_of
 from harness.study.board_state import (
     BUILD_MARKER,
     EXIT_FILE,
@@ -71,24 +72,31 @@ class Folders:
         return self.results / "report"
 
 
-def fleet_id(matrix: Matrix) -> str:
-    """Names the fleet's work folder on each board: the same matrix resumes there."""
-    return fields_digest({"matrix": matrix.name, "text": matrix.path.read_text()})[:12]
+def fleet_id_of(matrix: Matrix, overrides: dict) -> str:
+    """Names the fleet's work folder on each board: the same matrix and options resume
+    there."""
+    return fields_digest({"matrix": matrix.name, "text": matrix.path.read_text(),
+                          "overrides": overrides})[:12]
 
 
 class Fleet:
     """The boards of one `fleet run` or `status`, and what is known of each."""
 
     def __init__(self, inventory: Path, matrix_name: str, results: Path,
-                 limit: list[str] | None = None):
+                 limit: list[str] | None = None, overrides: dict | None = None,
+                 fleet_id: str | None = None):
         self.inventory = inventory
         self.boards = load_boards(inventory, limit)  # a bad inventory: exit 2, nothing ran
         self.matrix = load_matrix(matrix_name)
         if self.matrix.path is None:
             raise UsageError(f"matrix {matrix_name!r} has no file to send to the boards")
-        self.planned = plan(self.matrix, {}, Selection(), None)
+        # the sweep's options over the matrix's, for the host's prepare and each sweep
+        self.overrides = {k: str(v) if isinstance(v, Path) else v
+                          for k, v in (overrides or {}).items()}
+        self._plans: dict[tuple, list] = {}
+        self.planned = self._planned_for([])
         self.folders = Folders(results)
-        self.id = fleet_id(self.matrix)
+        self.id = fleet_id or fleet_id_of(self.matrix, self.overrides)
         self.status = self._previous_status()
         self.states: dict[str, dict] = {}  # host -> what board_state said last
         self.excluded: dict[str, list[str]] = {}  # host -> sweep --exclude values
@@ -112,7 +120,7 @@ class Fleet:
     def save(self) -> None:
         self.folders.results.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.folders.status_file, FleetStatus(
-            matrix=str(self.matrix.path), fleet_id=self.id,
+            matrix=str(self.matrix.path), overrides=self.overrides, fleet_id=self.id,
             inventory=str(self.inventory.resolve()),
             updated_at=utc_now().isoformat(timespec="seconds"),
             boards=list(self.status.values())).to_json())
@@ -161,7 +169,7 @@ class Fleet:
                                  if p.is_dir()))
         sweep = state["sweep"]["state"]
         if sweep == "not started" and self.status[board.host].state in (
-                "installing", "unreachable", "lost"):
+                "installing", "unreachable", "lost", "failed"):
             self._mark(board, state="not started", message="")
         elif sweep in ("running", "stopped", "finished"):
             code = state["sweep"]["exit_code"]
@@ -175,8 +183,12 @@ class Fleet:
             "state", "not started")
 
     def _planned_for(self, exclude: list[str]):
-        return plan(self.matrix, {}, Selection.parse([], exclude, self.matrix), None) \
-            if exclude else self.planned
+        """The runs of a board's sweep, the cells left out there excluded."""
+        key = tuple(exclude)
+        if key not in self._plans:
+            self._plans[key] = plan(self.matrix, self.overrides,
+                                    Selection.parse([], list(exclude), self.matrix), None)
+        return self._plans[key]
 
     # ---- steps ----
 
@@ -264,8 +276,9 @@ class Fleet:
         if not boards:
             return []
         say(f"starting the sweep on {', '.join(b.device for b in boards)} ...")
-        args = {b.host: [arg for value in self.excluded.get(b.host, [])
-                         for arg in ("--exclude", value)] for b in boards}
+        args = {b.host: argv_of(self.overrides) + [
+            arg for value in self.excluded.get(b.host, []) for arg in ("--exclude", value)]
+            for b in boards}
         started = self._play("start.yml", boards, sweep_args=args, pid_file=PID_FILE,
                              exit_file=EXIT_FILE)
         for board in started:
@@ -373,19 +386,22 @@ def _summary(fleet: Fleet) -> int:
 
 
 def fleet_status(fleet: Fleet) -> str:
-    """One line per board, asked now (read-only on the boards)."""
+    """One line per board, asked now (read-only on the boards), then what each said."""
     fleet.probe(fleet.boards)
     rows = [("board", "device", "reached", "sweep", "done", "failed", "left", "home",
              "temp C", "throttled")]
+    said = []
     for board in fleet.boards:
         status = fleet.status[board.host]
         rows.append((board.host, status.device, "yes" if status.reached else "no",
-                     status.state + (f" ({status.message})" if status.message else ""),
-                     str(status.cells_done), str(status.cells_failed),
+                     status.state, str(status.cells_done), str(status.cells_failed),
                      "?" if status.cells_left is None else str(status.cells_left),
                      str(sum(1 for p in fleet.folders.device(board).glob("*") if p.is_dir())),
-                     "-" if status.soc_temperature_c is None else f"{status.soc_temperature_c:.1f}",
+                     "-" if status.soc_temperature_c is None
+                     else f"{status.soc_temperature_c:.1f}",
                      ", ".join(status.throttled_now) or "no"))
+        said += [f"{board.host}: {status.message}"] if status.message else []
+        said += [f"{board.host}: not run: {cell}" for cell in status.unsupported]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-                     .rstrip() for row in rows)
+                     .rstrip() for row in rows) + "".join(f"\n{line}" for line in said)

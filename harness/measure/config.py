@@ -213,8 +213,13 @@ def flag(name: str) -> str:
 
 def to_argv(config: RunConfig) -> list[str]:
     """The `edgebench run` options that reproduce `config`."""
+    return argv_of(config.flat())
+
+
+def argv_of(values: dict) -> list[str]:
+    """Command-line options (RunConfig fields and recipe options) that give `values`."""
     argv = []
-    for name, value in config.flat().items():
+    for name, value in values.items():
         if value is None or value is False:
             continue
         argv += [flag(name)] if value is True else [flag(name), str(value)]
