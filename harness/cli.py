@@ -373,27 +373,18 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_fleet(args) -> int:
-    from harness.core.fleet_record import FLEET_FILE, FleetStatus
     from harness.fleet.run import Fleet, fleet_run, fleet_status
 
-    matrix = getattr(args, "matrix", None)
-    if matrix is None:  # `status`: the matrix the last `fleet run` into DIR ran
-        status_file = args.results / FLEET_FILE
-        if not status_file.is_file():
-            raise UsageError(f"no {FLEET_FILE} in {args.results}: pass --matrix, or the "
-                             "--results DIR of an earlier 'edgebench fleet run'")
-        matrix = FleetStatus.read(status_file).matrix
     if args.fleet_command == "status":
-        earlier = FleetStatus.read(args.results / FLEET_FILE) \
-            if (args.results / FLEET_FILE).is_file() else None
-        print(fleet_status(Fleet(args.inventory, matrix, args.results, args.limit,
-                                 fleet_id=earlier.fleet_id if earlier else None,
-                                 overrides=earlier.overrides if earlier else {})))
+        fleet = Fleet.last_run(args.inventory, args.results, args.limit) \
+            if args.matrix is None else Fleet(args.inventory, args.matrix, args.results,
+                                               args.limit)
+        print(fleet_status(fleet))
         return 0
-    fleet = Fleet(args.inventory, matrix, args.results, args.limit,
-                  overrides=_overrides(args))
     if args.poll <= 0 or args.lost_wait < 0:
         raise UsageError("--poll is a positive number of seconds, --lost-wait 0 or more")
+    fleet = Fleet(args.inventory, args.matrix, args.results, args.limit,
+                  overrides=_overrides(args))
     return fleet_run(fleet, args.poll, args.lost_wait)
 
 

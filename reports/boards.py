@@ -30,7 +30,7 @@ def boards_table(fleet: FleetStatus) -> pd.DataFrame:
         "board": board.host, "device": board.device, "state": board.state,
         "message (Ansible's words if unreached)": board.message,
         "done": board.cells_done, "failed": board.cells_failed,
-        "left": "?" if board.cells_left is None else board.cells_left,
+        "left": board.left,
         "runs home": board.runs_home,
         "SoC C": "n/a" if board.soc_temperature_c is None else f"{board.soc_temperature_c:.1f}",
         "throttled": ", ".join(board.throttled_now) or "no",
@@ -44,7 +44,7 @@ def board_warnings(fleet: FleetStatus) -> list[str]:
         if board.state in INCOMPLETE or board.cells_left:
             said = f": {board.message}" if board.message else ""
             lines.append(f"board {board.host} ({board.device}) {board.state}{said}; "
-                         f"{board.cells_done} cells done, {board.cells_left or '?'} left "
+                         f"{board.cells_done} cells done, {board.left} left "
                          "(run 'edgebench fleet run' again to resume)")
         lines += [f"board {board.host}: not run: {cell}" for cell in board.unsupported]
     return lines

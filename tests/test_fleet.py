@@ -229,3 +229,24 @@ def test_a_bad_inventory_is_one_line_and_exit_2(tmp_path, capsys, case, says):
     assert code == 2
     assert len(err) == 1 and says in err[0], err
     assert not results.exists()  # nothing ran, nothing written
+
+
+def test_a_backend_the_board_lacks_is_left_out_and_listed_with_the_reason(tmp_path):
+    from harness.fleet.run import Fleet
+
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("[boards]\npi ansible_connection=local\n")
+    matrix = tmp_path / "two.toml"
+    matrix.write_text(MATRIX.replace('backend = ["onnxruntime"]',
+                                     'backend = ["onnxruntime", "pytorch"]'))
+    fleet = Fleet(inventory, str(matrix), tmp_path / "results")
+    board = fleet.boards[0]
+    without_torch = {"runtimes": {"onnxruntime": "1.32.0", "pytorch": None},
+                     "no_torch": "PyTorch's CPU index was out of reach"}
+    assert fleet._left_out(board, without_torch) == ["backend=pytorch"]
+    listed = fleet.status["pi"].unsupported
+    assert len(listed) == 2 and all(line.startswith("mobilenet_v2 pytorch") for line in listed)
+    assert all("not installed on this board: PyTorch's CPU index" in line for line in listed)
+    assert len(fleet._planned_for(["backend=pytorch"])) == 2  # the onnxruntime cells
+    with_everything = {"runtimes": {"onnxruntime": "1.32.0", "pytorch": "2.13.0"}}
+    assert fleet._left_out(board, with_everything) == []

@@ -30,6 +30,11 @@ class BoardStatus(Part):
     unsupported: list[str] = []  # cells left out on this board, with the reason
     checked_at: str  # when the board was last asked (or tried)
 
+    @property
+    def left(self) -> str:
+        """Cells left, as shown: '?' when the board was never reached."""
+        return "?" if self.cells_left is None else str(self.cells_left)
+
 
 class FleetStatus(Part):
     matrix: str

@@ -99,9 +99,9 @@ def play(playbook: str, inventory: Path, hosts: list[str], extravars: dict,
                      "ANSIBLE_PIPELINING": "true"})
         log_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(log_dir / f"{Path(playbook).stem}.log", runner.stdout.read())
+    expects_answer = ANSWER_TASK in (PLAYBOOKS / playbook).read_text()
     for outcome in outcomes.values():
-        if outcome.reached and not outcome.failed and not outcome.answer \
-                and ANSWER_TASK in (PLAYBOOKS / playbook).read_text():
+        if expects_answer and outcome.ok and not outcome.answer:
             outcome.failed, outcome.message = True, (
                 f"Ansible gave no answer (status {runner.status}; see "
                 f"{log_dir / Path(playbook).stem}.log)")

@@ -24,7 +24,7 @@ from harness.core.digests import fields_digest
 from harness.core.errors import EXIT_INTERRUPTED, UsageError
 from harness.core.fleet_record import FLEET_FILE, BoardStatus, FleetStatus
 from harness.core.progress import say
-from harness.core.records import utc_now, write_json_atomic
+from harness.core.records import RESULT_FILE, utc_now, write_json_atomic
 from harness.fleet.ansible import HostOutcome, play
 from harness.fleet.inventory import Board, load_boards
 from harness.fleet.landing import land
@@ -63,6 +63,10 @@ class Folders:
     def device(self, board: Board) -> Path:
         return self.results / board.device
 
+    def runs_home(self, board: Board) -> set[str]:
+        """The run folders of `board` already landed in its device folder."""
+        return {p.name for p in self.device(board).glob("*") if p.is_dir()}
+
     @property
     def status_file(self) -> Path:
         return self.results / FLEET_FILE
@@ -70,6 +74,15 @@ class Folders:
     @property
     def report(self) -> Path:
         return self.results / "report"
+
+
+def read_status(path: Path) -> FleetStatus | None:
+    """fleet.json as the last step left it; None if there is none (or it is unreadable:
+    it is rewritten after the next step)."""
+    try:
+        return FleetStatus.read(path) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def fleet_id_of(matrix: Matrix, overrides: dict) -> str:
@@ -83,8 +96,7 @@ class Fleet:
     """The boards of one `fleet run` or `status`, and what is known of each."""
 
     def __init__(self, inventory: Path, matrix_name: str, results: Path,
-                 limit: list[str] | None = None, overrides: dict | None = None,
-                 fleet_id: str | None = None):
+                 limit: list[str] | None = None, overrides: dict | None = None):
         self.inventory = inventory
         self.boards = load_boards(inventory, limit)  # a bad inventory: exit 2, nothing ran
         self.matrix = load_matrix(matrix_name)
@@ -96,22 +108,26 @@ class Fleet:
         self._plans: dict[tuple, list] = {}
         self.planned = self._planned_for([])
         self.folders = Folders(results)
-        self.id = fleet_id or fleet_id_of(self.matrix, self.overrides)
+        self.id = fleet_id_of(self.matrix, self.overrides)
         self.status = self._previous_status()
         self.states: dict[str, dict] = {}  # host -> what board_state said last
         self.excluded: dict[str, list[str]] = {}  # host -> sweep --exclude values
 
+    @classmethod
+    def last_run(cls, inventory: Path, results: Path, limit: list[str] | None) -> Fleet:
+        """The fleet of the last `fleet run` into `results` (its matrix and options)."""
+        earlier = read_status(Folders(results).status_file)
+        if earlier is None:
+            raise UsageError(f"no readable {FLEET_FILE} in {results}: pass --matrix, or the "
+                             "--results DIR of an earlier 'edgebench fleet run'")
+        return cls(inventory, earlier.matrix, results, limit, earlier.overrides)
+
     # ---- status ----
 
     def _previous_status(self) -> dict[str, BoardStatus]:
-        known = {}
-        if self.folders.status_file.is_file():
-            try:
-                earlier = FleetStatus.read(self.folders.status_file)
-                known = {b.host: b for b in earlier.boards} if earlier.fleet_id == self.id \
-                    else {}
-            except (OSError, ValueError):
-                known = {}
+        earlier = read_status(self.folders.status_file)
+        known = {b.host: b for b in earlier.boards} \
+            if earlier is not None and earlier.fleet_id == self.id else {}
         now = utc_now().isoformat(timespec="seconds")
         return {b.host: known.get(b.host) or BoardStatus(
             host=b.host, device=b.device, reached=False, state="not started", checked_at=now)
@@ -158,15 +174,13 @@ class Fleet:
     def _count(self, board: Board, state: dict) -> None:
         cells = state["sweep"]["cells"]
         done, failed = cells.get("done", 0), cells.get("failed", 0)
-        excluded = self.excluded.get(board.host)
-        total = len(self._planned_for(excluded)) if excluded is not None else len(self.planned)
+        total = len(self._planned_for(self.excluded.get(board.host, [])))
         facts = state.get("board_facts") or {}
         self._mark(board, cells_done=done, cells_failed=failed,
                    cells_left=max(total - done - failed, 0),
                    soc_temperature_c=facts.get("soc_temperature_c"),
                    throttled_now=(facts.get("throttling") or {}).get("now", []),
-                   runs_home=sum(1 for p in self.folders.device(board).glob("*")
-                                 if p.is_dir()))
+                   runs_home=len(self.folders.runs_home(board)))
         sweep = state["sweep"]["state"]
         if sweep == "not started" and self.status[board.host].state in (
                 "installing", "unreachable", "lost", "failed"):
@@ -233,13 +247,7 @@ class Fleet:
         by_target: dict[str, list[Board]] = {}
         for board in boards:
             state = self.states[board.host]
-            no_torch = state.get("no_torch")
-            self.excluded[board.host] = ["backend=pytorch"] if no_torch else []
-            if no_torch:
-                skipped = {f"{r.cell.model} pytorch {r.cell.precision} {r.cell.scenario}"
-                           for r in self.planned if r.cell.backend == "pytorch"}
-                self._mark(board, unsupported=[f"{cell}: {no_torch}" for cell in
-                                               sorted(skipped)])
+            self.excluded[board.host] = self._left_out(board, state)
             target = fields_digest({"arch": state["arch"], "runtimes": state["runtimes"],
                                     "exclude": self.excluded[board.host]})[:12]
             by_target.setdefault(target, []).append(board)
@@ -265,6 +273,23 @@ class Fleet:
         self.save()
         return prepared
 
+    def _left_out(self, board: Board, state: dict) -> list[str]:
+        """`--exclude` values for the matrix's backends whose runtime the board lacks
+        (its extras, or torch out of reach); its cells are listed with the reason."""
+        missing = sorted({run.cell.backend for run in self.planned
+                          if not state["runtimes"].get(run.cell.backend)})
+        reasons = {}
+        for name in missing:
+            why = f"{name} is not installed on this board"
+            if state.get("no_torch") and "torch" in BACKENDS.get(name).distributions:
+                why += f": {state['no_torch']}"
+            reasons[name] = why
+        self._mark(board, unsupported=sorted(
+            f"{run.cell.model} {run.cell.backend} {run.cell.precision} {run.cell.scenario}: "
+            f"{reasons[run.cell.backend]}" for run in self.planned
+            if run.cell.backend in reasons and run.repeat_index == 0))
+        return [f"backend={','.join(missing)}"] if missing else []
+
     def push(self, boards: list[Board], prepared: dict[str, str]) -> list[Board]:
         if not boards:
             return []
@@ -288,8 +313,7 @@ class Fleet:
     def collect(self, boards: list[Board]) -> list[Board]:
         """Fetch what finished on `boards` and land it; the boards that answered."""
         inbox = self.folders.private / "inbox"
-        landed = {b.host: sorted(p.name for p in self.folders.device(b).glob("*")
-                                 if p.is_dir()) for b in boards}
+        landed = {b.host: sorted(self.folders.runs_home(b)) for b in boards}
         for board in boards:
             (inbox / f"{board.host}.tgz").unlink(missing_ok=True)
         answered = self._play("collect.yml", boards, landed=landed, inbox=str(inbox),
@@ -312,8 +336,7 @@ class Fleet:
 def _finished(fleet: Fleet, board: Board) -> bool:
     """Its sweep has ended and everything it made is home."""
     final = ((fleet.states.get(board.host) or {}).get("sweep") or {}).get("final_runs", [])
-    home = {p.name for p in fleet.folders.device(board).glob("*") if p.is_dir()}
-    return fleet.sweep_state(board) == "finished" and set(final) <= home
+    return fleet.sweep_state(board) == "finished" and set(final) <= fleet.folders.runs_home(board)
 
 
 def fleet_run(fleet: Fleet, poll_s: float, lost_wait_s: float) -> int:
@@ -364,9 +387,7 @@ def _wait(fleet: Fleet, active: list[Board], poll_s: float, lost_wait_s: float) 
 def _summary(fleet: Fleet) -> int:
     from reports.report import write_report
 
-    homes = [fleet.folders.device(b) for b in fleet.boards
-             if any(fleet.folders.device(b).glob("*/result.json"))]
-    if homes:
+    if any(fleet.folders.results.glob(f"*/*/{RESULT_FILE}")):
         report = write_report([fleet.folders.results], fleet.folders.report)
         say(f"report: {report.html.resolve()}")
     else:
@@ -378,7 +399,7 @@ def _summary(fleet: Fleet) -> int:
             say(f"  {status.device}: {status.state}"
                 + (f" ({status.message})" if status.message else "")
                 + f"; {status.cells_done} done, {status.cells_failed} failed, "
-                f"{status.cells_left if status.cells_left is not None else '?'} left")
+                f"{status.left} left")
     if not complete:
         say("run 'edgebench fleet run' again to resume: finished boards only fetch, "
             "stopped sweeps continue, unreachable boards are tried again")
@@ -395,8 +416,7 @@ def fleet_status(fleet: Fleet) -> str:
         status = fleet.status[board.host]
         rows.append((board.host, status.device, "yes" if status.reached else "no",
                      status.state, str(status.cells_done), str(status.cells_failed),
-                     "?" if status.cells_left is None else str(status.cells_left),
-                     str(sum(1 for p in fleet.folders.device(board).glob("*") if p.is_dir())),
+                     status.left, str(status.runs_home),
                      "-" if status.soc_temperature_c is None
                      else f"{status.soc_temperature_c:.1f}",
                      ", ".join(status.throttled_now) or "no"))

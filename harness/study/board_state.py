@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from collections import Counter
 from pathlib import Path
 
 import psutil
@@ -40,10 +41,12 @@ def _read(path: Path) -> str | None:
 
 
 def sweep_process_alive(pid_text: str | None) -> bool:
-    """The sweep's process group leader still runs an edgebench sweep."""
+    """The sweep's process group leader still runs an edgebench sweep (after a reboot
+    the pid may belong to another process)."""
     try:
         process = psutil.Process(int(pid_text or ""))
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        return process.status() != psutil.STATUS_ZOMBIE and \
+            any("edgebench" in part for part in process.cmdline())
     except (ValueError, psutil.Error):
         return False
 
@@ -59,18 +62,16 @@ def sweep_state(work: Path) -> dict:
     else:
         state = "running" if sweep_process_alive(pid) else "stopped"
     results = work / RESULTS
-    counts: dict[str, int] = {}
     try:
-        manifest = json.loads((results / MANIFEST_FILE).read_text())
-        for run in manifest.get("runs", {}).values():
-            counts[run.get("state", "pending")] = counts.get(run.get("state", "pending"), 0) + 1
+        runs = json.loads((results / MANIFEST_FILE).read_text()).get("runs", {}).values()
     except (OSError, ValueError):
-        pass
+        runs = []
+    counts = Counter(run.get("state", "pending") for run in runs)
     final = sorted(path.name for path in results.glob("*")
                    if not path.name.startswith(".") and path.is_dir()
                    and ((path / RESULT_FILE).is_file() or (path / FAILED_FILE).is_file()))
     return {"state": state, "exit_code": int(exit_code) if exit_code else None,
-            "cells": counts, "final_runs": final,
+            "cells": dict(counts), "final_runs": final,
             "manifest": (results / MANIFEST_FILE).is_file()}
 
 
