@@ -133,7 +133,11 @@ class Boards:
                 f"PidFile {root / name}-sshd.pid\nAuthorizedKeysFile {keys}/authorized_keys\n"
                 "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                 "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n"
-                "Subsystem sftp internal-sftp\n")
+                "Subsystem sftp internal-sftp\n"
+                # its own HOME: the session's shell reads no start-up file of this
+                # machine's user (root's pyenv rehash takes a lock that a board killed
+                # mid-session leaves behind, and every later session waits on it)
+                f"SetEnv HOME={home}\n")
             # the board's Python venv, its packages those of this machine (see _host_deps)
             venv = home / "venv"
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
