@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from statsmodels.stats.contingency_tables import mcnemar
+from scipy.stats import binomtest
 
 from backends import get_backend_class
 from harness.core.artifacts import MANIFEST
@@ -23,7 +23,7 @@ from reports.report import write_report
 from reports.study import quantizers
 from reports.tables import device_matrix
 from tests.conftest import run_cli
-from tests.learnable import TINY
+from tests.learnable import TINY, learnable_folder
 
 # A quick AdaRound: enough steps and images for the tiny model to learn its rounding
 # (W4 per tensor: 0.99 top-1 at these, 0.94 at 300 steps on 48 images; the defaults,
@@ -31,12 +31,23 @@ from tests.learnable import TINY
 ADAROUND = {"adaround_iterations": 100, "adaround_samples": 16}
 
 
-def _accuracy_run(trained, tmp_path, backend: str, precision: str, **options):
+def _accuracy_run(trained, tmp_path, backend: str, precision: str, dataset: Path | None = None,
+                  **options):
     checkpoint, calibration_dir, eval_dir = trained
     return run_benchmark(RunConfig(
         model=TINY, backend=backend, precision=precision, mode="accuracy",
-        weights=str(checkpoint), dataset=str(eval_dir), calibration=str(calibration_dir),
-        calibration_count=48, results_dir=tmp_path, recipe_options=options))
+        weights=str(checkpoint), dataset=str(dataset or eval_dir),
+        calibration=str(calibration_dir), calibration_count=48, results_dir=tmp_path,
+        recipe_options=options))
+
+
+# The claim "AdaRound is better than round-to-nearest" is a paired one: on the same
+# images, AdaRound right where round-to-nearest is wrong more often than the reverse.
+# McNemar's exact test (a binomial test on the discordant pairs) says whether the
+# held-out set is large enough to tell; at 200 images and this level the smallest
+# difference it can show is 3.5 points (7 discordant pairs, all one way), so no margin
+# tuned on one CPU's result is needed.
+ADAROUND_BETTER_P = 0.01
 
 
 def _saved(run_dir: Path, record) -> dict[str, np.ndarray]:
@@ -50,21 +61,24 @@ def test_adaround_beats_round_to_nearest_at_4_bits_and_both_keep_fp32_at_8(train
     learned rounding keeps it; at 8 bits both stay within a point or two of FP32."""
     _, fp32 = _accuracy_run(trained, tmp_path, "onnxruntime", "fp32")
     assert fp32.metrics.accuracy.top1 >= 0.8, "the tiny model did not learn"
-    w4 = {quantizer: _accuracy_run(trained, tmp_path, "onnxruntime", "w4a8",
+    # 4 bits are compared on images neither training (seed 0), calibration (its draw of
+    # those) nor the 8-bit checks below (seed 1) saw: 50 a class, seed 2
+    held_out = learnable_folder(tmp_path / "held-out", 50, seed=2)
+    w4 = {quantizer: _accuracy_run(trained, tmp_path, "onnxruntime", "w4a8", held_out,
                                    quantizer=quantizer, weight_granularity="per-tensor",
                                    **(ADAROUND if quantizer == "adaround" else {}))
           for quantizer in ("minmax", "adaround")}
     (minmax_dir, minmax), (adaround_dir, adaround) = w4["minmax"], w4["adaround"]
-    # paired on the same 100 samples: the difference, and McNemar's exact p, recomputed
-    # from the saved per-sample classes (independently of the record)
+    # paired on the same 200 samples: McNemar's exact p, recomputed from the saved
+    # per-sample classes (independently of the record)
     label = _saved(minmax_dir, minmax)["label"]
+    assert len(label) == 200 and np.array_equal(label, _saved(adaround_dir, adaround)["label"])
     right_rtn = _saved(minmax_dir, minmax)["predicted"] == label
     right_ada = _saved(adaround_dir, adaround)["predicted"] == label
-    assert np.array_equal(label, _saved(adaround_dir, adaround)["label"])
-    table = [[np.sum(right_rtn & right_ada), np.sum(right_rtn & ~right_ada)],
-             [np.sum(~right_rtn & right_ada), np.sum(~right_rtn & ~right_ada)]]
-    assert right_ada.mean() - right_rtn.mean() >= 0.2, (right_ada.mean(), right_rtn.mean())
-    assert mcnemar(table, exact=True).pvalue < 0.001
+    only_ada, only_rtn = int(np.sum(right_ada & ~right_rtn)), int(np.sum(right_rtn & ~right_ada))
+    better = binomtest(only_ada, only_ada + only_rtn, 0.5, alternative="greater")
+    assert right_ada.mean() > right_rtn.mean() and better.pvalue < ADAROUND_BETTER_P, (
+        right_ada.mean(), right_rtn.mean(), only_ada, only_rtn, better.pvalue)
     for record in (minmax, adaround):  # the record says what it is and what ran
         assert record.metrics.accuracy.top1 == np.mean(
             _saved(*w4[record.quantization.quantizer])["predicted"] == label)
