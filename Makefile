@@ -17,6 +17,8 @@ LOADGEN_BUILD_CHECK = $(PYTHON) -c "import platform, sys, sysconfig, os, shutil;
 # aimet-onnx goes in without its dependency graph, on x86-64 only (its wheels' only
 # platform): pyproject.toml's `aimet` extra says why.
 AIMET_ONNX := $(shell sed -n 's/^aimet-onnx-no-deps = "\(.*\)"/\1/p' pyproject.toml)
+# onnx2torch likewise, on every platform (pure Python): pyproject.toml says why
+ONNX2TORCH := $(shell sed -n 's/^onnx2torch-no-deps = "\(.*\)"/\1/p' pyproject.toml)
 # On aarch64 PyPI's torch of our pin is the CUDA build (3 GB of NVIDIA packages, a BLAS
 # that computed wrong linear layers under emulation): take the CPU build first, from
 # PyTorch's index, so that the install below finds torch already satisfied.
@@ -31,6 +33,7 @@ $(STAMP): pyproject.toml
 		$(BIN)/python -m pip install --quiet "$(TORCH_PIN)" --index-url $(TORCH_CPU_INDEX) \
 		|| { echo "edgebench: PyTorch's CPU index ($(TORCH_CPU_INDEX)) is out of reach, and PyPI's aarch64 $(TORCH_PIN) is the CUDA build: install its CPU wheel by hand, then make again" >&2; exit 1; }; fi
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(ONNX2TORCH)"
 	@if [ "$$(uname -m)" = x86_64 ]; then \
 		$(BIN)/python -m pip install --quiet --no-deps "$(AIMET_ONNX)"; fi
 	@touch $@

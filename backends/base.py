@@ -14,6 +14,7 @@ import numpy as np
 from backends.profiling import OperatorProfiler
 from backends.recipes import BuildContext, Recipe
 from harness.core.errors import ArtifactError, Unsupported, UsageError
+from harness.core.model_card import feed_arrays
 from harness.core.preprocess import to_layout
 from harness.core.zoo import get_spec
 
@@ -34,10 +35,9 @@ class Executed:
 
 def named_inputs(batch: np.ndarray) -> dict[str, np.ndarray] | None:
     """A batch of structured records (a model with several or non-image inputs) as one
-    array per input name, in the model's order; None for a batch of images."""
-    if batch.dtype.names is None:
-        return None
-    return {name: np.ascontiguousarray(batch[name]) for name in batch.dtype.names}
+    array per input name, each laid out as the model takes it (`feed_arrays`); None for
+    a batch of images."""
+    return None if batch.dtype.names is None else feed_arrays(batch)
 
 
 def float_compute(weights: str) -> str:

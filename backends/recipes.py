@@ -63,7 +63,9 @@ def _no_reason() -> str | None:
 # model reaches every runtime (ONNX export, litert-torch, eager); a model in a runtime's
 # format reaches only the recipes that read that format.
 FROM_PYTORCH = ("pytorch-program", "pytorch-callable")
-FROM_ONNX = (*FROM_PYTORCH, "onnx")  # a PyTorch model through the ONNX export
+# a PyTorch model through the ONNX export, or a user's ONNX file: as it is on ONNX Runtime
+# and OpenVINO, as onnx2torch's proven module on PyTorch and LiteRT (onnx_to_torch)
+FROM_ONNX = (*FROM_PYTORCH, "onnx")
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "card (TOML) to save and edit, and which backends and precisions it reaches")
     inspect.add_argument("model", help="a model file (.pt2, .onnx, .tflite, .xml), "
                          "package.module:callable, or a zoo name")
+    inspect.add_argument("--shape", action="append", metavar="NAME=DIMS",
+                         help="an input's shape, NAME=1x3x640x640 (repeatable), over the "
+                              "file's and the card's")
     inspect.add_argument("--model-card", type=Path, metavar="FILE",
                          help="a card to start from (default: <model>.toml beside it)")
 
@@ -160,6 +163,9 @@ def _add_config_options(command: argparse.ArgumentParser, which: str,
         if kind is bool:
             command.add_argument(flag(f.name), dest=f.name, action="store_true",
                                  help=help_text)
+        elif opt.repeatable:
+            command.add_argument(flag(f.name), dest=f.name, action="append", default=None,
+                                 metavar=opt.metavar, help=help_text)
         else:
             command.add_argument(flag(f.name), dest=f.name, type=kind, default=default,
                                  required=which == "run" and f.default is None and is_axis(f),
@@ -257,7 +263,8 @@ def cmd_inspect(args) -> int:
     from harness.core.model_card import card_toml
     from harness.core.user_models import resolve_model
 
-    spec = resolve_model(args.model, args.model_card)
+    spec = resolve_model(args.model, args.model_card, ",".join(args.shape or ()) or None,
+                         allow_open=True)
     print(f"# edgebench inspect {args.model}: what the model file says, and '# default' "
           "where edgebench assumed; save as <model>.toml beside it and edit")
     if spec.source is not None:

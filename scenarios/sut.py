@@ -63,7 +63,7 @@ class SingleStreamSUT:
         self.respond_empty(query_samples)
 
     def respond(self, query_samples: list, logits: np.ndarray) -> None:
-        classes = responses.encode(logits)
+        classes = responses.encode(logits, len(query_samples))
         base = classes.ctypes.data
         answers = [
             lg.QuerySampleResponse(sample.id, base + responses.RESPONSE_BYTES * i,

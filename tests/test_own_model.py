@@ -98,7 +98,8 @@ def test_inspect_reads_the_file_and_marks_what_it_assumed(own_onnx):
     assert f"shape = [1, 3, {SIZE_PX}, {SIZE_PX}]" in result.stdout
     assert 'layout = "NCHW"  # default' in result.stdout
     assert "#   onnxruntime: fp32, fp16, int8-static, int8-dynamic" in result.stdout
-    assert "#     fp32: pytorch fp32 is made from" in result.stdout  # and why not
+    assert "#   pytorch: fp32, fp16" in result.stdout  # through onnx2torch
+    assert "#     bf16: ONNX Runtime's quantization tools make no bfloat16" in result.stdout
     # what inspect prints is a card: saved beside the model, it is read back as given
     card = path.with_suffix(".toml")
     card.write_text(result.stdout)
@@ -144,10 +145,16 @@ def test_a_users_onnx_model_is_profiled_by_its_own_layers(own_onnx, backend, tmp
 
 
 @pytest.mark.parametrize("backend", ["tflite", "pytorch"])
-def test_runtimes_it_cannot_reach_say_why(own_onnx, backend, tmp_path):
+def test_runtimes_it_reaches_through_onnx2torch_say_why_not_in_its_words(own_onnx, backend,
+                                                                         tmp_path):
+    """An ONNX file reaches PyTorch and LiteRT as onnx2torch's module; this one's opset-18
+    ReduceMean (its axes an input) is an operator onnx2torch 1.5.15 does not convert
+    (test_model_shapes: a model it converts, proven)."""
     _, record = run_benchmark(config(own_onnx[0], backend, tmp_path))
-    assert record.unsupported is not None
-    assert "the model is an ONNX model" in record.unsupported.reason
+    assert record.unsupported.reason.startswith(
+        "onnx2torch 1.5.15 could not convert the model: NotImplementedError: Converter is not "
+        "implemented (OperationDescription(domain='', operation_type='ReduceMean', "
+        "version=18))"), record.unsupported
     assert record.model.startswith("model@")
 
 
@@ -216,7 +223,8 @@ def test_an_nhwc_onnx_model_is_fed_in_its_own_layout(backend, tmp_path):
 def test_open_dimensions_need_the_card(tmp_path):
     path = tmp_path / "open.onnx"
     open_dims_model(path)
-    with pytest.raises(UsageError, match="open dimensions"):
+    with pytest.raises(UsageError, match=r"open dimensions with no size: input 'x' "
+                                         r"\[\?, 3, \?, \?\] dimensions 2, 3"):
         resolve_model(str(path))
     card = tmp_path / "card.toml"
     card.write_text('task = "none"\n[[inputs]]\nshape = [1, 3, 96, 96]\n')
@@ -226,7 +234,7 @@ def test_open_dimensions_need_the_card(tmp_path):
     with pytest.raises(UsageError, match="unknown key 'colour'"):
         resolve_model(str(path), card)
     card.write_text('task = "none"\n[[inputs]]\nshape = [1, 4, 96, 96]\n')
-    with pytest.raises(UsageError, match="may only fix dimensions the model leaves open"):
+    with pytest.raises(UsageError, match="dimension 1 is fixed at 3 in the model"):
         resolve_model(str(path), card)
 
 
@@ -281,8 +289,9 @@ def test_a_card_shape_the_model_rejects_is_one_line_naming_both(tmp_path):
         card.write_text("[[inputs]]\nshape = [1, 3, 32, 32]\n")
         assert resolve_model(model, card).card.inputs[0].shape[1:] == (3, 32, 32)
         card.write_text("[[inputs]]\nshape = [1, 3, 64, 64]\n")
-        with pytest.raises(UsageError, match=r"rejects inputs of the shapes its card gives "
-                                             r"\(\w+ \[None, 3, 64, 64\]\).*(3072|4096)"):
+        with pytest.raises(UsageError, match=r"rejects inputs of the shapes its card \(or "
+                                             r"--shape\) gives \(\w+ \[1, 3, 64, 64\]\)"
+                                             r".*(3072|4096)"):
             resolve_model(model, card)
 
 

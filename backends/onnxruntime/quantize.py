@@ -66,12 +66,35 @@ def _key(ctx: BuildContext, **settings) -> dict:
 
 # ---- fp16 ----
 
+# Past this size a model is written with its weights in an external data file beside it:
+# protobuf cannot hold a message over 2 GB (a large model, or its int8 artifact on the way)
+EXTERNAL_DATA_ABOVE_BYTES = 1_500_000_000
+
+
+def needs_external_data(model_path: Path) -> bool:
+    """Whether a model of this size (with the external data it refers to) must be written
+    with external data."""
+    from harness.core.model_source import SOURCE_KINDS
+
+    files = [model_path, *SOURCE_KINDS.get("onnx").companions(model_path)]
+    return sum(f.stat().st_size for f in files if f.is_file()) > EXTERNAL_DATA_ABOVE_BYTES
+
+
 def build_fp16(ctx: BuildContext, staging: Path) -> Path:
     import onnx
+    import onnx.numpy_helper
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    model = convert_float_to_float16(onnx.load(str(_fp32(ctx))), keep_io_types=True)
-    onnx.save(model, str(staging / "model.onnx"))
+    source = _fp32(ctx)
+    model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+    large = needs_external_data(source)
+    if large:  # the converter keeps fp16 values in int32_data, which onnx never writes
+        # out of the model file: as raw bytes, they go to the external data file
+        for tensor in model.graph.initializer:
+            tensor.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(tensor),
+                                                         tensor.name))
+    onnx.save(model, str(staging / "model.onnx"), save_as_external_data=large,
+              all_tensors_to_one_file=True, location="model.onnx.data" if large else None)
     return staging / "model.onnx"
 
 
@@ -98,8 +121,7 @@ CALIBRATORS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.
 
 def build_int8_static(ctx: BuildContext, staging: Path, calibrator: str) -> Path:
     chosen = int8_format(ctx.options["quant_format"])
-    prepared = staging / "preprocessed.onnx"
-    quant_pre_process(str(_fp32(ctx)), str(prepared))
+    prepared, large = _pre_processed(ctx, staging)
     reader = _CalibrationReader(ctx)
     quantize_static(
         str(prepared), str(staging / "model.onnx"), reader,
@@ -107,18 +129,73 @@ def build_int8_static(ctx: BuildContext, staging: Path, calibrator: str) -> Path
         activation_type=QuantType.QUInt8 if chosen["activation_type"] == "uint8"
         else QuantType.QInt8,
         weight_type=QuantType.QInt8, reduce_range=chosen["reduce_range"],
-        calibrate_method=CALIBRATORS[calibrator],
+        calibrate_method=CALIBRATORS[calibrator], use_external_data_format=large,
     )
-    prepared.unlink()
+    _remove_pre_processed(prepared)
     return staging / "model.onnx"
 
 
 def build_int8_dynamic(ctx: BuildContext, staging: Path) -> Path:
-    prepared = staging / "preprocessed.onnx"
-    quant_pre_process(str(_fp32(ctx)), str(prepared))
-    quantize_dynamic(str(prepared), str(staging / "model.onnx"), weight_type=QuantType.QInt8)
-    prepared.unlink()
+    prepared, large = _pre_processed(ctx, staging)
+    quantize_dynamic(str(prepared), str(staging / "model.onnx"), weight_type=QuantType.QInt8,
+                     use_external_data_format=large)
+    _remove_pre_processed(prepared)
     return staging / "model.onnx"
+
+
+def _pre_processed(ctx: BuildContext, staging: Path) -> tuple[Path, bool]:
+    """quant_pre_process's model, and whether it (and so the artifact) has external data.
+
+    Its symbolic shape inference stops at dimensions the file leaves open (a detector's
+    height and width): the model goes in with the sizes its card gives them (the batch
+    axis left open), as it will run. Where the inference still fails (it asserts on some
+    graphs), the pre-processing runs without it, as ONNX Runtime's quantization guide
+    advises, and the build log says so."""
+    source = _fp32(ctx)
+    large = needs_external_data(source)
+    prepared = staging / "preprocessed.onnx"
+    model = str(source)
+    if not large:  # (quant_pre_process mishandles a ModelProto's weights: a file)
+        import onnx
+
+        model = str(staging / "shaped.onnx")
+        onnx.save(_with_card_shapes(source, get_spec(ctx.model_name).card), model)
+    options = {"save_as_external_data": large, "all_tensors_to_one_file": True,
+               "external_data_location": "preprocessed.onnx.data"}
+    try:
+        quant_pre_process(model, str(prepared), **options)
+    except Exception as exc:  # its symbolic shape inference's assertions and its giving up
+        print(f"edgebench: quant_pre_process failed ({type(exc).__name__}: {exc}); "
+              "pre-processing again without symbolic shape inference "
+              "(skip_symbolic_shape=True)")
+        quant_pre_process(model, str(prepared), skip_symbolic_shape=True, **options)
+    if model != str(source):
+        Path(model).unlink()
+    return prepared, large
+
+
+def _with_card_shapes(path: Path, card):
+    """The ONNX model with the input dimensions its file leaves open set as its card
+    fixes them (its batch axes left open)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    sizes = {spec.name: spec.shape for spec in card.inputs}
+    for value in model.graph.input:
+        shape = sizes.get(value.name)
+        dims = value.type.tensor_type.shape.dim
+        if shape is None or len(shape) != len(dims):
+            continue
+        for dim, size in zip(dims, shape, strict=True):
+            if size is not None and not (dim.HasField("dim_value") and dim.dim_value > 0):
+                dim.Clear()
+                dim.dim_value = size
+    return model
+
+
+def _remove_pre_processed(prepared: Path) -> None:
+    prepared.unlink()
+    prepared.with_name(prepared.name + ".data").unlink(missing_ok=True)
 
 
 def _static_record(ctx: BuildContext, calibrator: str) -> dict:

@@ -15,6 +15,7 @@ from backends.openvino.ov_import import ov
 from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES, RUNTIME_DEFAULT
 from backends.profiling import OperatorProfiler
 from harness.core.errors import EdgebenchError, Unsupported
+from harness.core.zoo import get_spec
 
 # Requests kept in flight per stream in throughput mode. With one request per stream (the
 # plugin's OPTIMAL_NUMBER_OF_INFER_REQUESTS), a stream idles from the end of its request
@@ -62,7 +63,8 @@ class OpenVinoBackend(Backend):
             properties[LP_TRANSFORMS_OFF[0]] = LP_TRANSFORMS_OFF[1]
         if self.profiling:
             properties["PERF_COUNT"] = True
-        self.compiled = core.compile_model(core.read_model(path), "CPU", properties)
+        self.compiled = core.compile_model(self._shaped(core.read_model(path)), "CPU",
+                                           properties)
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         if asked is not None and ran != asked:
             capabilities = ", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
@@ -73,6 +75,27 @@ class OpenVinoBackend(Backend):
             raise EdgebenchError(f"{message}; refusing to report it as a {self.precision} run")
         self.request = self.compiled.create_infer_request()
         return self.compiled
+
+    def _shaped(self, model: ov.Model) -> ov.Model:
+        """The model with the dimensions its file leaves open but its card (or --shape)
+        fixes set, as benchmark_app's -shape does: the CPU plugin then compiles for those
+        sizes instead of any. The batch axis stays as the file has it (an Offline run's
+        last batch is smaller)."""
+        if self.context is None:
+            return model
+        specs = {spec.name: spec for spec in get_spec(self.context.model_name).card.inputs}
+        shapes = {}
+        for port in model.inputs:
+            spec = specs.get(port.get_any_name())
+            have = port.get_partial_shape()
+            if spec is None or have.rank.is_dynamic or len(have) != len(spec.shape):
+                continue
+            wanted = [-1 if dim is None else dim for dim in spec.shape]
+            if any(have[axis].is_dynamic and wanted[axis] != -1 for axis in range(len(have))):
+                shapes[port] = ov.PartialShape(wanted)
+        if shapes:
+            model.reshape(shapes)
+        return model
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
         """An IR converted from a QDQ ONNX model: that model under ONNX Runtime's

@@ -126,13 +126,13 @@ class PyTorchBackend(Backend):
             tensors = [t.to(self.dtype) if self.dtype is not None and t.is_floating_point()
                        else t for t in tensors]
             with torch.inference_mode():
-                return self.model(*tensors).float().numpy()
+                return _first_output(self.model(*tensors)).float().numpy()
         # NHWC memory seen as an NCHW tensor with channels-last strides: a view
         inputs = torch.from_numpy(batch).permute(0, 3, 1, 2)
         if self.dtype == torch.bfloat16:
             inputs = inputs.to(torch.bfloat16)  # keeps the channels-last strides
         with torch.inference_mode():
-            return self.model(inputs).float().numpy()
+            return _first_output(self.model(inputs)).float().numpy()
 
     def executed(self) -> Executed:
         """The module types that compute, and the dtype of their weights; for a compiled
@@ -179,6 +179,12 @@ class PyTorchBackend(Backend):
         elif any(_quantized(module) for module in self.model.modules()):
             settings["quantized_engine"] = quantized_engine()
         return settings
+
+
+def _first_output(outputs):
+    """A model of several outputs (onnx2torch's module of one) answers a tuple: the first
+    is what LoadGen is answered with, all of them were computed."""
+    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
 
 
 def _quantized(module: torch.nn.Module) -> bool:

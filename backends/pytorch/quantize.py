@@ -20,7 +20,7 @@ import contextlib
 import copy
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -30,7 +30,7 @@ from torch.ao.quantization.quantize_fx import convert_fx, convert_to_reference_f
 from backends.base import named_inputs
 from backends.onnx_export import source_key_fields
 from backends.pytorch import pt2e
-from backends.recipes import FROM_PYTORCH, BuildContext, Cost, Recipe, unsupported
+from backends.recipes import FROM_ONNX, BuildContext, Cost, Recipe, unsupported
 from backends.torch_inputs import example_inputs
 from harness.core.digests import source_digest
 from harness.core.errors import Unsupported
@@ -180,6 +180,9 @@ ROUTES: dict[str, Int8Route] = {
 }
 
 
+# a user's ONNX file reaches PyTorch as onnx2torch's module (proven against ONNX Runtime,
+# harness.core.onnx_to_torch): a Python module, quantized as a callable's is
+ROUTES["onnx"] = ROUTES["pytorch-callable"]
 # what this machine lacks for one source kind's route (the program's needs x86 and a compiler)
 ROUTE_CONDITIONS = {kind: route.unsupported_reason for kind, route in ROUTES.items()}
 
@@ -243,13 +246,13 @@ RECIPES: dict[str, Recipe] = {
         lambda ctx, staging: route(ctx).build_static(ctx, staging), needs_calibration=True,
         quantization=lambda ctx: route(ctx).record(False),
         cost=Cost(time_vs_fp32=0.83, build_s=12, build_s_per_fp32_ms=0.75),
-        sources=FROM_PYTORCH, unsupported_for=ROUTE_CONDITIONS,
+        sources=FROM_ONNX, unsupported_for=ROUTE_CONDITIONS,
         # both routes observe activations with torch's HistogramObserver
         quantizer="histogram"),
     "int8-dynamic": Recipe(
         "int8-dynamic", "quantize_dynamic: Linear layers only (convolutions stay fp32); an "
         "exported program: PT2E's dynamic config, the same layers, through torch.compile",
-        cost=Cost(time_vs_fp32=1.72), sources=FROM_PYTORCH,
+        cost=Cost(time_vs_fp32=1.72), sources=FROM_ONNX,
         unsupported_for=ROUTE_CONDITIONS,
         quantization=lambda ctx: route(ctx).record(True)),
     "w4a8": Recipe("w4a8", "unsupported: no 4-bit weights in torch.ao's or PT2E's CPU "
@@ -258,3 +261,5 @@ RECIPES: dict[str, Recipe] = {
                        "X86InductorQuantizer) have no 4-bit weight type for convolutions; "
                        "edgebench makes w4a8 with aimet-onnx for ONNX Runtime and OpenVINO")),
 }
+# every precision reaches a PyTorch model, a program, and an ONNX file through onnx2torch
+RECIPES = {precision: replace(recipe, sources=FROM_ONNX) for precision, recipe in RECIPES.items()}

@@ -22,7 +22,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from backends.base import named_inputs
-from backends.recipes import FROM_PYTORCH, BuildContext, Cost, Recipe, unsupported
+from backends.recipes import FROM_ONNX, BuildContext, Cost, Recipe, unsupported
 from backends.tflite.convert import convert_to_tflite, tflite_key_fields
 from harness.core.artifacts import tool_version
 from harness.core.digests import source_digest
@@ -143,5 +143,5 @@ RECIPES: dict[str, Recipe] = {
                        "cannot read")),
 }
 # A user's .tflite file is the fp32 artifact itself; LiteRT Quantizer starts from it.
-RECIPES = {precision: replace(recipe, sources=(*FROM_PYTORCH, "tflite"))
+RECIPES = {precision: replace(recipe, sources=(*FROM_ONNX, "tflite"))
            for precision, recipe in RECIPES.items()}

@@ -41,8 +41,16 @@ def cache_key(fields: dict) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else repr(exc)
+    """What a converter's exception says, in a line: its first line, or where that is
+    only the place an assertion failed (OpenVINO's "Check 'false' failed at file:line"),
+    its own summary of what failed."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return repr(exc)
+    if lines[0].startswith("Check '") and len(lines) > 1:
+        after = lines[lines.index("Summary:") + 1:] if "Summary:" in lines else lines[1:3]
+        return " ".join(after)[:600]
+    return lines[0]
 
 
 def _manifest_files(directory: Path) -> dict[str, dict]:
@@ -149,6 +157,8 @@ class ArtifactCache:
             failed.parent.mkdir(parents=True, exist_ok=True)
             if (staging / BUILD_LOG).exists():
                 (staging / BUILD_LOG).replace(failed)
+            with open(failed, "a") as log_file:  # the converter's whole message, to read
+                log_file.write(f"\n{type(exc).__name__}: {exc}\n")
             shutil.rmtree(staging, ignore_errors=True)
             kept = f"; the converter's log is {failed}" if failed.exists() else ""
             raise ArtifactError(

@@ -127,9 +127,9 @@ class NpyRecords(Dataset):
                                f"({', '.join(s.name for s in self.inputs)})") from None
         record = np.zeros((), self.dtype)
         for spec in self.inputs:
-            array = arrays[spec.name]
-            if array.shape == (1, *spec.sample_shape):
-                array = array[0]  # saved with its batch dimension
+            array = np.asarray(arrays[spec.name])
+            if spec.batch_axis is not None and array.shape == spec.fed_shape(1):
+                array = np.squeeze(array, axis=spec.batch_axis)  # saved as fed, at batch 1
             if array.shape != spec.sample_shape:
                 raise DatasetError(f"{path}: input {spec.name!r} has shape {array.shape}, the "
                                    f"model takes {spec.sample_shape} per sample")

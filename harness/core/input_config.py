@@ -16,8 +16,9 @@ class InputConfig:
     says it: preprocessing, the ONNX export and the TFLite conversion all read it."""
 
     channels: int = 3
-    size_px: int = 224  # square input, after the centre crop
-    resize_shorter_px: int = 256  # the shorter side before the crop
+    size_px: int = 224  # the height after the centre crop (and the width: square)
+    resize_shorter_px: int = 256  # the crop's shorter side, scaled so, before the crop
+    width_px: int | None = None  # a non-square input's width; None: size_px
     interpolation: str = "bilinear"
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
@@ -26,9 +27,13 @@ class InputConfig:
     label_offset: int = 0  # 1 for a model with a background class at index 0
 
     @property
+    def width(self) -> int:
+        return self.width_px or self.size_px
+
+    @property
     def shape(self) -> tuple[int, int, int]:
         """One sample, channels first: (C, H, W)."""
-        return (self.channels, self.size_px, self.size_px)
+        return (self.channels, self.size_px, self.width)
 
 
 # what the zoo's ImageNet classifiers take, torchvision's way

@@ -162,8 +162,9 @@ def _onnx_inputs(path: Path) -> list[InputSpec]:
         if value.name in initializers:
             continue
         tensor = value.type.tensor_type
-        shape = tuple(dim.dim_value if dim.HasField("dim_value") else None
-                      for dim in tensor.shape.dim)
+        # a dimension named, unset, or -1 (as paddle2onnx writes an open one) is open
+        shape = tuple(dim.dim_value if dim.HasField("dim_value") and dim.dim_value > 0
+                      else None for dim in tensor.shape.dim)
         dtype = str(helper.tensor_dtype_to_np_dtype(tensor.elem_type))
         inputs.append(InputSpec(value.name, shape, dtype))
     return inputs

@@ -308,6 +308,11 @@ class ModelSourceRecord(Part):
     sha256: str  # of the model's bytes, or of the callable's module
     card: dict[str, Any]  # as used: the file's inputs, the card's values, the defaults
     defaults: list[str]  # the card keys edgebench assumed (ImageNet defaults)
+    # batch size -> input -> the shape fed at it (the run's batch and any it probed)
+    inputs_fed: dict[str, dict[str, list[int | None]]] | None = None
+    # an ONNX file run as onnx2torch's module (PyTorch, LiteRT): how it was proven to
+    # agree with ONNX Runtime (harness.core.onnx_to_torch.ConversionProof)
+    conversion: dict[str, Any] | None = None
 
 
 class Shortcut(Part):

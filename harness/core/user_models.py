@@ -14,8 +14,11 @@ from pathlib import Path
 from harness.core.digests import fields_digest
 from harness.core.errors import UsageError
 from harness.core.model_card import (
+    FROM_BATCH,
+    FROM_FILE,
     ModelCard,
     card_record,
+    parse_shapes,
     read_card_file,
     resolve_card,
 )
@@ -25,21 +28,28 @@ from harness.core.zoo.registry import IMAGENET_INPUT, MODELS, ModelSpec
 CARD_SUFFIX = ".toml"
 
 
-def resolve_model(value: str, card_file: Path | None = None) -> ModelSpec:
-    """The spec `--model value` (and `--model-card`) names, registered on first use."""
-    if value in MODELS and card_file is None:
+def resolve_model(value: str, card_file: Path | None = None, shapes: str | None = None,
+                  allow_open: bool = False) -> ModelSpec:
+    """The spec `--model value` (with `--model-card` and `--shape`) names, registered on
+    first use. A dimension nobody gave a size is one line (`allow_open`: `inspect`,
+    which shows it to fill in)."""
+    if value in MODELS and card_file is None and not shapes:
         return MODELS.get(value)
-    known = _resolved.get((value, card_file))
+    key = (value, card_file, shapes or None)
+    known = _resolved.get(key)
     if known is not None and known[0] == _stamp(value, card_file):
-        return MODELS.get(known[1])
-    spec = _resolve(value, card_file)
-    _resolved[(value, card_file)] = (_stamp(value, card_file), spec.name)
+        spec = MODELS.get(known[1])
+    else:
+        spec = _resolve(value, card_file, shapes)
+        _resolved[key] = (_stamp(value, card_file), spec.name)
+    if not allow_open:
+        spec.card.check_filled(spec.source.file_name if spec.source else value)
     return spec
 
 
-# (model, card) -> (the files' size and time stamps, the registered name): a run asks
-# for its model's name many times; the file is hashed once unless it changes
-_resolved: dict[tuple[str, Path | None], tuple[tuple, str]] = {}
+# (model, card, shapes) -> (the files' size and time stamps, the registered name): a run
+# asks for its model's name many times; the file is hashed once unless it changes
+_resolved: dict[tuple[str, Path | None, str | None], tuple[tuple, str]] = {}
 
 
 def _stamp(value: str, card_file: Path | None) -> tuple:
@@ -53,11 +63,11 @@ def _stamp(value: str, card_file: Path | None) -> tuple:
     return tuple(stamps)
 
 
-def _resolve(value: str, card_file: Path | None) -> ModelSpec:
+def _resolve(value: str, card_file: Path | None, shapes: str | None) -> ModelSpec:
     if value in MODELS:
-        if card_file is not None and MODELS.get(value).source is None:
+        if (card_file is not None or shapes) and MODELS.get(value).source is None:
             raise UsageError(f"{value} is a zoo model: its card is built in; --model-card "
-                             "is for a model file or callable")
+                             "and --shape are for a model file or callable")
         return MODELS.get(value)
     if not looks_like_source(value):
         raise UsageError(f"unknown model {value!r}; choose one of: {', '.join(zoo_names())}, "
@@ -67,13 +77,13 @@ def _resolve(value: str, card_file: Path | None) -> ModelSpec:
     card_file = card_file or beside(source)
     given = read_card_file(card_file) if card_file else {}
     stated = source.read_inputs()
-    card = resolve_card(stated, given, source.file_name)
+    card = resolve_card(stated, given, source.file_name, parse_shapes(shapes))
     if source.kind.name.startswith("pytorch") and card.image_input is not None \
             and card.image_input.layout != "NCHW":
         raise UsageError(f"{source.file_name}: a PyTorch model's image input is taken as NCHW "
                          "(channels first); its card says otherwise: fix the card's layout "
                          "or wrap the model so that it takes NCHW")
-    builder = _builder(source)
+    builder = _builder(source, card)
     _check_card_shapes(source, stated, card, builder)
     # the card's values, not which of them were defaults: a card written out in full
     # (`inspect`, `prepare`) names the same model
@@ -88,23 +98,27 @@ def _check_card_shapes(source: ModelSource, stated, card: ModelCard, builder) ->
     """Where the card fixes what the file leaves open (a callable states nothing), the
     model must take inputs of those shapes: a one-line error now, not a runtime's failure
     mid-run. A PyTorch model is run once on zeros; another file is asked its kind's way."""
-    if stated is not None and all(d is not None for spec in stated for d in spec.shape[1:]):
+    if stated is not None and all(source in (FROM_FILE, FROM_BATCH)
+                                  for spec in card.inputs for source in spec.dim_sources):
         return  # every dimension but the batch is the file's own
-    if builder is not None:
+    if any(spec.open_dims for spec in card.inputs):
+        return  # not runnable yet (`inspect` shows it): nothing to try
+    if source.kind.name.startswith("pytorch"):
         reason = _forward_rejects(builder, card.inputs)
     else:
         reason = source.kind.rejects(source.path, card.inputs)
     if reason:
-        shapes = ", ".join(f"{spec.name} {list(spec.shape)}" for spec in card.inputs)
-        raise UsageError(f"{source.file_name} rejects inputs of the shapes its card gives "
-                         f"({shapes}): {reason}; fix the card's [[inputs]] shape")
+        shapes = ", ".join(f"{spec.name} {list(spec.fed_shape(1))}" for spec in card.inputs)
+        raise UsageError(f"{source.file_name} rejects inputs of the shapes its card (or "
+                         f"--shape) gives ({shapes}): {reason}; fix the card's [[inputs]] "
+                         "shape")
 
 
 def _forward_rejects(builder, inputs) -> str | None:
     import torch
 
-    tensors = [torch.zeros([d or 1 for d in spec.shape], dtype=getattr(torch, spec.dtype))
-               for spec in inputs]
+    tensors = [torch.zeros([d or 1 for d in spec.fed_shape(1)],
+                           dtype=getattr(torch, spec.dtype)) for spec in inputs]
     model = builder()
     try:
         with torch.inference_mode():
@@ -126,9 +140,19 @@ def beside(source: ModelSource) -> Path | None:
     return card if card.is_file() else None
 
 
-def _builder(source: ModelSource):
-    """What builds the nn.Module of a PyTorch source; a string for a callable (imported
-    on first use), None for a model in a runtime's own format."""
+def _builder(source: ModelSource, card: ModelCard):
+    """What builds the nn.Module of a PyTorch source, or of an ONNX file (onnx2torch's,
+    proven against ONNX Runtime when first built); None for a model in a runtime's own
+    format."""
+    if source.kind.name == "onnx":
+        path = source.path
+
+        def from_onnx():
+            from harness.core.onnx_to_torch import convert
+
+            return convert(path, card)[0]
+
+        return from_onnx
     if source.kind.name == "pytorch-callable":
         function = load_callable(source.location)  # an import error: now, in one line
 

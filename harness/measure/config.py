@@ -52,6 +52,8 @@ class Option:
     path: bool = False  # a file or folder: relative to the matrix file that names it
     hidden: bool = False  # the sweep's own plumbing: not in `run --help`
     metavar: str | None = None
+    # given several times on a command line, kept joined by commas (`--shape`)
+    repeatable: bool = False
 
     def accepts(self, value: object) -> bool:
         return self.choices is None or value in self.choices() or \
@@ -76,6 +78,10 @@ class RunConfig:
                                      "preprocessing, task (default: <model>.toml beside it; "
                                      "'edgebench inspect MODEL' writes one)", path=True,
                                      identity=False)
+    shape: str | None = option(None, "a model file's input shape, NAME=1x3x640x640 "
+                               "(repeatable; in a matrix, entries joined by commas): fills "
+                               "or overrides its card's, as benchmark_app's -shape",
+                               metavar="NAME=DIMS", repeatable=True, identity=False)
     backend: str = option("onnxruntime", "the runtime that runs it", choices=BACKENDS.names)
     precision: str = option("fp32", "the precision its runtime makes and runs",
                             choices=PRECISIONS.names)
@@ -135,6 +141,8 @@ class RunConfig:
     recipe_options: dict = field(default_factory=dict, metadata={"recipe_options": True})
 
     def __post_init__(self) -> None:
+        if isinstance(self.shape, (list, tuple)):  # --shape given several times
+            self.shape = ",".join(self.shape) or None
         self.recipe_options = resolve_recipe_options(self.recipe_options)
         self.max_batch = parse_max_batch(self.max_batch)  # "4" from a command line is 4
 
@@ -173,7 +181,7 @@ class RunConfig:
     def model_name(self) -> str:
         """The model's registry name: a zoo name, or `<name>@<digest>` of a user's model
         (its bytes and card as used, never its path)."""
-        return resolve_model(self.model, self.model_card).name
+        return resolve_model(self.model, self.model_card, self.shape).name
 
     def identity(self) -> dict[str, str]:
         """What makes two runs the same measurement (the sweep's run key, resume)."""
@@ -186,7 +194,8 @@ class RunConfig:
         """Every rule on a config's values, before anything slow happens."""
         if self.model is None:
             raise UsageError("a run needs a model: --model NAME|FILE")
-        resolve_model(self.model, self.model_card)  # a file that is no model fails here
+        # a file that is no model, or a dimension no one gave a size, fails here
+        resolve_model(self.model, self.model_card, self.shape)
         for f in options():
             f.metadata["option"].check(f.name, getattr(self, f.name))
         self.run_length.validate()

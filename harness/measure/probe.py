@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from backends.base import Backend
+from backends.base import Backend, named_inputs
 from harness.core.datasets import Dataset
+from harness.core.errors import EdgebenchError
 from harness.core.progress import say
 
 PROBE_SECONDS = 0.5
@@ -31,6 +32,21 @@ def sample_batch(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndar
                      for i in range(batch_size)])
 
 
+def first_inference(backend: Backend, batch: np.ndarray) -> np.ndarray:
+    """The model's first inference; a runtime that rejects it (a shape or type it does
+    not take) is one line in its own words with the shapes that were fed."""
+    try:
+        return backend.predict(batch)
+    except Exception as exc:  # the runtime's verdict on this model: its own words
+        fed = named_inputs(batch) or {"input": batch}
+        shapes = ", ".join(f"{name} {list(array.shape)} {array.dtype}"
+                           for name, array in fed.items())
+        message = " ".join(str(exc).split())[:800] or type(exc).__name__
+        raise EdgebenchError(f"{backend.name} rejected the model at its first inference: "
+                             f"{message} (inputs fed: {shapes}); check the model card's "
+                             "shapes and types, or --shape") from None
+
+
 def probe(backend: Backend, dataset: Dataset, batch_size: int, streamed: bool,
           seconds: float = PROBE_SECONDS) -> tuple[float, float]:
     """(seconds per batch after warm-up, first-inference ms): the first sizes LoadGen's
@@ -43,7 +59,7 @@ def probe(backend: Backend, dataset: Dataset, batch_size: int, streamed: bool,
     """
     batch = sample_batch(backend, dataset, batch_size)
     started = time.perf_counter()
-    backend.predict(batch)  # the first call allocates and picks kernels
+    first_inference(backend, batch)  # the first call allocates and picks kernels
     first_s = time.perf_counter() - started
     if first_s < seconds:
         backend.predict(batch)  # a second warm-up where it is cheap

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from backends.base import Backend
+from backends.base import Backend, Executed
 from harness.core import accuracy
 from harness.core.artifacts import BUILD_LOG, MANIFEST
 from harness.core.board import board_facts, throttled_during
@@ -24,6 +26,8 @@ from scenarios import loadgen_logs
 from scenarios.scenario import Scenario
 from scenarios.settings import capped_short, settings_record
 from scenarios.sut import OutputRecorder
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -63,8 +67,13 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
         # is in latencies_ms.npy.
         (run_dir / loadgen_logs.TRACE).unlink(missing_ok=True)
     validity = detail.get("result_validity")
-    executed = backend.executed()
-    quantization = backend.quantization()
+    # what the runtime says it ran: read after the measurement, so a read-back that fails
+    # is recorded with its reason and never costs the measured run
+    executed = read_back(record, "what executed", backend.executed,
+                         lambda reason: Executed(f"unknown: the read-back failed ({reason})",
+                                                 {"read_back_failed": reason}))
+    quantization = read_back(record, "the quantization record", backend.quantization,
+                             lambda reason: {"read_back_failed": reason})
     loadgen_settings = settings_record(settings, scenario, config.run_length)
     size_bytes = None if artifact is None else size_on_disk(artifact)
     if quantization is not None and size_bytes is not None:
@@ -77,6 +86,16 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
     record.batch_size = measured.batch_size
     if scenario.samples_per_query is None:  # Offline: the batch it chose or was given
         record.max_batch, record.batch_choice = measured.batch_size, measured.batch_choice
+    if record.model_source is not None:
+        sizes = {measured.batch_size, *(measured.batch_choice or {}).get("candidates", [])}
+        card = get_spec(config.model_name).card
+        record.model_source.inputs_fed = {str(size): card.fed_shapes(size)
+                                          for size in sorted(sizes)}
+        spec = get_spec(config.model_name)
+        if spec.source_kind == "onnx" and "onnx" not in type(backend).native_sources:
+            from harness.core.onnx_to_torch import convert  # proven when it was built
+
+            record.model_source.conversion = convert(spec.source.path, card)[1].to_json()
     record.backend_version = backend.runtime_version()
     record.precision_executed = executed.precision
     record.executed = executed.detail
@@ -100,13 +119,26 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
             "queries" + ("" if scenario.headline.read(metrics) is not None else
                          "; no early-stopping estimate (short run): the headline is the "
                          "raw percentile"))))
-    record.backend_settings = backend.settings()
+    record.backend_settings = read_back(record, "the runtime's settings", backend.settings,
+                                        lambda reason: {"read_back_failed": reason})
     record.artifact = None if artifact is None else str(artifact)
     record.artifact_size_bytes = size_bytes
     # built on another machine (`edgebench prepare`): where, when, by what, from what
     record.artifact_provenance = backend.provenance
     # what a deployment pays besides speed; memory is the whole run process's peak
     record.costs = {**measured.costs, **peak_memory_mb(), "artifact_size_bytes": size_bytes}
+
+
+def read_back(record: ResultRecord, what: str, read: Callable[[], T],
+              failed: Callable[[str], T]) -> T:
+    """`read()`, or where it fails, `failed(reason)` and a warning naming it."""
+    try:
+        return read()
+    except Exception as exc:  # a runtime's read-back: its own words, kept in the record
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
+        record.warnings.append(f"reading back {what} failed after the measurement: {reason}")
+        say(f"WARNING: reading back {what} failed (the measurement is kept): {reason}")
+        return failed(reason)
 
 
 def _accuracy(record: ResultRecord, measured: Measured, config: RunConfig, dataset: Dataset,

@@ -58,7 +58,7 @@ class ModelSpec:
     @property
     def fixed_batch(self) -> int | None:
         """The batch size the model file fixes (None: any, as the zoo's exports)."""
-        return self.card.inputs[0].shape[0]
+        return self.card.fixed_batch
 
     @property
     def input_name(self) -> str | None:
