@@ -88,7 +88,10 @@ class PyTorchBackend(Backend):
             self.model, self.compiled = pt2e.compile_int8(model, self._warm_up_inputs())
             self.compile_s = self.compiled["compile_s"]
         else:
-            self.model = model.to(memory_format=torch.channels_last)
+            # channels-last is for image convolutions; a model of other tensors (its
+            # weights of any rank: onnx2torch's module of a text model) stays as it is
+            images = get_spec(ctx.model_name).tensor_inputs is None
+            self.model = model.to(memory_format=torch.channels_last) if images else model
         return model
 
     def simulation(self, path: Path | None) -> tuple[Backend, str]:
@@ -171,7 +174,8 @@ class PyTorchBackend(Backend):
             **super().settings(),
             "torch_num_threads": torch.get_num_threads(),
             "mode": "eager, torch.inference_mode()",
-            "memory_format": "channels_last (NHWC samples)",
+            "memory_format": "channels_last (NHWC samples)"
+            if get_spec(self.context.model_name).tensor_inputs is None else "as the inputs",
         }
         if self.compiled is not None:
             settings["mode"] = self.compiled["mode"]
