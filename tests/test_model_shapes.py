@@ -354,8 +354,9 @@ def test_a_conversion_that_disagrees_or_fails_is_unsupported_with_the_figure_or_
     onnx.save(model, str(unknown))
     monkeypatch.setattr(onnx2torch, "convert", real)
     _, record = run_benchmark(config(unknown, tmp_path, backend="pytorch", duration=0.5))
-    assert record.unsupported.reason.startswith("onnx2torch 1.5.15 could not convert the "
-                                                "model: NotImplementedError"), record.unsupported
+    assert record.unsupported.reason.startswith(
+        f"onnx2torch {onnx_to_torch.tool_version()} could not convert the model: "
+        "NotImplementedError"), record.unsupported
 
 
 @needs_tflite_converter

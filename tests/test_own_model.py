@@ -148,13 +148,15 @@ def test_a_users_onnx_model_is_profiled_by_its_own_layers(own_onnx, backend, tmp
 def test_runtimes_it_reaches_through_onnx2torch_say_why_not_in_its_words(own_onnx, backend,
                                                                          tmp_path):
     """An ONNX file reaches PyTorch and LiteRT as onnx2torch's module; this one's opset-18
-    ReduceMean (its axes an input) is an operator onnx2torch 1.5.15 does not convert
+    ReduceMean (its axes an input) is an operator onnx2torch (1.5.15) does not convert
     (test_model_shapes: a model it converts, proven)."""
+    from harness.core.onnx_to_torch import tool_version
+
     _, record = run_benchmark(config(own_onnx[0], backend, tmp_path))
     assert record.unsupported.reason.startswith(
-        "onnx2torch 1.5.15 could not convert the model: NotImplementedError: Converter is not "
-        "implemented (OperationDescription(domain='', operation_type='ReduceMean', "
-        "version=18))"), record.unsupported
+        f"onnx2torch {tool_version()} could not convert the model: NotImplementedError: "
+        "Converter is not implemented (OperationDescription(domain='', "
+        "operation_type='ReduceMean', version=18))"), record.unsupported
     assert record.model.startswith("model@")
 
 

@@ -56,8 +56,9 @@ def convert(path: Path, card: ModelCard):
 @functools.cache
 def _converted(path: str, _mtime_ns: int, card: ModelCard):
     if tool_version() is None:
-        raise Unsupported(f"converting an ONNX model for PyTorch needs {TOOL} (make install "
-                          "puts it in; pip install --no-deps onnx2torch==1.5.15)")
+        raise Unsupported(f"converting an ONNX model for PyTorch needs {TOOL}: make install "
+                          "puts it in, --no-deps, at the pin pyproject.toml's [tool.edgebench] "
+                          "onnx2torch-no-deps gives")
     image = card.image_input
     if image is not None and image.layout != "NCHW":
         raise Unsupported(f"the model's image input is {image.layout}; edgebench feeds "
