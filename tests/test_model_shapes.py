@@ -376,3 +376,26 @@ def test_an_onnx_file_reaches_litert_through_the_same_proven_module(tmp_path):
                                      calibration="synthetic", calibration_count=8,
                                      duration=0.5))
     assert record.precision_executed == "int8" and record.model_source.conversion
+
+
+def test_onnx_runtimes_shape_inference_dumps_nothing_into_the_working_directory(
+        tmp_path, monkeypatch):
+    """quant_pre_process's symbolic shape inference writes the model it gave up on
+    (sym_shape_infer_temp.onnx and a <uuid>.data) into the working directory: a build
+    runs it in a scratch folder, so a user's checkout or results folder gets none."""
+    from backends.onnxruntime import quantize
+
+    real = quantize.quant_pre_process
+
+    def dumps_like_ort(*args, **kwargs):
+        Path("sym_shape_infer_temp.onnx").write_bytes(b"dump")  # relative: the cwd
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quantize, "quant_pre_process", dumps_like_ort)
+    path = token_model(tmp_path / "tokens.onnx")
+    working = tmp_path / "working"
+    working.mkdir()
+    monkeypatch.chdir(working)
+    _, record = run_benchmark(config(path, tmp_path, precision="int8-dynamic", duration=0.5))
+    assert record.unsupported is None, record.unsupported
+    assert list(working.iterdir()) == []

@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -151,7 +154,7 @@ def _pre_processed(ctx: BuildContext, staging: Path) -> tuple[Path, bool]:
     axis left open), as it will run. Where the inference still fails (it asserts on some
     graphs), the pre-processing runs without it, as ONNX Runtime's quantization guide
     advises, and the build log says so."""
-    source = _fp32(ctx)
+    source, staging = _fp32(ctx).resolve(), staging.resolve()  # absolute: see _scratch_cwd
     large = needs_external_data(source)
     prepared = staging / "preprocessed.onnx"
     model = str(source)
@@ -163,7 +166,8 @@ def _pre_processed(ctx: BuildContext, staging: Path) -> tuple[Path, bool]:
     options = {"save_as_external_data": large, "all_tensors_to_one_file": True,
                "external_data_location": "preprocessed.onnx.data"}
     try:
-        quant_pre_process(model, str(prepared), **options)
+        with _scratch_cwd():
+            quant_pre_process(model, str(prepared), **options)
     except Exception as exc:  # its symbolic shape inference's assertions and its giving up
         print(f"edgebench: quant_pre_process failed ({type(exc).__name__}: {exc}); "
               "pre-processing again without symbolic shape inference "
@@ -172,6 +176,21 @@ def _pre_processed(ctx: BuildContext, staging: Path) -> tuple[Path, bool]:
     if model != str(source):
         Path(model).unlink()
     return prepared, large
+
+
+@contextlib.contextmanager
+def _scratch_cwd():
+    """A scratch folder as the working directory: ONNX Runtime's symbolic shape inference
+    dumps the model it gave up on (sym_shape_infer_temp.onnx and its external data) into
+    the working directory, which would otherwise be the user's (their checkout, their
+    results folder). Builds run one at a time, before any timing starts."""
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="edgebench-ort-") as scratch:
+        os.chdir(scratch)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
 
 
 def _with_card_shapes(path: Path, card):
