@@ -260,10 +260,10 @@ def cmd_info(_args) -> int:
 
 def cmd_inspect(args) -> int:
     from backends import BACKENDS, get_backend_class, installed_version
-    from harness.core.model_card import card_toml
+    from harness.core.model_card import card_toml, joined_shapes
     from harness.core.user_models import resolve_model
 
-    spec = resolve_model(args.model, args.model_card, ",".join(args.shape or ()) or None,
+    spec = resolve_model(args.model, args.model_card, joined_shapes(args.shape),
                          allow_open=True)
     print(f"# edgebench inspect {args.model}: what the model file says, and '# default' "
           "where edgebench assumed; save as <model>.toml beside it and edit")

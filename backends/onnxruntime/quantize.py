@@ -35,6 +35,7 @@ from backends.base import named_inputs
 from backends.onnx_export import ONNX_EXPORT, input_name, onnx_artifact, onnx_key_fields
 from backends.recipes import FROM_ONNX, BuildContext, Cost, Recipe, unsupported
 from harness.core.digests import source_digest
+from harness.core.model_card import FROM_CARD, FROM_COMMAND_LINE
 from harness.core.system_info import cpu_features, is_arm
 from harness.core.zoo import get_spec
 
@@ -157,12 +158,14 @@ def _pre_processed(ctx: BuildContext, staging: Path) -> tuple[Path, bool]:
     source, staging = _fp32(ctx).resolve(), staging.resolve()  # absolute: see _scratch_cwd
     large = needs_external_data(source)
     prepared = staging / "preprocessed.onnx"
-    model = str(source)
-    if not large:  # (quant_pre_process mishandles a ModelProto's weights: a file)
+    model, card = str(source), get_spec(ctx.model_name).card
+    filled = any(origin in (FROM_CARD, FROM_COMMAND_LINE)
+                 for spec in card.inputs for origin in spec.dim_sources)
+    if filled and not large:  # (quant_pre_process mishandles a ModelProto's weights: a file)
         import onnx
 
         model = str(staging / "shaped.onnx")
-        onnx.save(_with_card_shapes(source, get_spec(ctx.model_name).card), model)
+        onnx.save(_with_card_shapes(source, card), model)
     options = {"save_as_external_data": large, "all_tensors_to_one_file": True,
                "external_data_location": "preprocessed.onnx.data"}
     try:

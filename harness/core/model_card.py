@@ -286,6 +286,14 @@ def _check_keys(values: dict, known: tuple[str, ...], where: str) -> None:
                          f"{', '.join(known)}")
 
 
+def joined_shapes(values: str | list[str] | tuple[str, ...] | None) -> str | None:
+    """`--shape` given several times (argparse's list), as one value: entries joined by
+    commas, as a matrix writes them."""
+    if isinstance(values, (list, tuple)):
+        return ",".join(values) or None
+    return values
+
+
 def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
     """`--shape` values, `NAME=1x3x640x640` entries joined by commas, as {name: dims};
     one line naming the entry that does not parse."""
@@ -374,10 +382,9 @@ def _merge_inputs(file_inputs: list[InputSpec] | None, given: list[dict] | None,
             origin = FROM_COMMAND_LINE if read.name in shapes else \
                 FROM_CARD if stated is not None else FROM_DEFAULT
             stated = list(stated or IMAGENET_SHAPE)
-            read = replace(read, shape=(None, *[None if d == OPEN_DIM else d
+            spec = replace(read, shape=(None, *[None if d == OPEN_DIM else d
                                                 for d in stated[1:]]),
                            dim_sources=(FROM_BATCH, *[origin] * (len(stated) - 1)))
-            spec = replace(read, batch_axis=0)
         else:
             spec = _shaped(read, card, shapes.get(read.name), where, defaults)
         dtype = card.get("dtype", read.dtype)

@@ -18,6 +18,7 @@ from backends.options import RECIPE_OPTIONS
 from backends.options import resolve as resolve_recipe_options
 from harness.core.calibration import DEFAULT_COUNT
 from harness.core.errors import UsageError
+from harness.core.model_card import joined_shapes
 from harness.core.model_source import looks_like_source
 from harness.core.precisions import PRECISIONS
 from harness.core.records import CELL_KEYS
@@ -141,8 +142,7 @@ class RunConfig:
     recipe_options: dict = field(default_factory=dict, metadata={"recipe_options": True})
 
     def __post_init__(self) -> None:
-        if isinstance(self.shape, (list, tuple)):  # --shape given several times
-            self.shape = ",".join(self.shape) or None
+        self.shape = joined_shapes(self.shape)  # --shape given several times
         self.recipe_options = resolve_recipe_options(self.recipe_options)
         self.max_batch = parse_max_batch(self.max_batch)  # "4" from a command line is 4
 

@@ -87,15 +87,7 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
     if scenario.samples_per_query is None:  # Offline: the batch it chose or was given
         record.max_batch, record.batch_choice = measured.batch_size, measured.batch_choice
     if record.model_source is not None:
-        sizes = {measured.batch_size, *(measured.batch_choice or {}).get("candidates", [])}
-        card = get_spec(config.model_name).card
-        record.model_source.inputs_fed = {str(size): card.fed_shapes(size)
-                                          for size in sorted(sizes)}
-        spec = get_spec(config.model_name)
-        if spec.source_kind == "onnx" and "onnx" not in type(backend).native_sources:
-            from harness.core.onnx_to_torch import convert  # proven when it was built
-
-            record.model_source.conversion = convert(spec.source.path, card)[1].to_json()
+        _model_source_facts(record, measured, config.model_name)
     record.backend_version = backend.runtime_version()
     record.precision_executed = executed.precision
     record.executed = executed.detail
@@ -127,6 +119,24 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
     record.artifact_provenance = backend.provenance
     # what a deployment pays besides speed; memory is the whole run process's peak
     record.costs = {**measured.costs, **peak_memory_mb(), "artifact_size_bytes": size_bytes}
+
+
+def _model_source_facts(record: ResultRecord, measured: Measured, model_name: str) -> None:
+    """A user's model: every input's shape as fed at each batch size the run used or
+    probed, and, for an ONNX file this runtime reached as onnx2torch's module, the proof
+    of that conversion (made again here where the artifact came from the cache: seconds,
+    after the measurement; where it cannot be, a failed read-back, never a lost run)."""
+    spec = get_spec(model_name)
+    sizes = {measured.batch_size, *(measured.batch_choice or {}).get("candidates", [])}
+    record.model_source.inputs_fed = {str(size): spec.card.fed_shapes(size)
+                                      for size in sorted(sizes)}
+    if spec.source_kind == "onnx" and "onnx" not in type(measured.backend).native_sources:
+        from harness.core.onnx_to_torch import convert
+
+        record.model_source.conversion = read_back(
+            record, "the conversion's proof",
+            lambda: convert(spec.source.path, spec.card)[1].to_json(),
+            lambda reason: {"read_back_failed": reason})
 
 
 def read_back(record: ResultRecord, what: str, read: Callable[[], T],
