@@ -399,3 +399,49 @@ def test_onnx_runtimes_shape_inference_dumps_nothing_into_the_working_directory(
     _, record = run_benchmark(config(path, tmp_path, precision="int8-dynamic", duration=0.5))
     assert record.unsupported is None, record.unsupported
     assert list(working.iterdir()) == []
+
+
+def test_a_matrix_gives_the_shape_and_its_cells_run_with_it(tmp_path):
+    from harness.study.matrix import load_matrix
+
+    open_image_model(tmp_path / "det.onnx")
+    matrix = tmp_path / "m.toml"
+    matrix.write_text('[axes]\nmodel = ["det.onnx"]\nbackend = ["onnxruntime"]\n'
+                      'precision = ["fp32"]\nscenario = ["single-stream"]\n'
+                      'mode = ["performance"]\n[options]\nshape = "x=1x3x24x40"\n')
+    (cell,) = load_matrix(str(matrix)).cells
+    config = RunConfig.from_options(cell.run_options())
+    spec = resolve_model(config.model, shapes=config.shape)
+    assert spec.card.inputs[0].shape == (None, 3, 24, 40)
+    assert config.model_name == spec.name  # the shape is part of the model's identity
+
+
+def test_external_data_reaches_pytorch_through_onnx2torch(tmp_path):
+    model = onnx.load(str(small_cnn(tmp_path / "inline.onnx")))
+    folder = tmp_path / "external"
+    folder.mkdir()
+    onnx.save(model, str(folder / "cnn.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="cnn.onnx.data", size_threshold=0)
+    _, record = run_benchmark(config(folder / "cnn.onnx", tmp_path, backend="pytorch",
+                                     duration=0.5))
+    assert record.unsupported is None, record.unsupported
+    assert record.model_source.conversion["max_abs_diff_of_range"] <= 1e-3
+
+
+def test_a_state_batched_on_dimension_1_calibrates_on_npz_samples_saved_as_fed(tmp_path):
+    path = recurrent_model(tmp_path / "vad.onnx")
+    calibration = tmp_path / "calibration"
+    calibration.mkdir()
+    rng = np.random.default_rng(2)
+    for number in range(4):  # each as the model takes it at batch 1: state [2, 1, 8]
+        np.savez(calibration / f"{number}.npz",
+                 input=rng.standard_normal((1, HIDDEN)).astype(np.float32),
+                 state=rng.standard_normal((2, 1, HIDDEN)).astype(np.float32),
+                 sr=np.array(16000, np.int64))
+    plan = RunPlan.of(config(path, tmp_path, precision="int8-static",
+                             calibration=str(calibration)))
+    assert len(plan.calibration) == 4 and not plan.calibration.synthetic
+    sample = plan.calibration.dataset.sample(0)  # one sample: the batch axis taken out
+    assert sample["state"].shape == (2, HIDDEN) and int(sample["sr"]) == 16000
+    runtime, _, _ = plan.backend("int8-static", 1, threads=2)
+    assert runtime.executed().detail["optimized_graph_ops"]
