@@ -15,6 +15,7 @@ from scipy.stats import binomtest
 from backends import get_backend_class
 from harness.core.artifacts import MANIFEST
 from harness.core.errors import UsageError
+from harness.core.statistics import SIGNIFICANCE
 from harness.measure.config import RunConfig
 from harness.measure.runner import run_benchmark
 from harness.study.matrix import load_matrix
@@ -24,6 +25,7 @@ from reports.study import quantizers
 from reports.tables import device_matrix
 from tests.conftest import run_cli
 from tests.learnable import TINY, learnable_folder
+from tests.paired import INT8_ACCUMULATES_IN_32_BITS, assert_same_top1, compare
 
 # A quick AdaRound: enough steps and images for the tiny model to learn its rounding
 # (W4 per tensor: 0.99 top-1 at these, 0.94 at 300 steps on 48 images; the defaults,
@@ -57,9 +59,11 @@ def _saved(run_dir: Path, record) -> dict[str, np.ndarray]:
 @pytest.mark.slow
 def test_adaround_beats_round_to_nearest_at_4_bits_and_both_keep_fp32_at_8(trained, tmp_path):
     """MQBench's and AdaRound's finding, on a model trained here: with one weight scale per
-    tensor, round-to-nearest at 4 bits loses much of what the model learned and AdaRound's
-    learned rounding keeps it; at 8 bits both stay within a point or two of FP32."""
-    _, fp32 = _accuracy_run(trained, tmp_path, "onnxruntime", "fp32")
+    tensor, where round-to-nearest at 4 bits loses what the model learned, AdaRound's
+    learned rounding wins it back (where it loses nothing these images can show, AdaRound
+    keeps that); at 8 bits both keep FP32's top-1."""
+    fp32_run = _accuracy_run(trained, tmp_path, "onnxruntime", "fp32")
+    fp32 = fp32_run[1]
     assert fp32.metrics.accuracy.top1 >= 0.8, "the tiny model did not learn"
     # 4 bits are compared on images neither training (seed 0), calibration (its draw of
     # those) nor the 8-bit checks below (seed 1) saw: 50 a class, seed 2
@@ -76,9 +80,19 @@ def test_adaround_beats_round_to_nearest_at_4_bits_and_both_keep_fp32_at_8(train
     right_rtn = _saved(minmax_dir, minmax)["predicted"] == label
     right_ada = _saved(adaround_dir, adaround)["predicted"] == label
     only_ada, only_rtn = int(np.sum(right_ada & ~right_rtn)), int(np.sum(right_rtn & ~right_ada))
-    better = binomtest(only_ada, only_ada + only_rtn, 0.5, alternative="greater")
-    assert right_ada.mean() > right_rtn.mean() and better.pvalue < ADAROUND_BETTER_P, (
-        right_ada.mean(), right_rtn.mean(), only_ada, only_rtn, better.pvalue)
+    # What round-to-nearest lost against FP32 on these images decides what AdaRound can
+    # win back. The tiny model trains to another optimum on another CPU's arithmetic: on
+    # the AVX2 machines round-to-nearest kept it (FP32 0.85, RTN 0.82, AdaRound 0.82), on
+    # the AMX ones it lost much of it (RTN 0.86, AdaRound 0.96).
+    rtn_lost = compare(_accuracy_run(trained, tmp_path, "onnxruntime", "fp32", held_out),
+                       w4["minmax"])
+    if rtn_lost.significant and rtn_lost.difference < 0:
+        better = binomtest(only_ada, only_ada + only_rtn, 0.5, alternative="greater")
+        assert right_ada.mean() > right_rtn.mean() and better.pvalue < ADAROUND_BETTER_P, (
+            right_ada.mean(), right_rtn.mean(), only_ada, only_rtn, better.pvalue)
+    else:  # nothing to win back: AdaRound keeps round-to-nearest's top-1
+        assert not compare(w4["minmax"], w4["adaround"]).significant, (
+            rtn_lost, right_ada.mean(), right_rtn.mean(), only_ada, only_rtn)
     for record in (minmax, adaround):  # the record says what it is and what ran
         assert record.metrics.accuracy.top1 == np.mean(
             _saved(*w4[record.quantization.quantizer])["predicted"] == label)
@@ -87,15 +101,19 @@ def test_adaround_beats_round_to_nearest_at_4_bits_and_both_keep_fp32_at_8(train
         assert record.precision_executed == "fp32 compute, int4 weights"
     assert adaround.quantization.adaround == {"iterations_per_layer": 100, "samples": 16}
     assert adaround.costs.build_s > minmax.costs.build_s  # the learning is the build's
-    # 8 bits: ONNX Runtime's own calibrator and AdaRound both keep the FP32 top-1, and
-    # ONNX Runtime's integer kernels follow the simulated model on >= 99% of samples
+    # 8 bits: ONNX Runtime's own calibrator and AdaRound both keep the FP32 top-1 (no
+    # difference these images can show), and ONNX Runtime's integer kernels follow the
+    # simulated model: on >= 99% of samples where the CPU's int8 dot product accumulates
+    # in 32 bits, else with no top-1 gap these images can show
     for quantizer, options in (("minmax", {}), ("adaround", ADAROUND)):
         run_dir, int8 = _accuracy_run(trained, tmp_path, "onnxruntime", "int8-static",
                                       quantizer=quantizer, **options)
         accuracy = int8.metrics.accuracy
-        assert abs(accuracy.top1 - fp32.metrics.accuracy.top1) <= 0.02, (quantizer, accuracy)
+        assert_same_top1(fp32_run, (run_dir, int8))
         assert int8.precision_executed == "int8" and int8.quantization.quantizer == quantizer
-        assert accuracy.simulated.agreement_with_deployed >= 0.99, accuracy.simulated
+        if INT8_ACCUMULATES_IN_32_BITS:
+            assert accuracy.simulated.agreement_with_deployed >= 0.99, accuracy.simulated
+        assert accuracy.simulated.gap_p_value >= SIGNIFICANCE, accuracy.simulated
         saved = _saved(run_dir, int8)
         assert accuracy.simulated.top1 == np.mean(saved["simulated"] == saved["label"])
     # the report's quantizer section, with a quick SingleStream run of each for its speed
@@ -142,13 +160,13 @@ def test_openvino_runs_aimets_model_and_simulates_it_through_onnx_runtime(traine
 ])
 def test_each_quantizer_is_its_own_artifact_recorded_and_keeps_fp32(
         trained, tmp_path, backend, quantizer, made_with):
-    _, fp32 = _accuracy_run(trained, tmp_path, backend, "fp32")
+    fp32_run = _accuracy_run(trained, tmp_path, backend, "fp32")
     run_dir, record = _accuracy_run(trained, tmp_path, backend, "int8-static",
                                     quantizer=quantizer)
     assert record.quantization.quantizer == quantizer
     assert made_with in json.dumps(record.quantization.to_json())
     assert record.precision_executed == "int8"
-    assert abs(record.metrics.accuracy.top1 - fp32.metrics.accuracy.top1) <= 0.02
+    assert_same_top1(fp32_run, (run_dir, record))  # McNemar, on the same images
     # the quantizer is in the artifact's key: its own folder in the cache
     manifest = json.loads((Path(record.artifact).parent / MANIFEST).read_text())
     assert manifest["key"]["options"]["quantizer"] == quantizer
