@@ -180,6 +180,17 @@ class Backend(ABC):
     def executed(self) -> Executed:
         """What the runtime reports it executes, read back from the loaded model."""
 
+    # why this runtime cannot say which instruction set its kernels ran on; None: it can
+    # (`executed_isa`)
+    isa_unsupported: ClassVar[str | None] = "edgebench reads no kernel ISA from this runtime"
+
+    def executed_isa(self, batch: np.ndarray) -> dict:
+        """Which instruction set each compute kernel ran on, read back from the runtime
+        (`batch`: one input to run where the runtime only says so while running): ISA
+        class counts (`harness.core.isa`), the kernels' own names and where they were read;
+        or, where the runtime cannot say, why, in words."""
+        return {"unsupported": self.isa_unsupported}
+
     def quantization(self) -> dict | None:
         """The quantization that made the artifact, as result.json records it."""
         if self.context is None:

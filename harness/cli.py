@@ -25,8 +25,9 @@ from harness.measure.config import (
     options,
 )
 
-# what `fleet run` sets itself for each board (the inventory names the device)
-FLEET_SETS = ("results_dir", "artifacts", "cache_dir", "device_name")
+# what `fleet run` sets itself for each board (the inventory names the device and, where
+# a board has a meter of its own, its `energy_command`)
+FLEET_SETS = ("results_dir", "artifacts", "cache_dir", "device_name", "energy_command")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -203,6 +204,7 @@ def _add_selection_options(command: argparse.ArgumentParser) -> None:
 def cmd_info(_args) -> int:
     from backends import BACKENDS, get_backend_class, installed_version
     from harness.core.artifacts import default_cache_dir
+    from harness.core.energy import probe_of, source_states
     from harness.core.model_source import SOURCE_KINDS
     from harness.core.system_info import describe_system
     from harness.core.weights import checkpoint_dir
@@ -213,6 +215,8 @@ def cmd_info(_args) -> int:
     print(f"cores:     {system['cores_physical']} physical, {system['cores_logical']} logical")
     print(f"memory:    {system['memory_gb']} GiB")
     print(f"isa flags: {' '.join(system['isa_flags']) or '(none of the INT8/FP16-relevant ones)'}")
+    if system["amx"]:
+        print(f"amx:       {system['amx']}")
     print(f"os:        {system['os']}, Python {system['python']}")
     print("backends (precisions this machine runs; the others with the reason):")
     for name in BACKENDS:
@@ -253,6 +257,9 @@ def cmd_info(_args) -> int:
                 reached.append(f"{name} ({', '.join(precisions)})")
         suffixes = f" ({', '.join(kind.suffixes)})" if kind.suffixes else ""
         print(f"  {kind_name}{suffixes}: {'; '.join(reached) or 'no installed backend'}")
+    print("energy sources (tried in this order; the first available one measures):")
+    for name, state in source_states(probe_of()).items():
+        print(f"  {name:<15} {state}")
     print(f"artifact cache:   {default_cache_dir()}")
     print(f"checkpoint cache: {checkpoint_dir()}")
     return 0

@@ -34,6 +34,8 @@ def boards_table(fleet: FleetStatus) -> pd.DataFrame:
         "runs home": board.runs_home,
         "SoC C": "n/a" if board.soc_temperature_c is None else f"{board.soc_temperature_c:.1f}",
         "throttled": ", ".join(board.throttled_now) or "no",
+        # the board's energy source; why none, in the report's warnings
+        "energy": board.energy,
         "last asked": board.checked_at} for board in fleet.boards]).fillna("")
 
 
@@ -47,4 +49,6 @@ def board_warnings(fleet: FleetStatus) -> list[str]:
                          f"{board.cells_done} cells done, {board.left} left "
                          "(run 'edgebench fleet run' again to resume)")
         lines += [f"board {board.host}: not run: {cell}" for cell in board.unsupported]
+        if board.energy_unavailable:
+            lines.append(f"board {board.host}: energy not measured: {board.energy_unavailable}")
     return lines

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.core.errors import UsageError
+from harness.core.isa import isa_summary
 from harness.core.record_parts import Accuracy, Fidelity, LatencyMs, Percentiles, Simulated
 from harness.core.records import (
     CELL_KEYS,
@@ -98,6 +99,8 @@ def flatten(record: ResultRecord, path: Path) -> dict:
     fidelity = accuracy.fidelity or Fidelity()
     simulated = accuracy.simulated or Simulated()
     costs = record.costs
+    energy = record.energy
+    isa = record.executed_isa
     unsupported = record.unsupported
     scenario = record.scenario
     query_latencies = get_scenario(scenario).latencies_per_query
@@ -136,6 +139,9 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "offline_sample_latency_p50_ms": sample_latency.p50,
         "offline_sample_latency_p99_ms": sample_latency.p99,
         "throughput_sps": metrics.throughput_sps,
+        # Offline --max-batch auto: the probe's whole curve, batch size -> samples/s
+        "batch_probe": json.dumps(record.batch_choice.probe_samples_per_s)
+        if record.batch_choice and record.batch_choice.probe_samples_per_s else None,
         "throughput_basis": metrics.throughput_basis,
         "top1": accuracy.top1,
         "top5": accuracy.top5,
@@ -149,6 +155,16 @@ def flatten(record: ResultRecord, path: Path) -> dict:
         "simulated_p": simulated.gap_p_value,
         "simulated_unsupported": simulated.unsupported,
         "precision_executed": record.precision_executed,
+        # the instruction set the compute kernels ran on, as the runtime said it
+        "executed_isa": isa_summary(isa.counts, isa.unsupported) if isa else None,
+        # over LoadGen's run, from the source named; None where none could be read
+        "energy_source": energy.source if energy else None,
+        "energy_covers": energy.covers if energy else None,
+        "joules_per_inference": energy.joules_per_inference if energy else None,
+        "joules_per_inference_above_idle": energy.joules_per_inference_above_idle
+        if energy else None,
+        "idle_power_w": energy.idle_power_w if energy else None,
+        "energy_unsupported": energy.unsupported if energy else None,
         "peak_rss_mb": costs.peak_rss_mb,
         "artifact_size_mb": None if record.artifact_size_bytes is None
         else round(record.artifact_size_bytes / 2**20, 2),

@@ -7,6 +7,8 @@ are hatched and listed in a footnote; unsupported cells are marked "unsupported"
 
 from __future__ import annotations
 
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display, no GUI toolkit
@@ -208,6 +210,78 @@ def accuracy_vs_latency(runs: pd.DataFrame, device: str):
                  f"device: {device}", fontsize=11)
     _footnote(fig, flagged, marked="hollow")
     fig.tight_layout(rect=(0, 0.04, 0.8, 1))
+    return fig, series
+
+
+def energy_vs_latency(runs: pd.DataFrame, device: str):
+    """Energy per inference against each scenario's headline, one panel per scenario, a
+    point per model, backend and precision: INT8's energy saving beside its speed-up."""
+    data = runs[(runs["mode"] == "performance") & runs["joules_per_inference"].notna()]
+    scenarios = [s for s in SCENARIOS if (data["scenario"] == s).any()] or ["(no energy)"]
+    precisions = sorted(data["precision"].unique(), key=lambda p: (p != BASELINE, p))
+    colours = _precision_colours(precisions)
+    markers = dict(zip(sorted(runs["backend"].unique()), "osD^vP*X", strict=False))
+    fig, axes = plt.subplots(1, len(scenarios), squeeze=False,
+                             figsize=(max(7.5, 5.0 * len(scenarios) + 2), 4.8))
+    series, flagged = 0, set()
+    for ax, scenario in zip(axes[0], scenarios, strict=True):
+        for _, row in data[data["scenario"] == scenario].iterrows():
+            notes = caveats(row)
+            flagged.update(notes)
+            colour = colours[row["precision"]]
+            ax.scatter(row["headline"], row["joules_per_inference"] * 1000,
+                       marker=markers.get(row["backend"], "o"), s=50, edgecolors=colour,
+                       facecolors="none" if notes else colour,
+                       label=f"{row['model']} {row['backend']} {row['precision']}")
+            series += 1
+        if scenario in SCENARIOS:
+            headline = get_scenario(scenario).headline
+            ax.set_xlabel(f"{headline.label} ({headline.unit})")
+        ax.set_title(scenario)
+        ax.set_ylabel("energy per inference (mJ)")
+    if series:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", fontsize=7,
+                   title="colour: precision\nshape: backend", title_fontsize=7)
+    sources = ", ".join(sorted(data["energy_source"].dropna().unique()))
+    fig.suptitle(f"Energy per inference against the headline (lower is better)\n"
+                 f"device: {device}; source: {sources or 'none'}", fontsize=11)
+    _footnote(fig, flagged, marked="hollow")
+    fig.tight_layout(rect=(0, 0.04, 0.8, 1))
+    return fig, series
+
+
+def batch_curves(runs: pd.DataFrame, device: str):
+    """The Offline batch probe's whole curve per cell, small multiples: samples/s at each
+    batch size tried, the size chosen marked, so a cliff (or a choice beside one) shows."""
+    data = runs[(runs["scenario"] == "offline") & (runs["mode"] == "performance")
+                & runs["batch_probe"].notna()].sort_values(["model", "backend", "precision"])
+    panels = max(1, len(data))
+    columns = min(4, panels)
+    rows = -(-panels // columns)
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=(3.2 * columns + 0.5, 2.6 * rows + 0.9))
+    series = 0
+    for ax, (_, row) in zip(axes.flat, data.iterrows(), strict=False):
+        curve = {int(size): rate for size, rate in json.loads(row["batch_probe"]).items()}
+        sizes = sorted(curve)
+        ax.plot(sizes, [curve[s] for s in sizes], marker="o", color="tab:blue")
+        chosen = row["batch_size"]
+        if not pd.isna(chosen) and int(chosen) in curve:
+            ax.plot([int(chosen)], [curve[int(chosen)]], marker="*", markersize=14,
+                    color="tab:red", linestyle="none")
+        if not pd.isna(row["throughput_sps"]):
+            ax.axhline(row["throughput_sps"], color="grey", linestyle="--", linewidth=1)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.set_title(f"{row['model']} {row['backend']} {row['precision']}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        series += 1
+    for ax in list(axes.flat)[series:]:
+        ax.axis("off")
+    fig.suptitle(f"Offline batch probe: samples/s per batch size (star: chosen; dashed: "
+                 f"LoadGen's run)\ndevice: {device}", fontsize=10)
+    fig.tight_layout()
     return fig, series
 
 

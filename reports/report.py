@@ -14,12 +14,14 @@ from harness.core.records import FAILED_FILE, write_text_atomic
 from reports import figures, profiles
 from reports.boards import board_warnings, boards_table, find_fleets
 from reports.collect import collect, latest_per_cell, newest_per_configuration
+from reports.devices import side_by_side
 from reports.study import study_sections
 from reports.tables import (
     QUALIFY_RULE,
     best_configurations,
     detail_table,
     device_matrix,
+    energy_line,
     main_table,
     to_html,
     to_markdown,
@@ -187,6 +189,7 @@ def write_report(folders: list[Path], out: Path) -> Report:
         page.paragraph(_system_line(collected.systems[device]))
         page.heading(3, "Results", f"{slug}-results")
         page.table(main_table(matrix))
+        page.paragraph(energy_line(mine))
         best = best_configurations(matrix)
         page.items(best, prefix="best: ")
         page.paragraph(f"Best: {QUALIFY_RULE}." if best else "")
@@ -218,6 +221,12 @@ def write_report(folders: list[Path], out: Path) -> Report:
               "no configuration has both a SingleStream and an accuracy run")),
             (f"{slug}_quantizers.png", (*figures.quantizers_vs_latency(matrix, device),
                                         "no quantizer has both a timed and an accuracy run"))]
+        if mine_drawn["batch_probe"].notna().any():
+            figures_of_device.append((f"{slug}_batch_probe.png", (
+                *figures.batch_curves(mine_drawn, device), "no Offline batch probe")))
+        if mine_drawn["joules_per_inference"].notna().any():
+            figures_of_device.append((f"{slug}_energy.png", (
+                *figures.energy_vs_latency(mine_drawn, device), "no run measured energy")))
         _figures(page, figures_of_device, out, report)
 
     _profile_sections(page, collected.profiles, out, report)
@@ -225,6 +234,13 @@ def write_report(folders: list[Path], out: Path) -> Report:
         _write_pages(page, report)
         return report
 
+    compared = side_by_side(newest, collected.systems)
+    if compared is not None and not compared.empty:
+        page.heading(2, "Devices side by side", "side-by-side")
+        page.paragraph("Each device's speed-up over its own fp32 of the same configuration, "
+                       "and the instruction set its compute kernels ran on, as the runtime "
+                       "said it (its counts of kernels per ISA class).")
+        page.table(compared)
     page.heading(2, "Latency distributions and devices", "shared")
     shared = [(f"cdf_{_slug(model)}_{scenario}.png",
                (*figures.latency_cdf(drawn, model, scenario), "no latencies recorded"))

@@ -166,7 +166,8 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
            "quantizer": None if _missing(cell["quantizer"]) else cell["quantizer"],
            "scenario": cell["scenario"] if measured else "(accuracy only)",
            "threads": cell["threads"], "batch": _batch(cell) if measured else None,
-           "run": cell["run_length"], "executed": cell["precision_executed"]}
+           "run": cell["run_length"], "executed": cell["precision_executed"],
+           "ISA": cell["executed_isa"]}
     value = cell["headline"] if measured and not cell["unsupported"] else None
     headline = get_scenario(cell["scenario"]).headline if measured else None
     row["metric"] = f"{headline.label} ({headline.unit})" if headline else None
@@ -213,6 +214,9 @@ def _row(cell: pd.Series, performance: pd.DataFrame, accuracy: pd.DataFrame,
     # the build as recorded (near 0 where the cache had it): the longest of its runs
     row["build (s)"] = max((r["build_s"] for r in (cell, mine) if r is not None
                             and not _missing(r["build_s"])), default=None)
+    row["J/inference"] = cell["joules_per_inference"]
+    row["J/inference above idle"] = cell["joules_per_inference_above_idle"]
+    row["energy source"] = cell["energy_source"]
     row["peak RSS (MB)"] = cell["peak_rss_mb"]
     row["artifact (MB)"] = cell["artifact_size_mb"]
     row["runs found"] = int(cell["runs_found"])
@@ -320,8 +324,10 @@ def made_by(row: pd.Series) -> str:
 def main_table(matrix: pd.DataFrame) -> pd.DataFrame:
     """What a reader needs first, one row per configuration, at most 11 columns: the
     configuration, what executed, the headline, the speed-up over FP32 and top-1 (each
-    with its 95% interval), top-1's difference from FP32, and the notes."""
+    with its 95% interval), top-1's difference from FP32, and the notes; and joules per
+    inference where any run measured energy."""
     rows = []
+    energy = has_energy(matrix)
     for _, row in matrix.iterrows():
         unit = get_scenario(row["scenario"]).headline.unit \
             if row["scenario"] in SCENARIOS else ""
@@ -331,19 +337,38 @@ def main_table(matrix: pd.DataFrame) -> pd.DataFrame:
             "scenario": row["scenario"],
             "threads x batch": f"{row['threads']} x {row['batch']}"
             if isinstance(row["batch"], str) else str(row["threads"]),
-            "executed": row["executed"] if isinstance(row["executed"], str) else "n/a",
+            "executed (ISA)": _executed_text(row),
             "headline (95% CI)": _with_interval(headline.strip(), row["95% CI"]),
             "speed-up (95% CI)": _with_interval(_speedup_text(row["speed-up"]),
                                                 row["speed-up 95% CI"]),
             "top-1 (95% CI)": _with_interval(format_number(row["top1"]), row["top1 95% CI"]),
             "vs fp32": "n/a" if _missing(row["vs fp32"]) else f"{row['vs fp32'] * 100:+.1f} pt",
+            **({"J/inference": _energy_text(row)} if energy else {}),
             "notes": row["notes"] or ""})
     return pd.DataFrame(rows)
+
+
+def _executed_text(row: pd.Series) -> str:
+    """What executed, with the ISA its kernels ran on where the runtime said it."""
+    executed = row["executed"] if isinstance(row["executed"], str) else "n/a"
+    return f"{executed} ({row['ISA']})" if isinstance(row["ISA"], str) else executed
+
+
+def has_energy(matrix: pd.DataFrame) -> bool:
+    """Whether any run of the table measured energy (its columns are shown only then)."""
+    return "J/inference" in matrix and matrix["J/inference"].notna().any()
+
+
+def _energy_text(row: pd.Series) -> str:
+    if _missing(row["J/inference"]):
+        return "n/a"
+    return f"{format_number(row['J/inference'])} ({row['energy source']})"
 
 
 DETAIL_COLUMNS = ["metric", "repeats", "run", "accuracy test", "p (McNemar)",
                   "agreement with fp32", "SQNR (dB)", "simulated top1", "deployed - simulated",
                   "peak RSS (MB)", "artifact (MB)", "runs found"]
+ENERGY_COLUMNS = ["J/inference", "J/inference above idle", "energy source"]
 
 
 def detail_table(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -352,7 +377,8 @@ def detail_table(matrix: pd.DataFrame) -> pd.DataFrame:
     runs were found."""
     configuration = matrix["model"] + " " + matrix["backend"] + " " \
         + matrix.apply(made_by, axis=1) + " " + matrix["scenario"]
-    return pd.concat([configuration.rename("configuration"), matrix[DETAIL_COLUMNS]], axis=1)
+    columns = DETAIL_COLUMNS + (ENERGY_COLUMNS if has_energy(matrix) else [])
+    return pd.concat([configuration.rename("configuration"), matrix[columns]], axis=1)
 
 
 def shown(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -398,3 +424,18 @@ def to_html(table: pd.DataFrame) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
                    for cells in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def energy_line(runs: pd.DataFrame) -> str:
+    """What the device's energy figures cover, or why it has none (a run's own words)."""
+    measured = runs[runs["joules_per_inference"].notna()]
+    if not measured.empty:
+        covers = "; ".join(f"{source}: {covers}" for source, covers in sorted(set(zip(
+            measured["energy_source"], measured["energy_covers"], strict=True))))
+        return (f"Energy per inference ({len(measured)} runs) covers {covers}. "
+                "'Above idle' takes off the idle power measured just before each run.")
+    reasons = runs["energy_unsupported"].dropna()
+    if reasons.empty:
+        return "Energy: not recorded by these runs."
+    return f"Energy: not measured on this device: {reasons.iloc[-1]}"
+

@@ -194,7 +194,7 @@ def test_the_main_table_keeps_at_most_12_columns_and_the_details_the_rest(report
     main = table_row(summary, "| mobilenet_v2 | onnxruntime | fp32 | offline |")
     assert len(main) <= 12, list(main)
     assert list(main) == ["model", "backend", "precision", "scenario", "threads x batch",
-                          "executed", "headline (95% CI)", "speed-up (95% CI)",
+                          "executed (ISA)", "headline (95% CI)", "speed-up (95% CI)",
                           "top-1 (95% CI)", "vs fp32", "notes"]
     details = table_row(summary, "| mobilenet_v2 onnxruntime fp32 offline |")
     assert {"p (McNemar)", "SQNR (dB)", "peak RSS (MB)", "artifact (MB)", "runs found"} \
@@ -543,3 +543,74 @@ def test_the_quantizer_section_keeps_each_quantizers_speed_accuracy_and_simulati
     report = write_report([runs], tmp_path / "report")
     assert report.figures["laptop_quantizers.png"] == 2
     assert "Quantizers: deployed beside simulated" in report.markdown.read_text()
+
+
+# Two CPU families, as edgebench records them: an AMX Xeon and a VNNI-only EPYC
+FAMILIES = {"laptop": ("Intel Xeon (AMX)", ["avx512f", "avx512_vnni", "amx_int8"],
+                       {"fp32": {"avx512": 52}, "int8-static": {"amx_int8": 52}}),
+            "raspberrypi": ("AMD EPYC (Zen 4)", ["avx512f", "avx512_vnni"],
+                            {"fp32": {"avx512": 52}, "int8-static": {"avx512_vnni": 50,
+                                                                     "ref": 2}})}
+
+
+def _family_runs(root: Path, energy: bool = False) -> Path:
+    for device, (cpu, flags, isa) in FAMILIES.items():
+        for precision, counts in isa.items():
+            record = make_record(device, "openvino", precision, "single-stream")
+            record["system"].update(cpu=cpu, isa_flags=flags)
+            record["executed_isa"] = {"counts": counts, "kernels": {"brgconv": 52},
+                                      "source": "OpenVINO's runtime model"}
+            if energy and device == "laptop":
+                record["energy"] = {"source": "powercap-rapl", "covers": "the CPU package",
+                                    "joules": 12.0, "window_s": 600.0, "inferences": 1000,
+                                    "joules_per_inference": 0.012 / (1 + (precision != "fp32")),
+                                    "idle_power_w": 5.0, "summed": ["package-0"]}
+            elif energy:
+                record["energy"] = {"unsupported": "no energy source can be read here: "
+                                                   "powercap-rapl: no /sys/class/powercap"}
+            write_run(root / device, ResultRecord.model_validate(record).to_json())
+    return root
+
+
+def test_two_cpu_families_side_by_side_with_speed_up_and_isa(tmp_path):
+    report = write_report([_family_runs(tmp_path / "runs")], tmp_path / "report")
+    summary = report.markdown.read_text()
+    side = summary[summary.index("## Devices side by side"):]
+    row = table_row(side, "| mobilenet_v2 | openvino | int8-static | single-stream |")
+    # the fixture's speed-up of int8-static over fp32 is 3x on both devices
+    assert row["laptop (Intel Xeon (AMX))"] == "3.00x (amx_int8 52)"
+    assert row["raspberrypi (AMD EPYC (Zen 4))"] == "3.00x (avx512_vnni 50, ref 2)"
+    main = table_row(summary, "| mobilenet_v2 | openvino | int8-static |")  # laptop's
+    assert main["executed (ISA)"].endswith("(amx_int8 52)")
+
+
+def test_energy_per_inference_is_a_column_and_a_figure_where_a_run_has_it(tmp_path):
+    report = write_report([_family_runs(tmp_path / "runs", energy=True)],
+                          tmp_path / "report")
+    summary = report.markdown.read_text()
+    laptop = summary[summary.index("## laptop"):summary.index("## raspberrypi")]
+    row = table_row(laptop, "| mobilenet_v2 | openvino | int8-static |")
+    assert row["J/inference"] == "0.006 (powercap-rapl)"
+    assert "Energy per inference (2 runs) covers powercap-rapl: the CPU package" in laptop
+    assert report.figures["laptop_energy.png"] == 2
+    pi = summary[summary.index("## raspberrypi"):]
+    assert "J/inference" not in table_row(pi, "| mobilenet_v2 | openvino | int8-static |")
+    assert "Energy: not measured on this device: no energy source can be read here" in pi
+    assert "raspberrypi_energy.png" not in report.figures
+
+
+def test_each_offline_cell_shows_its_whole_batch_probe(tmp_path):
+    curves = {"fp32": {"1": 300.0, "2": 410.0, "4": 452.0, "8": 440.0},
+              "int8-static": {"1": 350.0, "8": 466.0, "16": 460.0, "32": 53.9}}
+    for precision, curve in curves.items():
+        record = make_record("laptop", "pytorch", precision, "offline")
+        record["batch_choice"] = {"chosen": 8, "probe_samples_per_s": curve,
+                                  "candidates": [1, 2, 4, 8, 16, 32], "source": "probed"}
+        write_run(tmp_path / "runs", ResultRecord.model_validate(record).to_json())
+    write_run(tmp_path / "runs", make_record("laptop", "pytorch", "fp32", "single-stream"))
+    report = write_report([tmp_path / "runs"], tmp_path / "report")
+    assert report.figures["laptop_batch_probe.png"] == 2  # one panel per Offline cell
+    csv = pd.read_csv(report.csv)
+    offline = csv[csv["scenario"] == "offline"].set_index("precision")
+    assert json.loads(offline.loc["int8-static", "batch_probe"])["32"] == 53.9
+

@@ -81,6 +81,11 @@ class OnnxRuntimeBackend(Backend):
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(self._outputs, named_inputs(batch) or {self._input: batch})[0]
 
+    isa_unsupported = ("ONNX Runtime does not say which instruction set its kernels ran "
+                       "on: its profiler names operators and the execution provider only, "
+                       "and MLAS picks its kernels from cpuid inside the library without "
+                       "reporting the choice (see system.isa_flags for what the CPU offers)")
+
     def executed(self) -> Executed:
         """The operator types of the graph ONNX Runtime optimized for this CPU (a second
         session writes it out; the timed one is untouched)."""

@@ -4,7 +4,7 @@ scenario, an async queue for Offline), at the inference precision its recipe ask
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from backends.openvino.ov_import import ov
 from backends.openvino.quantize import INFERENCE_PRECISION, RECIPES, RUNTIME_DEFAULT
 from backends.profiling import OperatorProfiler
 from harness.core.errors import EdgebenchError, Unsupported
+from harness.core.isa import isa_counts
 from harness.core.zoo import get_spec
 
 # Requests kept in flight per stream in throughput mode. With one request per stream (the
@@ -172,10 +173,7 @@ class OpenVinoBackend(Backend):
         by_precision: Counter = Counter()
         layers: Counter = Counter()
         float_note = self.made_by().float_compute_note
-        for op in self.compiled.get_runtime_model().get_ordered_ops():
-            info = op.get_rt_info()
-            layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
-            runtime = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?"
+        for layer, runtime, _ in self._runtime_layers():
             layers[f"{layer}:{runtime}"] += 1
             if layer in COMPUTE_LAYERS:
                 precision = RUNTIME_PRECISION.get(runtime, runtime)
@@ -186,6 +184,26 @@ class OpenVinoBackend(Backend):
             "inference_precision_hint": self.compiled.get_property(
                 "INFERENCE_PRECISION_HINT").to_string(),
             "runtime_layers": dict(sorted(layers.items()))})
+
+    def _runtime_layers(self) -> Iterator[tuple[str, str, str]]:
+        """(layer type, runtime precision, primitive) of each layer the plugin compiled."""
+        for op in self.compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            yield (info["layerType"].astype(str) if "layerType" in info else op.get_type_name(),
+                   info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?",
+                   info["primitiveType"].astype(str) if "primitiveType" in info else "?")
+
+    isa_unsupported = None
+
+    def executed_isa(self, batch: np.ndarray) -> dict:
+        """Each compute layer's primitive as the CPU plugin names it (`jit_avx2_I8`,
+        `brgconv_avx512_amx_1x1_I8`), as benchmark_app's per-layer `exec_type`; read from
+        the compiled model, after the run (`batch` unused)."""
+        kernels = Counter(primitive for layer, _, primitive in self._runtime_layers()
+                          if layer in COMPUTE_LAYERS)
+        return {"counts": isa_counts(kernels), "kernels": dict(kernels.most_common()),
+                "source": "OpenVINO's runtime model: each compute layer's primitiveType "
+                          "(benchmark_app's exec_type)"}
 
     @property
     def batches_in_flight(self) -> int:

@@ -137,6 +137,15 @@ class PyTorchBackend(Backend):
         with torch.inference_mode():
             return _first_output(self.model(inputs)).float().numpy()
 
+    isa_unsupported = None
+
+    def executed_isa(self, batch: np.ndarray) -> dict:
+        """oneDNN's verbose output over one inference of `batch`, with ATen's (and for a
+        compiled program inductor's) ISA (`backends.pytorch.isa`)."""
+        from backends.pytorch.isa import pytorch_isa
+
+        return pytorch_isa(lambda: self.predict(batch), compiled=self.compiled is not None)
+
     def executed(self) -> Executed:
         """The module types that compute, and the dtype of their weights; for a compiled
         program, the kernels in the code inductor generated."""

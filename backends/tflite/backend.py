@@ -100,6 +100,11 @@ class TfliteBackend(Backend):
             logits = (logits.astype(np.float32) - zero_point) * scale
         return logits
 
+    isa_unsupported = ("LiteRT does not say which instruction set its kernels ran on: "
+                       "XNNPACK picks its microkernels from cpuinfo inside the library and "
+                       "its op table names the delegate only (see system.isa_flags for what "
+                       "the CPU offers)")
+
     def executed(self) -> Executed:
         """The types of the tensors each compute op reads (activation, weights)."""
         tensors = {t["index"]: np.dtype(t["dtype"]).name

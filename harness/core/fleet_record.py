@@ -27,8 +27,15 @@ class BoardStatus(Part):
     runs_home: int = 0  # run folders fetched into <device>/
     soc_temperature_c: float | None = None
     throttled_now: list[str] = []
+    energy_source: str | None = None  # what the board's runs read energy from
+    energy_unavailable: str | None = None  # or why none can be read there
     unsupported: list[str] = []  # cells left out on this board, with the reason
     checked_at: str  # when the board was last asked (or tried)
+
+    @property
+    def energy(self) -> str:
+        """The board's energy source as shown: '?' when it has not said."""
+        return self.energy_source or ("none" if self.energy_unavailable else "?")
 
     @property
     def left(self) -> str:

@@ -193,6 +193,7 @@ class SystemFacts(Part):
     cores_usable: int | None = None
     cores_usable_basis: str | None = None
     isa_flags: list[str] = []
+    amx: str | None = None  # listed AMX usable by this process, or why not; None: not listed
     memory_gb: float | None = None
     os: str | None = None
     python: str | None = None
@@ -297,6 +298,54 @@ class MachineLoad(Part):
     noisy: bool = False  # a share passed its threshold: flagged "noisy machine"
     thresholds: dict[str, float] = {}
     source: str | None = None
+
+
+class ExecutedIsa(Part):
+    """Which instruction set the compute kernels ran on, read back from the runtime
+    (`Backend.executed_isa`), or why it cannot say."""
+
+    counts: dict[str, int] = {}  # ISA class -> compute kernels (`harness.core.isa`)
+    kernels: dict[str, int] = {}  # the runtime's own names for them -> count
+    other_primitives: dict[str, int] = {}  # not compute (oneDNN's reorders, eltwise ops)
+    source: str | None = None  # where it was read
+    # library -> the widest ISA it says it dispatches to ("oneDNN": "Intel AVX2", "ATen": ...)
+    library_isa: dict[str, str] = {}
+    unsupported: str | None = None  # why the runtime cannot say
+
+
+class EnergyDomain(Part):
+    """One domain (a RAPL zone, a PMIC rail, a sensor, the user's meter) over the window."""
+
+    joules: float
+    # a counter's raw values as the source gave them (RAPL: microjoules), first and last
+    counter_start: float | None = None
+    counter_end: float | None = None
+    counter_unit: str | None = None
+    wraps: int = 0  # times the counter went past max_range and began again
+    max_range: float | None = None  # where it wraps, in counter_unit
+    mean_power_w: float | None = None  # a sampled power reading's average
+
+
+class Energy(Part):
+    """Energy over LoadGen's run, from the first source that can be read
+    (`harness.core.energy`), or why none could. Never a zero or a guess."""
+
+    source: str | None = None  # the energy source's registry name; None: unsupported
+    unsupported: str | None = None  # why no figure: each source's own reason
+    sources: dict[str, str] = {}  # every source tried: "used" or why it was not
+    covers: str | None = None  # what the figure covers (a package is not a board)
+    domains: dict[str, EnergyDomain] = {}
+    summed: list[str] = []  # the domains added into `joules` (a core is inside a package)
+    window_s: float | None = None  # first to last reading, around LoadGen's run
+    joules: float | None = None
+    idle_window_s: float | None = None  # measured just before the run, model loaded
+    idle_power_w: float | None = None
+    inferences: int | None = None  # samples answered in the window
+    joules_per_inference: float | None = None
+    joules_per_inference_above_idle: float | None = None
+    sampling_hz: float | None = None  # readings per second actually taken
+    samples: int | None = None
+    method: str | None = None  # counter difference, or power integrated
 
 
 class ModelSourceRecord(Part):

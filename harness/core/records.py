@@ -27,6 +27,8 @@ from harness.core.record_parts import (
     CalibrationInfo,
     Costs,
     DatasetInfo,
+    Energy,
+    ExecutedIsa,
     FileRef,
     LoadgenSettings,
     MachineLoad,
@@ -91,6 +93,7 @@ class ResultRecord(Part):
     unsupported: UnsupportedReason | None = None  # the precision cannot run here
     precision_executed: str | None = None  # read back from the runtime
     executed: dict[str, Any] | None = None  # the runtime's own operator counts
+    executed_isa: ExecutedIsa | None = None  # the instruction set its kernels ran on
     quantization: Quantization | None = None
     valid: bool | None = None  # LoadGen's verdict; None for accuracy runs
     loadgen_verdict: str | None = None
@@ -111,6 +114,9 @@ class ResultRecord(Part):
     shortcuts: list[Shortcut] = []
     # what else the machine did while LoadGen measured; `noisy` flags it in every report
     machine_load: MachineLoad | None = None
+    # joules over LoadGen's run, from the machine's own counters or the user's meter; where
+    # none can be read, why (`unsupported`); None: not measured (an unsupported precision)
+    energy: Energy | None = None
     duration_s: float | None = None
     # the run's configuration as asked (RunConfig.identity(): every setting that makes two
     # runs the same measurement, defaults included), for provenance

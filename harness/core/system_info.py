@@ -168,6 +168,30 @@ def emulation(cpuinfo: list[dict[str, str]] | None = None) -> str | None:
     return None
 
 
+# Linux x86-64: the system call and its arguments that ask for AMX's tile data state
+# (arch/x86/include/uapi/asm/prctl.h); oneDNN asks the same before its AMX kernels
+SYS_ARCH_PRCTL = 158
+ARCH_REQ_XCOMP_PERM = 0x1023
+XFEATURE_XTILEDATA = 18
+
+
+def amx_state(flags: list[str] | frozenset[str]) -> str | None:
+    """Whether the AMX the CPU lists can be used by this process: a VM or an older kernel
+    can list amx_tile and still refuse the tile state. None where no AMX is listed."""
+    if "amx_tile" not in flags:
+        return None
+    if platform.system() != "Linux" or platform.machine() != "x86_64":
+        return "listed; not asked (the tile permission is asked on Linux x86-64 only)"
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0:
+        return "usable: the kernel granted this process the AMX tile state"
+    return ("listed but not usable: the kernel refused the AMX tile state "
+            f"(arch_prctl ARCH_REQ_XCOMP_PERM: {os.strerror(ctypes.get_errno())}); "
+            "AMX kernels cannot run here")
+
+
 def describe_system() -> dict:
     cpuinfo = _cpuinfo()
     usable, usable_basis = usable_cores()
@@ -184,6 +208,7 @@ def describe_system() -> dict:
         "cores_usable_basis": usable_basis,
         # under emulation /proc/cpuinfo is the host's: its flags are not this CPU's
         "isa_flags": isa_flags(cpuinfo) if not emulated else [],
+        "amx": amx_state(isa_flags(cpuinfo)) if not emulated else None,
         "memory_gb": memory_gb(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from backends import BACKENDS, installed_version
 from harness.core.digests import fields_digest
+from harness.core.energy import unsupported_reason
 from harness.core.errors import EXIT_INTERRUPTED, UsageError
 from harness.core.fleet_record import FLEET_FILE, BoardStatus, FleetStatus
 from harness.core.progress import say
@@ -176,7 +177,11 @@ class Fleet:
         done, failed = cells.get("done", 0), cells.get("failed", 0)
         total = len(self._planned_for(self.excluded.get(board.host, [])))
         facts = state.get("board_facts") or {}
-        self._mark(board, cells_done=done, cells_failed=failed,
+        energy = state.get("energy") or {}
+        self._mark(board, energy_source=energy.get("source"),
+                   energy_unavailable=None if energy.get("source") or "tried" not in energy
+                   else unsupported_reason(energy["tried"]),
+                   cells_done=done, cells_failed=failed,
                    cells_left=max(total - done - failed, 0),
                    soc_temperature_c=facts.get("soc_temperature_c"),
                    throttled_now=(facts.get("throttling") or {}).get("now", []),
@@ -410,7 +415,7 @@ def fleet_status(fleet: Fleet) -> str:
     """One line per board, asked now (read-only on the boards), then what each said."""
     fleet.probe(fleet.boards)
     rows = [("board", "device", "reached", "sweep", "done", "failed", "left", "home",
-             "temp C", "throttled")]
+             "temp C", "throttled", "energy")]
     said = []
     for board in fleet.boards:
         status = fleet.status[board.host]
@@ -419,8 +424,10 @@ def fleet_status(fleet: Fleet) -> str:
                      status.left, str(status.runs_home),
                      "-" if status.soc_temperature_c is None
                      else f"{status.soc_temperature_c:.1f}",
-                     ", ".join(status.throttled_now) or "no"))
+                     ", ".join(status.throttled_now) or "no", status.energy))
         said += [f"{board.host}: {status.message}"] if status.message else []
+        said += [f"{board.host}: energy: {status.energy_unavailable}"] \
+            if status.energy_unavailable else []
         said += [f"{board.host}: not run: {cell}" for cell in status.unsupported]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))

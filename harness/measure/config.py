@@ -17,6 +17,7 @@ from backends import BACKENDS
 from backends.options import RECIPE_OPTIONS
 from backends.options import resolve as resolve_recipe_options
 from harness.core.calibration import DEFAULT_COUNT
+from harness.core.energy.command import check_command
 from harness.core.errors import UsageError
 from harness.core.model_card import joined_shapes
 from harness.core.model_source import looks_like_source
@@ -126,6 +127,13 @@ class RunConfig:
     profile: bool = option(False, "performance mode: after LoadGen's run, profile the model "
                            "per operator with its runtime's own profiler, mapped to the "
                            "model's layers (a run of its own: never a headline)")
+    energy_command: str | None = option(None, "a command that prints your power meter's "
+                                        "cumulative energy ('1234.5 J') or power now "
+                                        "('3.2 W'): energy per inference from it, before "
+                                        "the machine's own counters (RAPL, a Pi 5's PMIC)",
+                                        metavar="CMD", sweep=True, identity=False,
+                                        # a meter is one machine's, not a study's
+                                        matrix=False)
     # set per run by the sweep, by a user on the command line, never by a matrix
     results_dir: Path = option(Path("results"), "results folder; a sweep run again with it "
                                "resumes", matrix=False, identity=False, sweep=True)
@@ -210,6 +218,8 @@ class RunConfig:
         if self.profile and self.mode != "performance":
             raise UsageError("--profile times operators in a performance run: drop it or "
                              "use --mode performance")
+        if self.energy_command is not None:
+            check_command(self.energy_command)  # one reading now, before anything slow
         if self.save_outputs and self.mode != "accuracy":
             raise UsageError("--save-outputs keeps one row per sample: use it with --mode "
                              "accuracy")

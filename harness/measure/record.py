@@ -16,11 +16,12 @@ from harness.core.board import board_facts, throttled_during
 from harness.core.datasets import Dataset
 from harness.core.model_card import card_record
 from harness.core.progress import say
-from harness.core.record_parts import ModelSourceRecord, Shortcut
+from harness.core.record_parts import Energy, ModelSourceRecord, Shortcut
 from harness.core.records import ResultRecord
 from harness.core.system_info import peak_memory_mb
 from harness.core.zoo import get_spec
 from harness.measure.config import RunConfig
+from harness.measure.probe import sample_batch
 from harness.measure.profiling import with_latency
 from scenarios import loadgen_logs
 from scenarios.scenario import Scenario
@@ -44,6 +45,7 @@ class Measured:
     # the artifact run as fake-quant in float on the same samples (`Backend.simulation`)
     simulated: dict | None = None
     profile: dict | None = None  # --profile: `harness.measure.profiling.measure_profile`
+    energy: Energy | None = None  # over LoadGen's run, or why it could not be read
 
 
 def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
@@ -74,11 +76,17 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
                                                  {"read_back_failed": reason}))
     quantization = read_back(record, "the quantization record", backend.quantization,
                              lambda reason: {"read_back_failed": reason})
+    batch = sample_batch(backend, dataset, measured.batch_size)
+    record.executed_isa = read_back(record, "the kernels' ISA",
+                                    lambda: backend.executed_isa(batch),
+                                    lambda reason: {"unsupported": f"the read-back failed "
+                                                                   f"({reason})"})
     loadgen_settings = settings_record(settings, scenario, config.run_length)
     size_bytes = None if artifact is None else size_on_disk(artifact)
     if quantization is not None and size_bytes is not None:
         quantization["artifact_size_bytes"] = size_bytes
     record.machine_load = measured.machine_load
+    record.energy = measured.energy
     if measured.machine_load and measured.machine_load["noisy"]:
         say(f"WARNING: noisy machine: {measured.machine_load['others_share']:.0%} of the "
             f"CPU time went to other processes, {measured.machine_load['steal_share']:.0%} "

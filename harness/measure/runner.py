@@ -12,6 +12,7 @@ import harness
 from backends import installed_version
 from backends.base import Backend
 from harness.core.datasets import Dataset, open_dataset
+from harness.core.energy.window import EnergyWindow
 from harness.core.errors import EdgebenchError, Unsupported, UsageError
 from harness.core.machine_load import LoadWindow
 from harness.core.precisions import reference_precision
@@ -258,12 +259,16 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
     status.min_duration_s = settings.min_duration_ms / 1000
     status.loadgen_started = time.monotonic()
     status.sut = sut
+    # idle power first (model loaded, nothing running), then the same window as LoadGen's
+    energy_window = EnergyWindow.open(config.energy_command)
     window = LoadWindow.open()
     try:
         run_loadgen(sut, qsl, settings, out_dir)
         machine_load = window.close()
+        energy = energy_window.close(sut.answered_samples)
         costs["loadgen_s"] = machine_load["window_s"]
     finally:  # LoadGen's handles go with the run, whether the backend failed or not
+        energy_window.abandon()
         status.sut = None
         sut.destroy()
         qsl.destroy()
@@ -278,7 +283,7 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
     profile = measure_profile(backend, dataset, batch_size, probe_s) if config.profile \
         else None
     return Measured(backend, artifact, settings, outputs, measured_fidelity, costs,
-                    batch_size, batch_choice, machine_load, simulated, profile)
+                    batch_size, batch_choice, machine_load, simulated, profile, energy)
 
 
 def _predict_all(backend: Backend, dataset: Dataset, batch_size: int) -> np.ndarray:

@@ -21,6 +21,7 @@ import psutil
 import harness
 from backends import BACKENDS, installed_version
 from harness.core.board import board_facts
+from harness.core.energy import first_meter, probe_of
 from harness.core.records import FAILED_FILE, RESULT_FILE
 from harness.study.sweep import MANIFEST_FILE
 
@@ -82,7 +83,17 @@ def board_state(work: Path) -> dict:
             "arch": platform.machine(),
             "python": platform.python_version(),
             "runtimes": {name: installed_version(name) for name in BACKENDS},
-            "board_facts": board_facts(), "sweep": sweep_state(work)}
+            "board_facts": board_facts(), "energy": energy_state(),
+            "sweep": sweep_state(work)}
+
+
+def energy_state() -> dict:
+    """The energy source this board's runs will read (a `--energy-command` aside), and
+    what each source said."""
+    source, meter, tried = first_meter(probe_of())
+    if meter is not None:
+        meter.close()
+    return {"source": source, "tried": tried}
 
 
 if __name__ == "__main__":

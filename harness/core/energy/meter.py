@@ -1,0 +1,218 @@
+"""A meter: one energy source opened for reading, and the arithmetic of its readings.
+
+Two kinds of reading exist. A counter (RAPL's `energy_uj`, an hwmon `energy*_input`, a
+meter that prints cumulative joules) gives energy since some origin: the window's energy
+is its last value less its first, plus `max_range` for every time it wrapped in between.
+A power reading (the Pi 5's PMIC rails, an hwmon `power*_input`, a meter that prints
+watts) gives watts now: the window's energy is the trapezoid integral over the sampled
+times. A `SampledMeter` reads its source on a thread, every `interval_s`, so that a
+counter's wrap cannot pass unseen between two readings and a power curve is followed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# how a meter's figure was obtained, as the record says it
+COUNTER = "counter difference (last reading less the first, wraps added)"
+INTEGRAL = "power sampled and integrated (trapezoid rule)"
+
+
+class EnergyUnavailable(Exception):
+    """A source that cannot be read here, with the reason in its own words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def reason_of(exc: Exception) -> str:
+    """A source's own reason, or the error's words where it broke unexpectedly."""
+    return exc.reason if isinstance(exc, EnergyUnavailable) else f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class CounterDomain:
+    """One counter's readings: first, last and wraps, in its own unit."""
+
+    scale_j: float  # joules per counter unit (RAPL: 1e-6)
+    unit: str
+    max_range: float | None  # where it wraps; None: it does not (a 64-bit counter)
+    first: float | None = None
+    last: float | None = None
+    wraps: int = 0
+    total: float = 0.0  # in counter units, wraps included
+
+    def add(self, value: float) -> None:
+        if self.first is None:
+            self.first = self.last = value
+            return
+        step = value - self.last
+        if step < 0:
+            if self.max_range is None:
+                raise EnergyUnavailable(f"the counter went back from {self.last:g} to "
+                                        f"{value:g} {self.unit} and has no known wrap point")
+            step += self.max_range
+            self.wraps += 1
+        self.total += step
+        self.last = value
+
+    @property
+    def joules(self) -> float:
+        return self.total * self.scale_j
+
+
+@dataclass
+class PowerDomain:
+    """One power reading's samples, integrated over time (trapezoid rule)."""
+
+    joules: float = 0.0
+    previous: tuple[float, float] | None = None  # (time s, watts)
+    first_t: float | None = None
+
+    def add(self, t: float, watts: float) -> None:
+        if self.previous is not None:
+            t0, w0 = self.previous
+            self.joules += (w0 + watts) / 2 * (t - t0)
+        else:
+            self.first_t = t
+        self.previous = (t, watts)
+
+    @property
+    def mean_power_w(self) -> float | None:
+        if self.previous is None or self.first_t is None or self.previous[0] <= self.first_t:
+            return None
+        return self.joules / (self.previous[0] - self.first_t)
+
+
+@dataclass
+class Reading:
+    """What a meter measured over one window."""
+
+    window_s: float
+    domains: dict[str, dict]  # name -> EnergyDomain's fields
+    summed: list[str]
+    samples: int
+    method: str
+
+    @property
+    def joules(self) -> float:
+        return sum(self.domains[name]["joules"] for name in self.summed)
+
+    @property
+    def sampling_hz(self) -> float | None:
+        return round(self.samples / self.window_s, 3) if self.window_s > 0 else None
+
+
+class Meter(ABC):
+    """An opened source: `start()` at the window's start, `stop()` at its end (the same
+    meter may measure several windows one after another)."""
+
+    covers: str  # what its figure covers, in words
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> Reading: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of anything still running (a window left open by a failed run)."""
+
+
+class SampledMeter(Meter):
+    """Reads `read()` at the start, every `interval_s` on a thread, and at the stop.
+
+    `read()` returns a value per domain: counter units for a counter meter
+    (`counters` gives each one's scale and wrap point), watts for a power meter.
+    """
+
+    def __init__(self, read: Callable[[], dict[str, float]], covers: str,
+                 interval_s: float, counters: dict[str, CounterDomain] | None = None,
+                 summed: Callable[[list[str]], list[str]] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self._read, self.covers, self.interval_s = read, covers, interval_s
+        self._counter_template = counters
+        self._summed = summed or (lambda names: names)
+        self._clock = clock
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def _sample(self) -> None:
+        before = self._clock()
+        try:
+            values = self._read()
+        except Exception as exc:  # a file that vanished, a value that is no number
+            raise EnergyUnavailable(reason_of(exc)) from exc
+        t = (before + self._clock()) / 2  # the reading's time: the middle of its call
+        with self._lock:
+            if self._counter_template is not None:
+                for name, value in values.items():
+                    self._counters[name].add(value)
+            else:
+                for name, watts in values.items():
+                    self._power.setdefault(name, PowerDomain()).add(t, watts)
+            self._times.append(t)
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self.interval_s):
+            try:
+                self._sample()
+            except Exception as exc:  # kept, said by stop(): the run is not lost
+                self._error = exc
+                return
+
+    def start(self) -> None:
+        self._counters = {name: CounterDomain(d.scale_j, d.unit, d.max_range)
+                          for name, d in (self._counter_template or {}).items()}
+        self._power: dict[str, PowerDomain] = {}
+        self._times: list[float] = []
+        self._error: Exception | None = None
+        self._stopping.clear()
+        self._sample()
+        self._thread = threading.Thread(target=self._loop, name="energy-meter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> Reading:
+        self.close()
+        if self._error is not None:
+            raise EnergyUnavailable(f"the source failed during the window: {self._error}")
+        self._sample()
+        if self._counter_template is not None:
+            domains = {name: {"joules": round(c.joules, 9), "counter_start": c.first,
+                              "counter_end": c.last, "counter_unit": c.unit,
+                              "wraps": c.wraps, "max_range": c.max_range}
+                       for name, c in self._counters.items()}
+            method = COUNTER
+        else:
+            domains = {name: {"joules": round(p.joules, 9),
+                              "mean_power_w": None if p.mean_power_w is None
+                              else round(p.mean_power_w, 6)}
+                       for name, p in self._power.items()}
+            method = INTEGRAL
+        return Reading(window_s=self._times[-1] - self._times[0], domains=domains,
+                       summed=self._summed(list(domains)), samples=len(self._times),
+                       method=method)
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+@dataclass
+class Probe:
+    """What a source's `open` gets: where the machine's files are (tests give a fake
+    tree), the user's meter command, and the tools' paths (None: looked up on PATH)."""
+
+    root: Path  # "/", or a fake tree
+    command: str | None = None
+    tools: dict[str, str | None] = field(default_factory=dict)
