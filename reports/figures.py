@@ -157,6 +157,17 @@ def speedup_bars(runs: pd.DataFrame, device: str):
     return fig, len(series)
 
 
+def _finish_scatter(fig, axes, series: int, flagged: set[str], title: str) -> None:
+    """A scatter figure's legend (colour: precision, shape: backend), title and footnote."""
+    if series:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", fontsize=7,
+                   title="colour: precision\nshape: backend", title_fontsize=7)
+    fig.suptitle(title, fontsize=11)
+    _footnote(fig, flagged, marked="hollow")
+    fig.tight_layout(rect=(0, 0.04, 0.8, 1))
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Points no other point beats on both latency (lower) and top-1 (higher)."""
     front, best = [], -np.inf
@@ -202,14 +213,8 @@ def accuracy_vs_latency(runs: pd.DataFrame, device: str):
         ax.set_title(model)
         ax.set_xlabel("SingleStream p90 latency (ms)")
         ax.set_ylabel("top-1 (%)")
-    if series:
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center right", fontsize=7,
-                   title="colour: precision\nshape: backend", title_fontsize=7)
-    fig.suptitle(f"Top-1 against SingleStream p90 latency (up and left is better)\n"
-                 f"device: {device}", fontsize=11)
-    _footnote(fig, flagged, marked="hollow")
-    fig.tight_layout(rect=(0, 0.04, 0.8, 1))
+    _finish_scatter(fig, axes, series, flagged, "Top-1 against SingleStream p90 latency "
+                    f"(up and left is better)\ndevice: {device}")
     return fig, series
 
 
@@ -239,15 +244,9 @@ def energy_vs_latency(runs: pd.DataFrame, device: str):
             ax.set_xlabel(f"{headline.label} ({headline.unit})")
         ax.set_title(scenario)
         ax.set_ylabel("energy per inference (mJ)")
-    if series:
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center right", fontsize=7,
-                   title="colour: precision\nshape: backend", title_fontsize=7)
     sources = ", ".join(sorted(data["energy_source"].dropna().unique()))
-    fig.suptitle(f"Energy per inference against the headline (lower is better)\n"
-                 f"device: {device}; source: {sources or 'none'}", fontsize=11)
-    _footnote(fig, flagged, marked="hollow")
-    fig.tight_layout(rect=(0, 0.04, 0.8, 1))
+    _finish_scatter(fig, axes, series, flagged, "Energy per inference against the headline "
+                    f"(lower is better)\ndevice: {device}; source: {sources or 'none'}")
     return fig, series
 
 
