@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,22 @@ def read_detail(run_dir: Path) -> dict:
                 continue  # LoadGen does not escape every string it logs
             entries[entry["key"]] = entry["value"]
     return entries
+
+
+# LoadGen stamps its timed window for MLPerf's power track in the process's local time,
+# to the millisecond ("12-07-2026 21:19:43.395": std::localtime, "%m-%d-%Y %T" and .ms)
+POWER_STAMP = "%m-%d-%Y %H:%M:%S.%f"
+
+
+def timed_window(detail: dict) -> tuple[float, float] | None:
+    """LoadGen's timed window, from the start of the test to its last completion
+    (`power_begin`, `power_end`), as epoch seconds; None where the log lacks it."""
+    try:
+        begin, end = (datetime.strptime(detail[key], POWER_STAMP).timestamp()
+                      for key in ("power_begin", "power_end"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return begin, end
 
 
 def read_verdict(run_dir: Path) -> str | None:

@@ -10,20 +10,29 @@ import stat
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from harness.core.energy import ENERGY_SOURCES, first_meter, probe_of, source_states
 from harness.core.energy.command import check_command, parse_meter
-from harness.core.energy.meter import CounterDomain, EnergyUnavailable, PowerDomain
+from harness.core.energy.meter import (
+    COUNTER,
+    INTEGRAL,
+    CounterDomain,
+    EnergyUnavailable,
+    PowerDomain,
+    Reading,
+)
 from harness.core.energy.perf import open_perf, parse_perf_stat
 from harness.core.energy.pi_pmic import open_pi_pmic, parse_pmic
 from harness.core.energy.rapl import ROOT_ONLY, open_rapl
-from harness.core.energy.window import EnergyWindow
+from harness.core.energy.window import TIMED_WINDOW, EnergyWindow
 from harness.core.errors import UsageError
 from harness.core.fleet_record import BoardStatus, FleetStatus
 from reports.boards import board_warnings, boards_table
+from scenarios.loadgen_logs import read_detail, timed_window
 from tests.conftest import run_cli
 
 MAX_RANGE_UJ = 262143328850  # a real package zone's max_energy_range_uj
@@ -79,6 +88,30 @@ def test_power_is_integrated_by_the_trapezoid_rule():
         power.add(t, watts)
     assert power.joules == pytest.approx(3.0 + 8.0 + 1.0, abs=1e-9)
     assert power.mean_power_w == pytest.approx(12.0 / 3.5, abs=1e-9)
+
+
+def test_readings_are_cut_at_loadgen_timed_window():
+    counter = Reading(window_s=3.0, domains={"pkg": {"joules": 60.0}}, summed=["pkg"],
+                      samples=4, method=COUNTER, times=[0.0, 1.0, 2.0, 3.0],
+                      series={"pkg": [0.0, 10.0, 30.0, 60.0]})
+    cut = counter.within(0.5, 2.5)  # cumulative joules interpolated at both ends: 45 - 5
+    assert cut.joules == pytest.approx(40.0, abs=1e-9) and cut.window_s == 2.0
+    power = Reading(window_s=3.5, domains={"rail": {"joules": 12.0}}, summed=["rail"],
+                    samples=4, method=INTEGRAL, times=[0.0, 1.0, 3.0, 3.5],
+                    series={"rail": [2.0, 4.0, 4.0, 0.0]})
+    cut = power.within(0.5, 3.25)  # (3 + 4) / 2 * 0.5 + 4 * 2 + (4 + 2) / 2 * 0.25
+    assert cut.joules == pytest.approx(10.5, abs=1e-9)
+    assert cut.domains["rail"]["mean_power_w"] == pytest.approx(10.5 / 2.75, abs=1e-6)
+    assert power.within(-1.0, 2.0) is None  # not inside the readings: not cut
+
+
+def test_loadgen_timed_window_is_read_in_its_own_stamps():
+    # as LoadGen 6 logs them (std::localtime, to the millisecond)
+    detail = {"power_begin": "12-07-2026 21:19:43.395", "power_end": "12-07-2026 21:19:45.836"}
+    begin, end = timed_window(detail)
+    assert begin == datetime(2026, 12, 7, 21, 19, 43, 395000).timestamp()
+    assert end - begin == pytest.approx(2.441, abs=1e-6)
+    assert timed_window({"power_begin": "12-07-2026 21:19:43.395"}) is None
 
 
 # -- RAPL through powercap ---------------------------------------------------------------
@@ -319,14 +352,17 @@ def test_a_run_with_a_meter_of_constant_power_gives_that_power_times_its_window(
     proc = run_cli("run", "--model", "mobilenet_v2", "--backend", "onnxruntime", "--quick",
                    "--energy-command", meter_cmd, "--results", str(results))
     assert proc.returncode == 0, proc.stderr
-    record = json.loads(next(results.glob("*/result.json")).read_text())
+    run_dir = next(results.glob("*/result.json")).parent
+    record = json.loads((run_dir / "result.json").read_text())
     energy = record["energy"]
     assert energy["source"] == "energy-command"
     assert energy["joules"] == pytest.approx(5.0 * energy["window_s"], rel=0.01)
     assert energy["idle_power_w"] == pytest.approx(5.0, rel=0.01)
-    # the window is LoadGen's run and one reading of the meter on either side of it
-    assert record["machine_load"]["window_s"] - 0.05 <= energy["window_s"] \
-        <= record["machine_load"]["window_s"] + 1.0
+    # the window is LoadGen's timed one, cut from the meter's readings around it
+    assert energy["window"] == TIMED_WINDOW
+    begin, end = timed_window(read_detail(run_dir))
+    assert energy["window_s"] == pytest.approx(end - begin, abs=1e-6)
+    assert energy["window_s"] < record["machine_load"]["window_s"]
     assert energy["inferences"] >= record["metrics"]["query_count"]
     assert energy["joules_per_inference"] == pytest.approx(
         energy["joules"] / energy["inferences"], rel=1e-6)

@@ -336,7 +336,8 @@ class Energy(Part):
     covers: str | None = None  # what the figure covers (a package is not a board)
     domains: dict[str, EnergyDomain] = {}
     summed: list[str] = []  # the domains added into `joules` (a core is inside a package)
-    window_s: float | None = None  # first to last reading, around LoadGen's run
+    window: str | None = None  # which window: LoadGen's timed one, or its whole test call
+    window_s: float | None = None
     joules: float | None = None
     idle_window_s: float | None = None  # measured just before the run, model loaded
     idle_power_w: float | None = None

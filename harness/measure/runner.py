@@ -42,6 +42,7 @@ from harness.measure.probe import choose_offline_batch, probe
 from harness.measure.profiling import measure_profile
 from harness.measure.record import Measured, board_after, fill_measured, model_source_record
 from harness.measure.run_thread import RunStatus, on_run_thread
+from scenarios import loadgen_logs
 from scenarios.qsl import QuerySampleLibrary
 from scenarios.settings import (
     QUICK_ACCURACY_MAX_S,
@@ -265,7 +266,8 @@ def _measure(plan: RunPlan, dataset: Dataset, threads: int, device: str, out_dir
     try:
         run_loadgen(sut, qsl, settings, out_dir)
         machine_load = window.close()
-        energy = energy_window.close(sut.answered_samples)
+        energy = energy_window.close(sut.answered_samples, loadgen_logs.timed_window(
+            loadgen_logs.read_detail(out_dir)))
         costs["loadgen_s"] = machine_load["window_s"]
     finally:  # LoadGen's handles go with the run, whether the backend failed or not
         energy_window.abandon()

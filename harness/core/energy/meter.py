@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 # how a meter's figure was obtained, as the record says it
 COUNTER = "counter difference (last reading less the first, wraps added)"
 INTEGRAL = "power sampled and integrated (trapezoid rule)"
@@ -99,6 +101,11 @@ class Reading:
     summed: list[str]
     samples: int
     method: str
+    # per reading: its time (epoch s) and, per domain, the cumulative joules (a counter,
+    # wraps included) or the watts (a power reading); empty where the source gives only
+    # the window's total (perf)
+    times: list[float] = field(default_factory=list)
+    series: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def joules(self) -> float:
@@ -107,6 +114,27 @@ class Reading:
     @property
     def sampling_hz(self) -> float | None:
         return round(self.samples / self.window_s, 3) if self.window_s > 0 else None
+
+    def within(self, start: float, end: float) -> Reading | None:
+        """The same readings cut to [start, end] (epoch s, inside the readings): a
+        counter's cumulative joules interpolated at both ends, a power reading integrated
+        between them. None where there is no series to cut."""
+        if not self.times or not self.times[0] <= start < end <= self.times[-1]:
+            return None
+        inside = [t for t in self.times if start < t < end]
+        domains = {}
+        for name, values in self.series.items():
+            if self.method == COUNTER:
+                joules = float(np.interp(end, self.times, values)
+                               - np.interp(start, self.times, values))
+            else:
+                points = [start, *inside, end]
+                joules = float(np.trapezoid(np.interp(points, self.times, values), points))
+            domains[name] = {**self.domains[name], "joules": round(joules, 9)}
+            if self.method == INTEGRAL:
+                domains[name]["mean_power_w"] = round(joules / (end - start), 6)
+        return Reading(window_s=end - start, domains=domains, summed=self.summed,
+                       samples=len(inside), method=self.method)
 
 
 class Meter(ABC):
@@ -136,7 +164,7 @@ class SampledMeter(Meter):
     def __init__(self, read: Callable[[], dict[str, float]], covers: str,
                  interval_s: float, counters: dict[str, CounterDomain] | None = None,
                  summed: Callable[[list[str]], list[str]] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.time):
         self._read, self.covers, self.interval_s = read, covers, interval_s
         self._counter_template = counters
         self._summed = summed or (lambda names: names)
@@ -156,9 +184,11 @@ class SampledMeter(Meter):
             if self._counter_template is not None:
                 for name, value in values.items():
                     self._counters[name].add(value)
+                    self._series.setdefault(name, []).append(self._counters[name].joules)
             else:
                 for name, watts in values.items():
                     self._power.setdefault(name, PowerDomain()).add(t, watts)
+                    self._series.setdefault(name, []).append(watts)
             self._times.append(t)
 
     def _loop(self) -> None:
@@ -174,6 +204,7 @@ class SampledMeter(Meter):
                           for name, d in (self._counter_template or {}).items()}
         self._power: dict[str, PowerDomain] = {}
         self._times: list[float] = []
+        self._series: dict[str, list[float]] = {}
         self._error: Exception | None = None
         self._stopping.clear()
         self._sample()
@@ -199,7 +230,7 @@ class SampledMeter(Meter):
             method = INTEGRAL
         return Reading(window_s=self._times[-1] - self._times[0], domains=domains,
                        summed=self._summed(list(domains)), samples=len(self._times),
-                       method=method)
+                       method=method, times=list(self._times), series=dict(self._series))
 
     def close(self) -> None:
         self._stopping.set()

@@ -17,6 +17,11 @@ from harness.core.record_parts import Energy
 # long enough for a few of the slowest source's readings (5 a second) and RAPL's 1 ms
 # updates to average out; short beside any run
 IDLE_S = 3.0
+# which window a figure covers
+TIMED_WINDOW = ("LoadGen's timed window: power_begin to power_end of mlperf_log_detail.txt "
+                "(the test's start to its last completion, as MLPerf's power track reads it)")
+WHOLE_CALL = ("LoadGen's whole test call, its loading of samples into memory included: "
+              "the source has no readings between its ends to cut at LoadGen's window")
 
 
 def _record(reading: Reading) -> dict:
@@ -55,8 +60,11 @@ class EnergyWindow:
         self.failed = f"the {self.source} source failed: {reason}"
         self.abandon()
 
-    def close(self, inferences: int) -> Energy:
-        """The window's record; `inferences`: the samples answered in it."""
+    def close(self, inferences: int, timed: tuple[float, float] | None = None) -> Energy:
+        """The record of LoadGen's timed window (`timed`: its ends, epoch s, as LoadGen
+        logged them), cut from the readings around it; where the source has no readings
+        between its ends (perf) or LoadGen logged none, of the whole reading.
+        `inferences`: the samples answered in the window."""
         meter, reading = self.meter, None
         if meter is not None:
             try:
@@ -67,16 +75,23 @@ class EnergyWindow:
         if reading is None:
             return Energy(unsupported=self.failed or unsupported_reason(self.tried),
                           sources=self.tried)
+        cut = reading.within(*timed) if timed else None
+        if cut is not None:
+            window = TIMED_WINDOW
+        else:
+            window = WHOLE_CALL + ("" if timed else " (LoadGen logged no timed window)")
+            cut = reading
         idle_w = self.idle.joules / self.idle.window_s if self.idle.window_s > 0 else None
         energy = Energy(source=self.source, sources=self.tried, covers=meter.covers,
-                        **_record(reading), idle_window_s=round(self.idle.window_s, 9),
+                        window=window, **_record(cut),
+                        idle_window_s=round(self.idle.window_s, 9),
                         idle_power_w=None if idle_w is None else round(idle_w, 6),
                         inferences=inferences)
         if inferences:
-            energy.joules_per_inference = round(reading.joules / inferences, 9)
+            energy.joules_per_inference = round(cut.joules / inferences, 9)
             if idle_w is not None:
                 energy.joules_per_inference_above_idle = round(
-                    (reading.joules - idle_w * reading.window_s) / inferences, 9)
+                    (cut.joules - idle_w * cut.window_s) / inferences, 9)
         return energy
 
     def abandon(self) -> None:
