@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -161,6 +162,7 @@ def test_a_root_only_rapl_counter_says_so_with_the_udev_rule():
     finally:
         if root_user:
             os.seteuid(0)
+        shutil.rmtree(folder)
     assert raised.value.reason == ROOT_ONLY
     assert "root only" in ROOT_ONLY and 'RUN+="/bin/chmod 0444 /sys%p/energy_uj"' in ROOT_ONLY
 
