@@ -23,7 +23,6 @@ from harness.core.energy.meter import (
     INTEGRAL,
     CounterDomain,
     EnergyUnavailable,
-    PowerDomain,
     Reading,
 )
 from harness.core.energy.perf import open_perf, parse_perf_stat
@@ -84,11 +83,11 @@ def test_a_counter_with_no_wrap_point_that_goes_back_is_an_error():
 
 
 def test_power_is_integrated_by_the_trapezoid_rule():
-    power = PowerDomain()
-    for t, watts in ((0.0, 2.0), (1.0, 4.0), (3.0, 4.0), (3.5, 0.0)):
-        power.add(t, watts)
-    assert power.joules == pytest.approx(3.0 + 8.0 + 1.0, abs=1e-9)
-    assert power.mean_power_w == pytest.approx(12.0 / 3.5, abs=1e-9)
+    power = Reading(window_s=3.5, domains={}, summed=["rail"], samples=4, method=INTEGRAL,
+                    times=[0.0, 1.0, 3.0, 3.5], series={"rail": [2.0, 4.0, 4.0, 0.0]})
+    whole = power.within(0.0, 3.5)
+    assert whole.joules == pytest.approx(3.0 + 8.0 + 1.0, abs=1e-9)
+    assert whole.domains["rail"]["mean_power_w"] == pytest.approx(12.0 / 3.5, abs=1e-6)
 
 
 def test_readings_are_cut_at_loadgen_timed_window():

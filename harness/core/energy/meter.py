@@ -70,29 +70,6 @@ class CounterDomain:
 
 
 @dataclass
-class PowerDomain:
-    """One power reading's samples, integrated over time (trapezoid rule)."""
-
-    joules: float = 0.0
-    previous: tuple[float, float] | None = None  # (time s, watts)
-    first_t: float | None = None
-
-    def add(self, t: float, watts: float) -> None:
-        if self.previous is not None:
-            t0, w0 = self.previous
-            self.joules += (w0 + watts) / 2 * (t - t0)
-        else:
-            self.first_t = t
-        self.previous = (t, watts)
-
-    @property
-    def mean_power_w(self) -> float | None:
-        if self.previous is None or self.first_t is None or self.previous[0] <= self.first_t:
-            return None
-        return self.joules / (self.previous[0] - self.first_t)
-
-
-@dataclass
 class Reading:
     """What a meter measured over one window."""
 
@@ -122,19 +99,24 @@ class Reading:
         if not self.times or not self.times[0] <= start < end <= self.times[-1]:
             return None
         inside = [t for t in self.times if start < t < end]
-        domains = {}
-        for name, values in self.series.items():
-            if self.method == COUNTER:
-                joules = float(np.interp(end, self.times, values)
-                               - np.interp(start, self.times, values))
-            else:
-                points = [start, *inside, end]
-                joules = float(np.trapezoid(np.interp(points, self.times, values), points))
-            domains[name] = {**self.domains[name], "joules": round(joules, 9)}
-            if self.method == INTEGRAL:
-                domains[name]["mean_power_w"] = round(joules / (end - start), 6)
+        domains = {name: {**self.domains.get(name, {}),
+                          **_energy(self.method, self.times, values, start, end)}
+                   for name, values in self.series.items()}
         return Reading(window_s=end - start, domains=domains, summed=self.summed,
                        samples=len(inside), method=self.method)
+
+
+def _energy(method: str, times: list[float], values: list[float], start: float,
+            end: float) -> dict:
+    """A domain's joules between `start` and `end`: a cumulative counter interpolated at
+    both ends, or power integrated by the trapezoid rule (with its mean)."""
+    if method == COUNTER:
+        return {"joules": round(float(np.interp(end, times, values)
+                                      - np.interp(start, times, values)), 9)}
+    points = [start, *(t for t in times if start < t < end), end]
+    joules = float(np.trapezoid(np.interp(points, times, values), points))
+    return {"joules": round(joules, 9),
+            "mean_power_w": round(joules / (end - start), 6) if end > start else None}
 
 
 class Meter(ABC):
@@ -187,7 +169,6 @@ class SampledMeter(Meter):
                     self._series.setdefault(name, []).append(self._counters[name].joules)
             else:
                 for name, watts in values.items():
-                    self._power.setdefault(name, PowerDomain()).add(t, watts)
                     self._series.setdefault(name, []).append(watts)
             self._times.append(t)
 
@@ -202,7 +183,6 @@ class SampledMeter(Meter):
     def start(self) -> None:
         self._counters = {name: CounterDomain(d.scale_j, d.unit, d.max_range)
                           for name, d in (self._counter_template or {}).items()}
-        self._power: dict[str, PowerDomain] = {}
         self._times: list[float] = []
         self._series: dict[str, list[float]] = {}
         self._error: Exception | None = None
@@ -216,18 +196,14 @@ class SampledMeter(Meter):
         if self._error is not None:
             raise EnergyUnavailable(f"the source failed during the window: {self._error}")
         self._sample()
-        if self._counter_template is not None:
-            domains = {name: {"joules": round(c.joules, 9), "counter_start": c.first,
-                              "counter_end": c.last, "counter_unit": c.unit,
-                              "wraps": c.wraps, "max_range": c.max_range}
-                       for name, c in self._counters.items()}
-            method = COUNTER
-        else:
-            domains = {name: {"joules": round(p.joules, 9),
-                              "mean_power_w": None if p.mean_power_w is None
-                              else round(p.mean_power_w, 6)}
-                       for name, p in self._power.items()}
-            method = INTEGRAL
+        # the counters' raw readings; every domain's joules from its series (`within`)
+        domains = {name: {"counter_start": c.first, "counter_end": c.last,
+                          "counter_unit": c.unit, "wraps": c.wraps, "max_range": c.max_range}
+                   for name, c in self._counters.items()}
+        method = COUNTER if self._counter_template is not None else INTEGRAL
+        for name, values in self._series.items():  # read at start() and here: two at least
+            domains[name] = {**domains.get(name, {}), **_energy(
+                method, self._times, values, self._times[0], self._times[-1])}
         return Reading(window_s=self._times[-1] - self._times[0], domains=domains,
                        summed=self._summed(list(domains)), samples=len(self._times),
                        method=method, times=list(self._times), series=dict(self._series))
