@@ -145,9 +145,11 @@ def test_the_estimate_knows_slow_paths_and_prefers_this_devices_measurements(tmp
 
 
 def test_the_estimate_is_checked_against_a_small_real_sweep(tmp_path):
-    """The end table compares each run's estimate with its real time; from this device's
-    own measurements (an earlier sweep of the same model, backend and precision) the
-    total is within 40% of the real time of two new cells."""
+    """The dry run estimates two new cells from this device's own measurements (an earlier
+    sweep of the same model, backend and precision), and the sweep's end table sets that
+    same estimate beside each run's real time. How close they come is a timing claim, so
+    it is a goal in benchmarks/time_to_answer.py (within 25% over the quick study), not an
+    assertion here: a shared machine's mood moves real seconds by 2x."""
     results = tmp_path / "results"
     first = _matrix(tmp_path, "first.toml", '["single-stream"]')
     proc = run_cli("sweep", str(first), "--results", str(results), timeout=600)
@@ -155,13 +157,19 @@ def test_the_estimate_is_checked_against_a_small_real_sweep(tmp_path):
     second = _matrix(tmp_path, "second.toml", '["offline", "multi-stream"]')
     dry = run_cli("sweep", str(second), "--dry-run", "--results", str(results))
     assert dry.returncode == 0, dry.stderr
-    assert "this device's results" in dry.stdout
+    planned = dict(re.findall(r"^\s+\d+\s+(mobilenet_v2 .+? performance)\s+\[pending\]\s+"
+                              r"~(\d+) s \(this device's results\)", dry.stdout, re.M))
+    assert len(planned) == 2, dry.stdout
     proc = run_cli("sweep", str(second), "--results", str(results), timeout=600)
     assert proc.returncode == 0, proc.stderr
+    rows = re.findall(r"^  (mobilenet_v2 .+? performance)\s+(\d+)\s+(\d+)\s+([\d.]+)$",
+                      proc.stdout, re.M)
+    assert {run: estimated for run, estimated, _, _ in rows} == planned, proc.stdout
     total = re.search(r"^  total \(2 runs\)\s+(\d+)\s+(\d+)\s+([\d.]+)$", proc.stdout, re.M)
     assert total, proc.stdout
-    estimated, real = float(total[1]), float(total[2])
-    assert 0.6 * real <= estimated <= 1.4 * real, proc.stdout
+    assert int(total[1]) == pytest.approx(sum(map(int, planned.values())), abs=1)
+    for estimated, real, ratio in [row[1:] for row in rows] + [total.groups()]:
+        assert float(ratio) == pytest.approx(int(real) / int(estimated), abs=0.1), proc.stdout
 
 
 def _matrix(folder: Path, name: str, scenarios: str) -> Path:
