@@ -74,6 +74,27 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=Path("report"),
                         help="where report.html, the PNGs, results.csv and summary.md go")
 
+    submission = commands.add_parser(
+        "submission", help="an MLPerf Inference submission tree (open division) from "
+        "runs already made, its audit runs verified and its accuracy logs truncated by "
+        "MLCommons' own scripts; --check runs MLCommons' checker on it")
+    submission.add_argument("folders", nargs="+", type=Path,
+                            help="results folders, searched recursively")
+    submission.add_argument("--out", type=Path, required=True,
+                            help="a new folder for the tree (never overwritten)")
+    submission.add_argument("--submitter", required=True, help="your organisation's name")
+    submission.add_argument("--system-facts", type=Path, metavar="FILE",
+                            help="what no machine can tell (TOML or JSON): status, cooling, "
+                            "host_storage_type, host_memory_configuration, ...")
+    submission.add_argument("--mlperf-inference", type=Path, metavar="DIR",
+                            help="MLCommons' inference checkout (default "
+                            "$EDGEBENCH_MLPERF_INFERENCE)")
+    submission.add_argument("--allow-partial", action="store_true",
+                            help="write the tree even where runs fall short; the report "
+                            "names each gap and the checker error it brings")
+    submission.add_argument("--check", action="store_true",
+                            help="then run MLCommons' submission checker on the tree")
+
     profile = commands.add_parser(
         "profile", help="one --profile run's per-operator profile: time per layer class "
         "and the slowest layers, with the kernels the runtime chose")
@@ -422,6 +443,26 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_submission(args) -> int:
+    from reports.submission.mlcommons_tools import run_checker
+    from reports.submission.tree import build
+    from scenarios.mlcommons import inference_checkout
+
+    built = build(args.folders, args.out, args.submitter, args.system_facts,
+                  args.mlperf_inference, args.allow_partial)
+    print("\n".join(built.report_lines))
+    if not args.check:
+        return 0
+    checked = run_checker(inference_checkout(args.mlperf_inference), built.root,
+                          built.root / "summary.csv")
+    lines = checked.output.splitlines()
+    summary = [line for line in lines if "SUMMARY" in line or "ERROR" in line]
+    if not any("SUMMARY" in line for line in summary):  # it stopped before its verdict
+        summary += ["it stopped before its verdict:", *lines[-3:]]
+    print("MLCommons' submission checker:\n  " + "\n  ".join(summary[-40:]))
+    return 0 if checked.passed else 1
+
+
 def cmd_profile(args) -> int:
     from harness.core.records import RESULT_FILE, ResultRecord
     from reports.profiles import run_text
@@ -461,7 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     handler = {"info": cmd_info, "inspect": cmd_inspect, "run": cmd_run, "sweep": cmd_sweep,
                "prepare": cmd_prepare, "fleet": cmd_fleet, "profile": cmd_profile,
-               "report": cmd_report, "schema": cmd_schema}[args.command]
+               "report": cmd_report, "schema": cmd_schema,
+               "submission": cmd_submission}[args.command]
     try:
         return handler(args)
     except BrokenPipeError:  # `edgebench schema | head`: the reader has what it wanted

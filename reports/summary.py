@@ -8,6 +8,7 @@ from pathlib import Path
 from harness.core.records import ResultRecord
 from harness.core.statistics import wilson_interval
 from scenarios.scenario import get_scenario
+from scenarios.settings import timed
 
 # How `edgebench run` names its run folder for people (`sweep` reads a JSON answer instead).
 RESULTS_LINE = "results: "
@@ -38,7 +39,7 @@ def verdict(record: ResultRecord) -> str:
 
 def flags(record: ResultRecord) -> list[str]:
     """What makes a run less than a full MLPerf-style measurement."""
-    short = (record.mode == "performance" and not record.quick
+    short = (timed(record.mode) and not record.quick
              and not record.full_measurement)
     noisy = bool(record.machine_load and record.machine_load.noisy)
     return [flag for flag, on in (("quick", record.quick), ("short run", short),
@@ -64,7 +65,10 @@ def format_run(record: ResultRecord, run_dir: Path) -> str:
     if record.precision_executed and record.precision_executed != record.precision:
         lines.append(f"  executed: {record.precision_executed}")
     metrics = record.metrics
-    if record.mode == "performance":
+    if record.audit:
+        lines.append(f"  audit {record.audit.test}: {record.audit.what} (LoadGen read "
+                     f"{record.audit.audit_config})")
+    if timed(record.mode):
         scenario = get_scenario(record.scenario)
         if not scenario.latencies_per_query:  # Offline: its latencies count from its query
             choice = record.batch_choice

@@ -14,12 +14,20 @@ import mlperf_loadgen as lg
 
 from harness.core.digests import sha256_of
 from harness.core.errors import UsageError
+from scenarios.mlcommons import AUDIT_TESTS
 from scenarios.scenario import Scenario
 
 # mlperf.conf has no entry for our three models; its ImageNet classification entry
 # ("resnet50") carries the rules an image classifier is measured under.
 MLPERF_BENCHMARK = "resnet50"
-MODES = ("performance", "accuracy")
+# LoadGen's timing, the dataset's top-1, and each audit test: a performance run whose
+# LoadGen reads the test's audit.config
+MODES = ("performance", "accuracy", *AUDIT_TESTS.names())
+
+
+def timed(mode: str) -> bool:
+    """LoadGen measures time in this mode (performance, and every audit test)."""
+    return mode != "accuracy"
 
 QUICK_MIN_DURATION_MS = 2000
 MLPERF_MIN_DURATION_S = 600  # mlperf.conf's, for estimates and timeouts before a run
@@ -111,7 +119,7 @@ def build_test_settings(
         raise UsageError(f"--user-conf {length.user_conf}: LoadGen could not read it "
                          "(lines look like '*.Offline.min_duration = 60000')")
     from_user_conf = {f for f in PROBED_FIELDS if getattr(settings, f) != before[f]}
-    settings.mode = lg.TestMode.AccuracyOnly if mode == "accuracy" else lg.TestMode.PerformanceOnly
+    settings.mode = lg.TestMode.PerformanceOnly if timed(mode) else lg.TestMode.AccuracyOnly
     settings.performance_sample_count_override = performance_sample_count
     if length.quick:
         settings.min_duration_ms = QUICK_MIN_DURATION_MS

@@ -58,8 +58,8 @@ def grid(tmp_path_factory):
         for precision in PRECISIONS.names():
             _, records[backend, precision] = run_benchmark(RunConfig(
                 model="mobilenet_v2", backend=backend, precision=precision,
-                scenario="single-stream", quick=True, max_duration=120, duration=0.5, min_queries=64,
-                weights="random",
+                scenario="single-stream", quick=True, max_duration=120, duration=0.5,
+                min_queries=64, weights="random",
                 results_dir=results, calibration="synthetic", calibration_count=16))
     return records
 

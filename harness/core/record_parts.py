@@ -373,6 +373,16 @@ class Shortcut(Part):
     detail: str
 
 
+class Audit(Part):
+    """An audit (compliance) run: which test, and the audit.config LoadGen read from the
+    run folder (a copy of the one at `audit_config`, which `sha256` pins)."""
+
+    test: str
+    what: str
+    audit_config: str
+    sha256: str
+
+
 class FileRef(Part):
     path: str
     unit: str | None = None

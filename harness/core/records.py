@@ -22,6 +22,7 @@ from pydantic import Field, model_serializer
 
 from harness.core.board import THROTTLED
 from harness.core.record_parts import (
+    Audit,
     BackendSettings,
     BatchChoice,
     CalibrationInfo,
@@ -117,6 +118,7 @@ class ResultRecord(Part):
     # joules over LoadGen's run, from the machine's own counters or the user's meter; where
     # none can be read, why (`unsupported`); None: not measured (an unsupported precision)
     energy: Energy | None = None
+    audit: Audit | None = None  # --mode TEST01/TEST04: the audit.config LoadGen read
     duration_s: float | None = None
     # the run's configuration as asked (RunConfig.identity(): every setting that makes two
     # runs the same measurement, defaults included), for provenance

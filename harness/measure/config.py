@@ -24,6 +24,7 @@ from harness.core.model_source import looks_like_source
 from harness.core.precisions import PRECISIONS
 from harness.core.records import CELL_KEYS
 from harness.core.user_models import resolve_model, zoo_names
+from scenarios.mlcommons import AUDIT_TESTS, CHECKOUT_ENV, inference_checkout
 from scenarios.scenario import SCENARIOS
 from scenarios.settings import (
     MLPERF_MIN_DURATION_S,
@@ -89,8 +90,9 @@ class RunConfig:
                             choices=PRECISIONS.names)
     scenario: str = option("single-stream", "the MLPerf scenario",
                            choices=SCENARIOS.names)
-    mode: str = option("performance", "performance (LoadGen's timing) or accuracy (top-1 "
-                       "over the dataset)", choices=lambda: MODES)
+    mode: str = option("performance", "performance (LoadGen's timing), accuracy (top-1 "
+                       "over the dataset), or an MLPerf audit test (TEST01, TEST04: a "
+                       "performance run under its audit.config)", choices=lambda: MODES)
     quick: bool = option(False, "short LoadGen minimums (seconds, not minutes); recorded in "
                          "results")
     duration: float | None = option(None, "LoadGen's minimum duration in seconds (default: "
@@ -134,6 +136,10 @@ class RunConfig:
                                         metavar="CMD", sweep=True, identity=False,
                                         # a meter is one machine's, not a study's
                                         matrix=False)
+    mlperf_inference: Path | None = option(None, "MLCommons' inference checkout, for the "
+                                           "audit modes' audit.config (default "
+                                           f"${CHECKOUT_ENV})", path=True, sweep=True,
+                                           identity=False, matrix=False)
     # set per run by the sweep, by a user on the command line, never by a matrix
     results_dir: Path = option(Path("results"), "results folder; a sweep run again with it "
                                "resumes", matrix=False, identity=False, sweep=True)
@@ -215,6 +221,8 @@ class RunConfig:
             raise UsageError("--device-name must not be empty (default: hostname and CPU model)")
         if self.mode == "accuracy" and self.dataset in (None, "synthetic"):
             raise UsageError("accuracy mode needs a labelled dataset: pass --dataset DIR")
+        if self.mode in AUDIT_TESTS:  # its audit.config must be there before a long run
+            AUDIT_TESTS.get(self.mode).config_path(inference_checkout(self.mlperf_inference))
         if self.profile and self.mode != "performance":
             raise UsageError("--profile times operators in a performance run: drop it or "
                              "use --mode performance")

@@ -25,7 +25,7 @@ from harness.measure.probe import sample_batch
 from harness.measure.profiling import with_latency
 from scenarios import loadgen_logs
 from scenarios.scenario import Scenario
-from scenarios.settings import capped_short, settings_record
+from scenarios.settings import capped_short, settings_record, timed
 from scenarios.sut import OutputRecorder
 
 T = TypeVar("T")
@@ -53,7 +53,7 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
     """What LoadGen and the runtime said, into `record`; LoadGen's logs are in `run_dir`."""
     backend, artifact, settings = measured.backend, measured.artifact, measured.settings
     detail = loadgen_logs.read_detail(run_dir)
-    if config.mode == "performance":
+    if timed(config.mode):
         metrics = loadgen_logs.performance_metrics(detail, scenario.loadgen_name)
         latencies = loadgen_logs.latencies_from_trace(
             run_dir, per_query=scenario.latencies_per_query)
@@ -112,7 +112,7 @@ def fill_measured(record: ResultRecord, measured: Measured, config: RunConfig,
         record.shortcuts.append(Shortcut(kind="batch from cache", detail=(
             f"Offline batch {choice['chosen']} chosen by this device's probe of "
             f"{choice.get('probed_at')}, not probed again in this run")))
-    if config.mode == "performance" and capped_short(loadgen_settings, metrics["query_count"]):
+    if timed(config.mode) and capped_short(loadgen_settings, metrics["query_count"]):
         record.shortcuts.append(Shortcut(kind="capped", detail=(
             f"stopped at LoadGen's max_duration ({loadgen_settings['max_duration_ms'] / 1000:g}"
             f" s) after {metrics['query_count']} of {loadgen_settings['min_query_count']} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import harness
 from backends import installed_version
 from backends.base import Backend
 from harness.core.datasets import Dataset, open_dataset
+from harness.core.digests import sha256_of
 from harness.core.energy.window import EnergyWindow
 from harness.core.errors import EdgebenchError, Unsupported, UsageError
 from harness.core.machine_load import LoadWindow
@@ -43,6 +45,7 @@ from harness.measure.profiling import measure_profile
 from harness.measure.record import Measured, board_after, fill_measured, model_source_record
 from harness.measure.run_thread import RunStatus, on_run_thread
 from scenarios import loadgen_logs
+from scenarios.mlcommons import AUDIT_TESTS, inference_checkout
 from scenarios.qsl import QuerySampleLibrary
 from scenarios.settings import (
     QUICK_ACCURACY_MAX_S,
@@ -52,6 +55,7 @@ from scenarios.settings import (
 )
 from scenarios.sut import OutputRecorder
 
+AUDIT_CONFIG = "audit.config"  # the name LoadGen looks for
 # MLPerf's ImageNet QSL keeps 1024 samples in memory for performance runs.
 MAX_PERFORMANCE_SAMPLES = 1024
 SYNTHETIC_SAMPLES = {True: 128, False: 1024}  # quick, full
@@ -73,12 +77,27 @@ def parse_sweep_tag(tag: str | None) -> dict | None:
 
 
 def run_loadgen(sut, qsl, settings: lg.TestSettings, out_dir: Path) -> None:
-    """LoadGen's test, blocking; it calls the SUT from this same thread."""
+    """LoadGen's test, blocking; it calls the SUT from this same thread. LoadGen reads
+    `audit.config` from the run folder only (an audit test put it there): one left in the
+    user's working directory never changes a run unseen."""
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(out_dir)
     log_settings.log_output.copy_summary_to_stdout = False
     log_settings.enable_trace = True  # per-query latencies for the report's CDFs
-    lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings)
+    lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings,
+                                str(out_dir / AUDIT_CONFIG))
+
+
+def _place_audit_config(config: RunConfig, out_dir: Path) -> dict | None:
+    """An audit test's audit.config, copied into the run folder where LoadGen reads it
+    and kept there; what the record says of it."""
+    if config.mode not in AUDIT_TESTS:
+        return None
+    test = AUDIT_TESTS.get(config.mode)
+    source = test.config_path(inference_checkout(config.mlperf_inference))
+    shutil.copyfile(source, out_dir / AUDIT_CONFIG)
+    return {"test": test.name, "what": test.what, "audit_config": str(source),
+            "sha256": sha256_of(source)}
 
 
 def _warn(warnings: list[str], warning: str) -> None:
@@ -147,6 +166,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, ResultRecord]:
         try:
             if reason is not None:
                 raise Unsupported(reason)
+            record.audit = _place_audit_config(config, staging)
             measured = on_run_thread(
                 lambda status: _measure(plan, dataset, threads, record.device, staging,
                                         status))
