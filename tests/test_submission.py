@@ -120,3 +120,20 @@ def test_mlcommons_checker_accepts_the_tree_but_for_what_short_runs_must_give(ru
     for must in EXPECTED_ERRORS[:3]:
         assert any(re.search(must, e) for e in errors), must
     assert (Path(tmp_path / "again") / "submission-report.txt").is_file()
+
+
+def test_the_shipped_submission_matrix_plans_every_run_a_submission_needs(monkeypatch):
+    monkeypatch.setenv("EDGEBENCH_MLPERF_INFERENCE", str(CHECKOUT))
+    proc = run_cli("sweep", "submission", "--dry-run", "--results", "unused-results")
+    assert proc.returncode == 0, proc.stderr
+    planned = re.findall(r"^\s+\d+\s+mobilenet_v2 openvino (\S+) (\S+) (\S+)\s+\[pending\]"
+                         r"\s+~(\d+) s", proc.stdout, re.M)
+    assert len(planned) == 2 * 3 * 4, proc.stdout
+    assert {mode for *_, mode, _ in planned} == {"performance", "accuracy", "TEST01", "TEST04"}
+    seconds = {(p, s, m): int(t) for p, s, m, t in planned}
+    for (precision, scenario, mode), estimate in seconds.items():
+        if mode == "accuracy":  # 1,000 images once, not LoadGen's ten minutes
+            assert estimate < 120, (precision, scenario, estimate)
+        else:  # MLPerf's full length: at least its 600 s
+            assert estimate >= 600, (precision, scenario, mode, estimate)
+    assert re.search(r"estimated \d+ min for the rest", proc.stdout)

@@ -182,8 +182,10 @@ class Estimator:
         else:
             per_query = speed.sample_s if scenario.samples_per_query == 1 else speed.query8_s
             parts["probe"] = max(PROBE_SECONDS, per_query) + 2 * per_query
-            parts["measure"] = self._stream_s(config, per_query,
-                                              scenario.quick_min_query_count)
+            # an accuracy run answers every sample once, at the scenario's pace
+            parts["measure"] = self._accuracy_s(
+                config, scenario.samples_per_query / per_query) if config.mode == "accuracy" \
+                else self._stream_s(config, per_query, scenario.quick_min_query_count)
         if config.profile:
             batch_s = per_query if scenario.samples_per_query else 1 / speed.offline_sps
             parts["profile"] = expected_seconds(batch_s)
@@ -199,22 +201,25 @@ class Estimator:
 
     def _offline_s(self, config: RunConfig, speed: Speed) -> float:
         if config.mode == "accuracy":
-            samples = config.count or (QUICK_ACCURACY_SAMPLES if config.quick
-                                       else ACCURACY_SAMPLES)
-            seconds = samples / speed.offline_sps
-            if config.quick_accuracy:  # fewer images where 250 are slow
-                return min(seconds, max(QUICK_ACCURACY_MAX_S,
-                                        QUICK_ACCURACY_MIN_SAMPLES / speed.offline_sps))
-            if config.precision != reference_precision():
-                passes = 2  # and the FP32 reference on the same samples, for fidelity
-                if get_backend_class(config.backend).recipe(
-                        config.precision, config.recipe_options).needs_calibration:
-                    passes += 1  # and the simulated (fake-quant) run, at about FP32's speed
-                seconds *= passes
-            return seconds
+            return self._accuracy_s(config, speed.offline_sps)
         min_s = config.min_duration_s
         # the query is sized from the probe with a margin, so it runs past the minimum
         return min_s * (SHORT_RUN_OFFLINE_MARGIN if config.quick else 1.5)
+
+    def _accuracy_s(self, config: RunConfig, samples_per_s: float) -> float:
+        samples = config.count or (QUICK_ACCURACY_SAMPLES if config.quick
+                                   else ACCURACY_SAMPLES)
+        seconds = samples / samples_per_s
+        if config.quick_accuracy:  # fewer images where 250 are slow
+            return min(seconds, max(QUICK_ACCURACY_MAX_S,
+                                    QUICK_ACCURACY_MIN_SAMPLES / samples_per_s))
+        if config.precision != reference_precision():
+            passes = 2  # and the FP32 reference on the same samples, for fidelity
+            if get_backend_class(config.backend).recipe(
+                    config.precision, config.recipe_options).needs_calibration:
+                passes += 1  # and the simulated (fake-quant) run, at about FP32's speed
+            seconds *= passes
+        return seconds
 
     def _search_s(self, config: RunConfig, speed: Speed, key: tuple) -> float:
         if config.max_batch != AUTO or speed.batch_searched or key in self._searched:
