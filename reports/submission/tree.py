@@ -35,11 +35,11 @@ from reports.submission.naming import (
 )
 from reports.submission.system_desc import describe, read_facts
 from scenarios.mlcommons import AUDIT_TESTS, inference_checkout
+from scenarios.settings import MODES
 
 REPORT_FILE = "submission-report.txt"
 LOADGEN_LOGS = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
 ACCURACY_LOG = "mlperf_log_accuracy.json"
-MODES_IN_A_SCENARIO = ("performance", "accuracy", *AUDIT_TESTS.names())
 
 
 @dataclass
@@ -163,9 +163,9 @@ def build(folders: list[Path], out: Path, submitter: str, facts_file: Path | Non
             submission.gaps.append(Gap(where, "no performance run", "Performance log missing"))
             continue
         chosen[key] = {mode: _newest(runs) for mode, runs in by_mode.items()
-                       if mode in MODES_IN_A_SCENARIO}
+                       if mode in MODES}
         scenarios_of[key[:2]].add(key[2])
-        for mode in MODES_IN_A_SCENARIO:
+        for mode in MODES:
             if mode not in chosen[key]:
                 # v6.x's checker stops with a TypeError on a scenario without accuracy/
                 error = ("a TypeError in accuracy_check.py (it reads the missing accuracy "
