@@ -24,7 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reports.submission.mlcommons_tools import run_checker  # noqa: E402
+from reports.submission.mlcommons_tools import (  # noqa: E402
+    checker_csv,
+    checker_verdict,
+    run_checker,
+)
 from scenarios.mlcommons import inference_checkout  # noqa: E402
 
 EDGEBENCH = [sys.executable, "-m", "harness"]
@@ -53,10 +57,9 @@ def main() -> int:
     if tree.returncode != 0:
         print("the tree was not written: the lines above name what is missing")
         return 1
-    summary = out.parent / f"{out.name}-checker.csv"
+    summary = checker_csv(out)
     checked = run_checker(checkout, out, summary, ALLOWED_FLAG)
-    verdict = [line for line in checked.output.splitlines() if "SUMMARY" in line
-               or "ERROR" in line]
+    verdict = checker_verdict(checked)
     rows = list(csv.DictReader(summary.open())) if summary.exists() else []
     print(f"MLCommons' checker (with {ALLOWED_FLAG} only: 1,000 of 50,000 images):")
     print("  " + "\n  ".join(verdict))

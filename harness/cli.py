@@ -444,7 +444,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_submission(args) -> int:
-    from reports.submission.mlcommons_tools import run_checker
+    from reports.submission.mlcommons_tools import checker_csv, checker_verdict, run_checker
     from reports.submission.tree import build
     from scenarios.mlcommons import inference_checkout
 
@@ -454,12 +454,8 @@ def cmd_submission(args) -> int:
     if not args.check:
         return 0
     checked = run_checker(inference_checkout(args.mlperf_inference), built.root,
-                          built.root / "summary.csv")
-    lines = checked.output.splitlines()
-    summary = [line for line in lines if "SUMMARY" in line or "ERROR" in line]
-    if not any("SUMMARY" in line for line in summary):  # it stopped before its verdict
-        summary += ["it stopped before its verdict:", *lines[-3:]]
-    print("MLCommons' submission checker:\n  " + "\n  ".join(summary[-40:]))
+                          checker_csv(built.root))
+    print("MLCommons' submission checker:\n  " + "\n  ".join(checker_verdict(checked)[-40:]))
     return 0 if checked.passed else 1
 
 

@@ -56,6 +56,21 @@ def truncate_accuracy_logs(checkout: Path, root: Path, submitter: str, backup: P
                  "--submitter", submitter, "--backup", str(backup)], checkout)
 
 
+def checker_verdict(checked: ToolRun) -> list[str]:
+    """The checker's own lines that matter: its errors and its SUMMARY, or, where it
+    stopped before a verdict (a traceback), its last words."""
+    lines = checked.output.splitlines()
+    verdict = [line for line in lines if "SUMMARY" in line or "ERROR" in line]
+    if not any("SUMMARY" in line for line in verdict):
+        verdict += ["it stopped before its verdict:", *lines[-3:]]
+    return verdict
+
+
+def checker_csv(root: Path) -> Path:
+    """Where the checker's CSV goes: beside the tree, never inside it."""
+    return root.parent / f"{root.name}-checker.csv"
+
+
 def run_checker(checkout: Path, root: Path, csv: Path, *extra: str) -> ToolRun:
     """MLCommons' submission checker on the tree (its model map in the tree)."""
     return _run([sys.executable, "-m", "submission_checker.main", "--input", str(root),
